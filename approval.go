@@ -1,0 +1,68 @@
+package mcloud
+
+import "time"
+
+// ApprovalOutcome is what an approve click or command does to a request.
+type ApprovalOutcome int
+
+const (
+	ApprovalRefused  ApprovalOutcome = iota // nothing changes; Reason says why
+	ApprovalRepeated                        // this approver already approved: nothing changes, no error
+	ApprovalCounted                         // counted, more approvals needed
+	ApprovalComplete                        // counted, enough: the job runs
+)
+
+// DecideApproval decides what approver's approval of r at now does. It is
+// pure so the store can call it inside the transaction that records the
+// result, and so the rules are table-tested in one place.
+func DecideApproval(r Request, approver Caller, now time.Time) (ApprovalOutcome, *Error) {
+	if approver.Role != RoleDevOps || !approver.Approver {
+		return ApprovalRefused, Errorf(EUNAUTHORIZED, "Only an approver can approve requests, and you are not one.")
+	}
+	if approver.UserID == r.Requester.UserID && approver.TeamID == r.Requester.TeamID {
+		return ApprovalRefused, Errorf(EUNAUTHORIZED, "You cannot approve request #%d because you made it; another approver must.", r.ID)
+	}
+	switch r.Status {
+	case RequestApproved:
+		if r.HasApproved(approver.UserID) {
+			return ApprovalRepeated, nil
+		}
+		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d is already approved and running as job #%d.", r.ID, r.JobID)
+	case RequestDenied:
+		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d was denied by %s and will not run.", r.ID, r.DeniedBy)
+	case RequestExpired:
+		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d expired at %s and will not run; ask again.", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if !now.Before(r.ExpiresAt) {
+		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d expired at %s and will not run; ask again.", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if r.HasApproved(approver.UserID) {
+		return ApprovalRepeated, nil
+	}
+	if len(r.Approvals)+1 >= r.Needed {
+		return ApprovalComplete, nil
+	}
+	return ApprovalCounted, nil
+}
+
+// DecideDenial decides whether denier may deny r at now.
+func DecideDenial(r Request, denier Caller, now time.Time) *Error {
+	if denier.Role != RoleDevOps || !denier.Approver {
+		// The requester may withdraw their own pending request.
+		if !(denier.UserID == r.Requester.UserID && denier.TeamID == r.Requester.TeamID) {
+			return Errorf(EUNAUTHORIZED, "Only an approver or the requester can deny request #%d.", r.ID)
+		}
+	}
+	switch r.Status {
+	case RequestApproved:
+		return Errorf(ECONFLICT, "Request #%d is already approved and running as job #%d; use cancel %d instead.", r.ID, r.JobID, r.JobID)
+	case RequestDenied:
+		return Errorf(ECONFLICT, "Request #%d was already denied by %s.", r.ID, r.DeniedBy)
+	case RequestExpired:
+		return Errorf(ECONFLICT, "Request #%d already expired.", r.ID)
+	}
+	if !now.Before(r.ExpiresAt) {
+		return Errorf(ECONFLICT, "Request #%d already expired.", r.ID)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package mcloud_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mcloud/mcloud"
+)
+
+func TestDecideApproval(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	carol := mcloud.Caller{UserID: "UCAROL", TeamID: "TX", Role: mcloud.RoleCustomer, Customer: "customer-x"}
+	alice := mcloud.Caller{UserID: "UALICE", TeamID: "T", Role: mcloud.RoleDevOps}
+	bob := mcloud.Caller{UserID: "UBOB", TeamID: "T", Role: mcloud.RoleDevOps, Approver: true}
+	erin := mcloud.Caller{UserID: "UERIN", TeamID: "T", Role: mcloud.RoleDevOps, Approver: true}
+	pending := func(needed int, by mcloud.Caller, approvals ...mcloud.Approval) mcloud.Request {
+		return mcloud.Request{ID: 7, Requester: by, Needed: needed, Status: mcloud.RequestPending,
+			Approvals: approvals, ExpiresAt: now.Add(time.Hour)}
+	}
+	byBob := mcloud.Approval{UserID: "UBOB"}
+	expired := pending(1, carol)
+	expired.ExpiresAt = now
+	denied := pending(1, carol)
+	denied.Status = mcloud.RequestDenied
+	approved := pending(1, carol, byBob)
+	approved.Status = mcloud.RequestApproved
+
+	for _, tt := range []struct {
+		name     string
+		req      mcloud.Request
+		approver mcloud.Caller
+		want     mcloud.ApprovalOutcome
+		code     string
+	}{
+		{"approver completes one", pending(1, carol), bob, mcloud.ApprovalComplete, ""},
+		{"requester cannot approve", pending(1, bob), bob, mcloud.ApprovalRefused, mcloud.EUNAUTHORIZED},
+		{"non-approver devops", pending(1, carol), alice, mcloud.ApprovalRefused, mcloud.EUNAUTHORIZED},
+		{"customer cannot approve", pending(1, alice), carol, mcloud.ApprovalRefused, mcloud.EUNAUTHORIZED},
+		{"first of two counted", pending(2, carol), bob, mcloud.ApprovalCounted, ""},
+		{"second of two completes", pending(2, carol, byBob), erin, mcloud.ApprovalComplete, ""},
+		{"same approver twice of two", pending(2, carol, byBob), bob, mcloud.ApprovalRepeated, ""},
+		{"repeat after complete", approved, bob, mcloud.ApprovalRepeated, ""},
+		{"other approver after complete", approved, erin, mcloud.ApprovalRefused, mcloud.ECONFLICT},
+		{"expired by clock", expired, bob, mcloud.ApprovalRefused, mcloud.ECONFLICT},
+		{"denied", denied, bob, mcloud.ApprovalRefused, mcloud.ECONFLICT},
+		{"requester from another team with same id is not the requester",
+			pending(1, mcloud.Caller{UserID: "UBOB", TeamID: "TX"}), bob, mcloud.ApprovalComplete, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := mcloud.DecideApproval(tt.req, tt.approver, now)
+			if got != tt.want {
+				t.Fatalf("outcome = %v, want %v (err %v)", got, tt.want, err)
+			}
+			if code := mcloud.ErrorCode(errOrNil(err)); code != tt.code {
+				t.Fatalf("code = %q, want %q", code, tt.code)
+			}
+		})
+	}
+}
+
+func TestDecideDenial(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	carol := mcloud.Caller{UserID: "UCAROL", TeamID: "TX", Role: mcloud.RoleCustomer}
+	alice := mcloud.Caller{UserID: "UALICE", TeamID: "T", Role: mcloud.RoleDevOps}
+	bob := mcloud.Caller{UserID: "UBOB", TeamID: "T", Role: mcloud.RoleDevOps, Approver: true}
+	req := mcloud.Request{ID: 1, Requester: carol, Needed: 1, Status: mcloud.RequestPending, ExpiresAt: now.Add(time.Hour)}
+	if err := mcloud.DecideDenial(req, bob, now); err != nil {
+		t.Fatalf("approver deny: %v", err)
+	}
+	if err := mcloud.DecideDenial(req, carol, now); err != nil {
+		t.Fatalf("requester withdraws: %v", err)
+	}
+	if err := mcloud.DecideDenial(req, alice, now); err == nil {
+		t.Fatal("a non-approver who did not ask must not deny")
+	}
+	req.Status = mcloud.RequestApproved
+	if err := mcloud.DecideDenial(req, bob, now); err == nil || err.Code != mcloud.ECONFLICT {
+		t.Fatalf("deny after approval = %v, want conflict", err)
+	}
+}
+
+// errOrNil keeps a nil *Error from becoming a non-nil error interface.
+func errOrNil(e *mcloud.Error) error {
+	if e == nil {
+		return nil
+	}
+	return e
+}

@@ -1,0 +1,263 @@
+// Package config loads and validates mcloud.yaml. Every error names the exact
+// key that is wrong and why, so `mcloud serve --check-config` can point an
+// operator at the line to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole mcloud.yaml.
+type Config struct {
+	Slack     Slack      `yaml:"slack"`
+	Team      Team       `yaml:"team"`
+	AWS       AWS        `yaml:"aws"`
+	Approvals Approvals  `yaml:"approvals"`
+	Jobs      Jobs       `yaml:"jobs"`
+	Customers []Customer `yaml:"customers"`
+}
+
+// Slack holds the app's credentials. The team's own workspace is TeamID:
+// a user of any other workspace is, at most, a customer user.
+type Slack struct {
+	TeamID        string `yaml:"team_id"`
+	BotToken      Secret `yaml:"bot_token"`
+	AppToken      Secret `yaml:"app_token"`
+	SigningSecret Secret `yaml:"signing_secret"`
+	APIURL        string `yaml:"api_url"`
+}
+
+// Team is the DevOps team: its channels and its members.
+type Team struct {
+	Channels []Channel `yaml:"channels"`
+	Users    []User    `yaml:"users"`
+}
+
+// Channel is a Slack channel, referenced by id; the name is for people.
+type Channel struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+}
+
+// User is a Slack user, referenced by id; the name is for people and for
+// `mcloud shell`'s :user command.
+type User struct {
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	Approver bool   `yaml:"approver"`
+}
+
+// AWS holds settings shared by every customer.
+type AWS struct {
+	// Endpoint overrides every AWS endpoint (LocalStack-style emulators).
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Approvals are the approval rules.
+type Approvals struct {
+	Expiry Duration `yaml:"expiry"`
+	// Rules override the verbs' defaults: how many distinct approvers a
+	// request needs, by who asked.
+	Rules map[string]Rule `yaml:"rules"`
+}
+
+// Rule is how many approvers a verb needs when DevOps or a customer asks.
+type Rule struct {
+	DevOps   *int `yaml:"devops"`
+	Customer *int `yaml:"customer"`
+}
+
+// Jobs tunes the durable job runner.
+type Jobs struct {
+	// RescueAfter is how long a job may look running before another
+	// process takes it as abandoned (its process died) and resumes it.
+	RescueAfter Duration `yaml:"rescue_after"`
+	Workers     int      `yaml:"workers"`
+}
+
+// Customer is one customer and everything the bot runs for them.
+type Customer struct {
+	Name    string  `yaml:"name"`
+	Channel Channel `yaml:"channel"`
+	// TeamID is the customer's own Slack workspace, when known.
+	TeamID          string        `yaml:"team_id"`
+	Users           []User        `yaml:"users"`
+	AWS             CustomerAWS   `yaml:"aws"`
+	Buckets         Buckets       `yaml:"buckets"`
+	RetentionMonths int           `yaml:"retention_months"`
+	Bastion         Bastion       `yaml:"bastion"`
+	Environments    []Environment `yaml:"environments"`
+	Schedules       Schedules     `yaml:"schedules"`
+}
+
+// CustomerAWS is how the bot reaches the customer's account.
+type CustomerAWS struct {
+	AccountID  string `yaml:"account_id"`
+	RoleARN    string `yaml:"role_arn"`
+	ExternalID Secret `yaml:"external_id"`
+	Region     string `yaml:"region"`
+	DRRegion   string `yaml:"dr_region"`
+}
+
+// Buckets are the customer's S3 buckets.
+type Buckets struct {
+	Logs      string `yaml:"logs"`
+	Artifacts string `yaml:"artifacts"`
+	Exports   string `yaml:"exports"`
+}
+
+// Bastion is the customer's SSH jump host.
+type Bastion struct {
+	Host    string `yaml:"host"`
+	Port    int    `yaml:"port"`
+	User    string `yaml:"user"`
+	HostKey string `yaml:"host_key"`
+}
+
+// Environment is one of dev, test, staging, prod (or another name).
+type Environment struct {
+	Name  string `yaml:"name"`
+	Hosts []Host `yaml:"hosts"`
+}
+
+// Host is one machine in an environment.
+type Host struct {
+	Name      string `yaml:"name"`
+	Address   string `yaml:"address"`
+	Product   string `yaml:"product"`
+	Service   string `yaml:"service"`
+	HealthURL string `yaml:"health_url"`
+	HostKey   string `yaml:"host_key"`
+}
+
+// Schedules are cron expressions (robfig/cron, 5 fields) per customer.
+type Schedules struct {
+	Backup string `yaml:"backup"`
+	Report string `yaml:"report"`
+}
+
+// Duration is a time.Duration written as "24h", "90m".
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("not a duration like \"24h\" or \"90m\": %q", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Secret is a reference to an environment variable, written "${NAME}".
+// Secrets are never written inline in the file, and never printed.
+type Secret struct{ Ref string }
+
+var secretRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+
+// UnmarshalYAML accepts only "${NAME}".
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	m := secretRef.FindStringSubmatch(n.Value)
+	if m == nil {
+		return errors.New("must be an environment reference like ${NAME}, never the secret itself")
+	}
+	s.Ref = m[1]
+	return nil
+}
+
+// Set reports whether the reference is configured at all.
+func (s Secret) Set() bool { return s.Ref != "" }
+
+// Value reads the secret from the environment.
+func (s Secret) Value() (string, bool) {
+	if s.Ref == "" {
+		return "", false
+	}
+	v, ok := os.LookupEnv(s.Ref)
+	return v, ok && v != ""
+}
+
+// String never shows the value.
+func (s Secret) String() string {
+	if s.Ref == "" {
+		return ""
+	}
+	return "${" + s.Ref + "}"
+}
+
+// Defaults applied when a key is absent.
+const (
+	DefaultExpiry          = 24 * time.Hour
+	DefaultRescueAfter     = time.Hour
+	DefaultWorkers         = 10
+	DefaultRetentionMonths = 3
+	DefaultBastionPort     = 22
+	DefaultSlackAPIURL     = "https://slack.com/api/"
+)
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes and validates a configuration. The error lists every
+// problem found, one per line, each starting with the key's path.
+func Parse(data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("config is not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var c Config
+	if len(root.Content) == 0 {
+		return nil, errors.New("config is empty")
+	}
+	problems := decode(root.Content[0], &c)
+	if len(problems) == 0 {
+		c.applyDefaults()
+		problems = c.validate()
+	}
+	if len(problems) > 0 {
+		return nil, &Invalid{Problems: problems}
+	}
+	return &c, nil
+}
+
+// Invalid lists what is wrong with a configuration.
+type Invalid struct{ Problems []string }
+
+func (e *Invalid) Error() string { return strings.Join(e.Problems, "\n") }
+
+func (c *Config) applyDefaults() {
+	if c.Approvals.Expiry == 0 {
+		c.Approvals.Expiry = Duration(DefaultExpiry)
+	}
+	if c.Jobs.RescueAfter == 0 {
+		c.Jobs.RescueAfter = Duration(DefaultRescueAfter)
+	}
+	if c.Jobs.Workers == 0 {
+		c.Jobs.Workers = DefaultWorkers
+	}
+	if c.Slack.APIURL == "" {
+		c.Slack.APIURL = DefaultSlackAPIURL
+	}
+	for i := range c.Customers {
+		cu := &c.Customers[i]
+		if cu.RetentionMonths == 0 {
+			cu.RetentionMonths = DefaultRetentionMonths
+		}
+		if cu.Bastion.Port == 0 {
+			cu.Bastion.Port = DefaultBastionPort
+		}
+	}
+}

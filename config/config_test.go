@@ -1,0 +1,96 @@
+package config_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/config"
+)
+
+func mustLoadExample(tb testing.TB) *config.Config {
+	tb.Helper()
+	c, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		tb.Fatalf("example config: %v", err)
+	}
+	return c
+}
+
+func TestExampleIsValid(t *testing.T) {
+	c := mustLoadExample(t)
+	if got, want := strings.Join(c.CustomerNames(), ","), "customer-x,customer-y"; got != want {
+		t.Fatalf("customers = %s, want %s", got, want)
+	}
+	if c.Approvals.Expiry.Std().Hours() != 24 {
+		t.Fatalf("expiry = %v", c.Approvals.Expiry.Std())
+	}
+}
+
+// Each broken file must be refused with the exact key and why.
+func TestInvalidNamesTheKey(t *testing.T) {
+	base, err := os.ReadFile("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, old, new, want string
+	}{
+		{"dr region typo", "dr_region: us-west-2", "dr_region: us-wst-2", `customers[1].aws.dr_region: unknown region "us-wst-2"`},
+		{"unknown key", "retention_months: 3", "retention_month: 3", "customers[0].retention_month: unknown key"},
+		{"inline secret", "bot_token: ${SLACK_BOT_TOKEN}", "bot_token: xoxb-123-456", "slack.bot_token: must be an environment reference"},
+		{"same region twice", "dr_region: eu-central-1", "dr_region: eu-west-1", "customers[0].aws.dr_region: is the same as region"},
+		{"duplicate channel", "{id: C0CUSTY, name: customer-y-shared}", "{id: C0CUSTX, name: customer-y-shared}", `customers[1].channel.id: "C0CUSTX" is already used by customers[0].channel`},
+		{"bad cron", `backup: "0 2 * * *"`, `backup: "0 25 * * *"`, "customers[0].schedules.backup:"},
+		{"bad role arn", "role_arn: arn:aws:iam::111111111111:role/mcloud-operator", "role_arn: arn:aws:iam::999999999999:role/x", "customers[0].aws.role_arn: is in account 999999999999 but account_id is 111111111111"},
+		{"no approvers", "{id: U0BOB, name: bob, approver: true}\n    - {id: U0ERIN, name: erin, approver: true}", "{id: U0BOB, name: bob}\n    - {id: U0ERIN, name: erin}", "team.users: no user has approver: true"},
+		{"customer rule zero", "echo: {devops: 1, customer: 1}", "echo: {devops: 1, customer: 0}", "approvals.rules.echo.customer: must be between 1 and 5"},
+		{"bad expiry", "expiry: 24h", "expiry: tomorrow", "approvals.expiry: not a duration"},
+		{"port type", "port: 2222", "port: twenty", `customers[0].bastion.port: must be a whole number, not "twenty"`},
+		{"bad host key", "host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "host_key: nope", "customers[1].bastion.host_key: must be"},
+		{"customer approver", "{id: U0DAVE, name: dave}", "{id: U0DAVE, name: dave, approver: true}", "customers[1].users[0].approver: customer users can never approve"},
+		{"duplicate env", "      - name: staging", "      - name: prod", `customers[0].environments[1].name: "prod" appears twice`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(base), tt.old) {
+				t.Fatalf("example no longer contains %q", tt.old)
+			}
+			_, err := config.Parse([]byte(strings.Replace(string(base), tt.old, tt.new, 1)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	c := mustLoadExample(t)
+	alice, _ := c.UserByName("alice")
+	bob, _ := c.UserByName("bob")
+	carol, _ := c.UserByName("carol")
+	for _, tt := range []struct {
+		name     string
+		id       config.Identity
+		channel  string
+		role     mcloud.Role
+		approver bool
+		customer string
+	}{
+		{"alice in devops", alice, "C0DEVOPS", mcloud.RoleDevOps, false, ""},
+		{"bob approver", bob, "C0CUSTX", mcloud.RoleDevOps, true, ""},
+		{"carol in her channel", carol, "C0CUSTX", mcloud.RoleCustomer, false, "customer-x"},
+		// Slack Connect: a stranger from another workspace who calls
+		// themselves "bob" is a customer user of the channel, no more.
+		{"impostor named bob", config.Identity{UserID: "U0BOB", TeamID: "T0EVIL", Name: "bob"}, "C0CUSTY", mcloud.RoleCustomer, false, "customer-y"},
+		{"home team non-member", config.Identity{UserID: "U0MALLORY", TeamID: "T0DEVOPS"}, "C0DEVOPS", mcloud.RoleNone, false, ""},
+		{"foreign user in team channel", config.Identity{UserID: "U0STRANGER", TeamID: "T0EVIL"}, "C0DEVOPS", mcloud.RoleNone, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := c.Resolve(tt.id, tt.channel)
+			if got.Role != tt.role || got.Approver != tt.approver || got.Customer != tt.customer {
+				t.Fatalf("Resolve = role %v approver %v customer %q; want %v %v %q", got.Role, got.Approver, got.Customer, tt.role, tt.approver, tt.customer)
+			}
+		})
+	}
+}

@@ -1,0 +1,219 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mcloud/mcloud"
+)
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Customer returns the customer called name, or nil.
+func (c *Config) Customer(name string) *Customer {
+	for i := range c.Customers {
+		if c.Customers[i].Name == name {
+			return &c.Customers[i]
+		}
+	}
+	return nil
+}
+
+// CustomerNames lists the customers in file order.
+func (c *Config) CustomerNames() []string {
+	out := make([]string, len(c.Customers))
+	for i, cu := range c.Customers {
+		out[i] = cu.Name
+	}
+	return out
+}
+
+// Env returns the customer's environment called name, or nil.
+func (cu *Customer) Env(name string) *Environment {
+	for i := range cu.Environments {
+		if cu.Environments[i].Name == name {
+			return &cu.Environments[i]
+		}
+	}
+	return nil
+}
+
+// EnvNames lists the customer's environments in file order.
+func (cu *Customer) EnvNames() []string {
+	out := make([]string, len(cu.Environments))
+	for i, e := range cu.Environments {
+		out[i] = e.Name
+	}
+	return out
+}
+
+// ChannelCustomer returns the customer a channel is bound to, or nil for a
+// team channel or an unknown one.
+func (c *Config) ChannelCustomer(channelID string) *Customer {
+	for i := range c.Customers {
+		if c.Customers[i].Channel.ID == channelID {
+			return &c.Customers[i]
+		}
+	}
+	return nil
+}
+
+// ChannelByName finds a channel by its display name (for the shell).
+func (c *Config) ChannelByName(name string) (Channel, bool) {
+	for _, ch := range c.Team.Channels {
+		if ch.Name == name || ch.ID == name {
+			return ch, true
+		}
+	}
+	for _, cu := range c.Customers {
+		if cu.Channel.Name == name || cu.Channel.ID == name {
+			return cu.Channel, true
+		}
+	}
+	return Channel{}, false
+}
+
+// ChannelName is the display name of a channel id, or the id itself.
+func (c *Config) ChannelName(id string) string {
+	for _, ch := range c.Team.Channels {
+		if ch.ID == id && ch.Name != "" {
+			return ch.Name
+		}
+	}
+	if cu := c.ChannelCustomer(id); cu != nil && cu.Channel.Name != "" {
+		return cu.Channel.Name
+	}
+	return id
+}
+
+// Identity is a verified Slack identity: it comes from a signed payload or,
+// in the shell, from the configuration, never from what a user typed.
+type Identity struct {
+	UserID, TeamID, EnterpriseID string
+	Name                         string
+}
+
+// UserByName finds a configured user by name (for the shell), with the
+// workspace they belong to.
+func (c *Config) UserByName(name string) (Identity, bool) {
+	for _, u := range c.Team.Users {
+		if u.Name == name {
+			return Identity{UserID: u.ID, TeamID: c.Slack.TeamID, Name: u.Name}, true
+		}
+	}
+	for _, cu := range c.Customers {
+		for _, u := range cu.Users {
+			if u.Name == name {
+				return Identity{UserID: u.ID, TeamID: cu.TeamID, Name: u.Name}, true
+			}
+		}
+	}
+	return Identity{}, false
+}
+
+// UserName is the display name of a user id, or the id itself.
+func (c *Config) UserName(id string) string {
+	for _, u := range c.Team.Users {
+		if u.ID == id {
+			return u.Name
+		}
+	}
+	for _, cu := range c.Customers {
+		for _, u := range cu.Users {
+			if u.ID == id {
+				return u.Name
+			}
+		}
+	}
+	return id
+}
+
+// Resolve turns a verified identity in a channel into a Caller with a role.
+// A member of the team's own workspace listed in team.users is DevOps. A
+// user of any other workspace (Slack Connect) is a customer user of the
+// channel's customer, and only there; whatever their name says, they are
+// never DevOps and never an approver.
+func (c *Config) Resolve(id Identity, channelID string) mcloud.Caller {
+	caller := mcloud.Caller{UserID: id.UserID, TeamID: id.TeamID, EnterpriseID: id.EnterpriseID,
+		ChannelID: channelID, Name: id.Name}
+	if caller.Name == "" {
+		caller.Name = c.UserName(id.UserID)
+	}
+	chCustomer := c.ChannelCustomer(channelID)
+	if chCustomer != nil {
+		caller.ChannelCustomer = chCustomer.Name
+	}
+	if id.TeamID == c.Slack.TeamID {
+		for _, u := range c.Team.Users {
+			if u.ID == id.UserID {
+				caller.Role = mcloud.RoleDevOps
+				caller.Approver = u.Approver
+				return caller
+			}
+		}
+		return caller // a colleague outside the team: help only
+	}
+	if chCustomer != nil {
+		caller.Role = mcloud.RoleCustomer
+		caller.Customer = chCustomer.Name
+		return caller
+	}
+	// Outside any customer channel a foreign user is placed by the
+	// configuration, if at all, but still only acts in their own channel.
+	for _, cu := range c.Customers {
+		for _, u := range cu.Users {
+			if u.ID == id.UserID {
+				caller.Role = mcloud.RoleCustomer
+				caller.Customer = cu.Name
+				return caller
+			}
+		}
+	}
+	return caller
+}
+
+// Approvers returns how many approvers verb needs when a caller of role asks,
+// given the verb's defaults.
+func (c *Config) Approvers(verb string, role mcloud.Role, devopsDefault, customerDefault int) int {
+	r, ok := c.Approvals.Rules[verb]
+	if role == mcloud.RoleCustomer {
+		if ok && r.Customer != nil {
+			return *r.Customer
+		}
+		return max(customerDefault, 1)
+	}
+	if ok && r.DevOps != nil {
+		return *r.DevOps
+	}
+	return devopsDefault
+}
+
+// CheckSecrets reports every secret that serve needs and the environment
+// does not provide.
+func (c *Config) CheckSecrets(needSlack bool) []string {
+	var p []string
+	if needSlack {
+		if !c.Slack.BotToken.Set() {
+			p = append(p, "slack.bot_token: missing; set it to ${SLACK_BOT_TOKEN} or similar")
+		}
+		if !c.Slack.SigningSecret.Set() && !c.Slack.AppToken.Set() {
+			p = append(p, "slack.signing_secret: missing; HTTP mode needs the signing secret (or set slack.app_token for Socket Mode)")
+		}
+		for key, s := range map[string]Secret{"slack.bot_token": c.Slack.BotToken, "slack.signing_secret": c.Slack.SigningSecret, "slack.app_token": c.Slack.AppToken} {
+			if s.Set() {
+				if _, ok := s.Value(); !ok {
+					p = append(p, fmt.Sprintf("%s: environment variable %s is not set", key, s.Ref))
+				}
+			}
+		}
+	}
+	for i, cu := range c.Customers {
+		if s := cu.AWS.ExternalID; s.Set() {
+			if _, ok := s.Value(); !ok {
+				p = append(p, fmt.Sprintf("customers[%d].aws.external_id: environment variable %s is not set", i, s.Ref))
+			}
+		}
+	}
+	return p
+}
