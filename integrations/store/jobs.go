@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mcloud/mcloud"
+)
+
+const jobSelect = `SELECT id, request_id, verb, customer, env, params, status, attempt, channel_id, requester, error, cancel, created_at, started_at, ended_at FROM jobs`
+
+// Job returns job id, or ENOTFOUND.
+func (s *DB) Job(ctx context.Context, id int64) (*mcloud.Job, error) {
+	return s.getJob(ctx, s.db, id, false)
+}
+
+// Jobs lists the newest jobs, of one customer or ("" ) of all, newest first.
+func (s *DB) Jobs(ctx context.Context, customer string, active bool, limit int) ([]mcloud.Job, error) {
+	q, args := jobSelect+` WHERE 1 = 1`, []any{}
+	if customer != "" {
+		q, args = q+` AND customer = ?`, append(args, customer)
+	}
+	if active {
+		q, args = q+` AND status IN (?, ?)`, append(args, string(mcloud.JobQueued), string(mcloud.JobRunning))
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return scanJobs(rows)
+}
+
+// StartJob marks job id running for a new attempt. It returns the job as it
+// now is and whether an earlier attempt had started and never finished (its
+// process died): the caller resumes or fails it, and says which. A job that
+// is already finished is returned unchanged and must not run again.
+func (s *DB) StartJob(ctx context.Context, id int64) (job *mcloud.Job, interrupted bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := s.getJob(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		job = j
+		if j.Status.Done() {
+			return nil
+		}
+		sys := mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: j.ChannelID}
+		if j.Cancel && j.Status == mcloud.JobQueued {
+			return s.finish(ctx, tx, j, mcloud.JobCancelled, "", sys, "cancelled before it started")
+		}
+		interrupted = j.Status == mcloud.JobRunning
+		j.Status, j.Attempt = mcloud.JobRunning, j.Attempt+1
+		if j.StartedAt.IsZero() {
+			j.StartedAt = s.Now()
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE jobs SET status = ?, attempt = ?, started_at = ? WHERE id = ?`),
+			string(j.Status), j.Attempt, ms(j.StartedAt), j.ID); err != nil {
+			return fmt.Errorf("mark job running: %w", err)
+		}
+		if interrupted {
+			return nil // the caller decides resume or fail, and audits that
+		}
+		return s.audit(ctx, tx, jobAudit(j, sys, mcloud.AuditStarted, fmt.Sprintf("job #%d started (%s)", j.ID, j.Verb)))
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("start job #%d: %w", id, err)
+	}
+	return job, interrupted, nil
+}
+
+// FinishJob records a job's outcome and audits it with detail.
+func (s *DB) FinishJob(ctx context.Context, id int64, status mcloud.JobStatus, errText, detail string) (*mcloud.Job, error) {
+	var job *mcloud.Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := s.getJob(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		job = j
+		if j.Status.Done() {
+			return nil
+		}
+		return s.finish(ctx, tx, j, status, errText, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: j.ChannelID}, detail)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish job #%d: %w", id, err)
+	}
+	return job, nil
+}
+
+func (s *DB) finish(ctx context.Context, tx *sql.Tx, j *mcloud.Job, status mcloud.JobStatus, errText string, who mcloud.Caller, detail string) error {
+	j.Status, j.Error, j.EndedAt = status, errText, s.Now()
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE jobs SET status = ?, error = ?, ended_at = ? WHERE id = ?`),
+		string(status), errText, ms(j.EndedAt), j.ID); err != nil {
+		return fmt.Errorf("record job outcome: %w", err)
+	}
+	event := map[mcloud.JobStatus]string{mcloud.JobSucceeded: mcloud.AuditSucceeded, mcloud.JobFailed: mcloud.AuditFailed,
+		mcloud.JobCancelled: mcloud.AuditCancelled}[status]
+	return s.audit(ctx, tx, jobAudit(j, who, event, detail))
+}
+
+// RequestCancel asks job id to stop. A queued job is cancelled at once; a
+// running one stops at its next step boundary. Finishing jobs is ECONFLICT.
+func (s *DB) RequestCancel(ctx context.Context, id int64, who mcloud.Caller) (*mcloud.Job, error) {
+	var job *mcloud.Job
+	var refusal *mcloud.Error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := s.getJob(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		job = j
+		switch {
+		case j.Status.Done():
+			refusal = mcloud.Errorf(mcloud.ECONFLICT, "Job #%d already %s; there is nothing to cancel.", j.ID, j.Status)
+			return nil
+		case j.Cancel:
+			return nil
+		}
+		j.Cancel = true
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE jobs SET cancel = 1 WHERE id = ?`), j.ID); err != nil {
+			return fmt.Errorf("flag cancel: %w", err)
+		}
+		if err := s.audit(ctx, tx, jobAudit(j, who, mcloud.AuditCancel, "cancel requested")); err != nil {
+			return err
+		}
+		if j.Status == mcloud.JobQueued {
+			return s.finish(ctx, tx, j, mcloud.JobCancelled, "", who, "cancelled before it started")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel job #%d: %w", id, err)
+	}
+	if refusal != nil {
+		return job, refusal
+	}
+	return job, nil
+}
+
+// CancelRequested reports whether someone asked job id to stop.
+func (s *DB) CancelRequested(ctx context.Context, id int64) (bool, error) {
+	var c int
+	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT cancel FROM jobs WHERE id = ?`), id).Scan(&c); err != nil {
+		return false, fmt.Errorf("read cancel flag of job #%d: %w", id, err)
+	}
+	return c != 0, nil
+}
+
+// Step returns the checkpoint a job saved for step name, if any. Jobs use
+// it to skip work an interrupted attempt already finished.
+func (s *DB) Step(ctx context.Context, jobID int64, name string) (value string, done bool, err error) {
+	err = s.db.QueryRowContext(ctx, s.rebind(`SELECT value FROM job_steps WHERE job_id = ? AND name = ?`), jobID, name).Scan(&value)
+	if err == sql.ErrNoRows {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read step %q of job #%d: %w", name, jobID, err)
+	}
+	return value, true, nil
+}
+
+// SaveStep records that step name of job is done, with its result, and
+// audits it, in one transaction.
+func (s *DB) SaveStep(ctx context.Context, job *mcloud.Job, name, value, detail string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO job_steps (job_id, name, value, done_at) VALUES (?, ?, ?, ?)`),
+			job.ID, name, value, ms(s.Now())); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, jobAudit(job, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: job.ChannelID}, mcloud.AuditStep, detail))
+	})
+	if err != nil {
+		return fmt.Errorf("save step %q of job #%d: %w", name, job.ID, err)
+	}
+	return nil
+}
+
+// AuditJob appends an audit entry about a job.
+func (s *DB) AuditJob(ctx context.Context, job *mcloud.Job, event, detail string) error {
+	return s.audit(ctx, s.db, jobAudit(job, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: job.ChannelID}, event, detail))
+}
+
+func jobAudit(j *mcloud.Job, who mcloud.Caller, event, detail string) mcloud.AuditEntry {
+	return mcloud.AuditEntry{Customer: j.Customer, UserID: who.UserID, UserName: who.Name, ChannelID: who.ChannelID,
+		RequestID: j.RequestID, JobID: j.ID, Event: event, Detail: detail}
+}
+
+func (s *DB) getJob(ctx context.Context, q querier, id int64, lock bool) (*mcloud.Job, error) {
+	query := jobSelect + ` WHERE id = ?`
+	if lock {
+		query += s.forUpdate()
+	}
+	rows, err := q.QueryContext(ctx, s.rebind(query), id)
+	if err != nil {
+		return nil, fmt.Errorf("read job #%d: %w", id, err)
+	}
+	list, err := scanJobs(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no job #%d.", id)
+	}
+	return &list[0], nil
+}
+
+func scanJobs(rows *sql.Rows) ([]mcloud.Job, error) {
+	defer rows.Close()
+	var out []mcloud.Job
+	for rows.Next() {
+		var j mcloud.Job
+		var params, status string
+		var cancel int
+		var created, started, ended int64
+		if err := rows.Scan(&j.ID, &j.RequestID, &j.Verb, &j.Customer, &j.Env, &params, &status, &j.Attempt,
+			&j.ChannelID, &j.Requester, &j.Error, &cancel, &created, &started, &ended); err != nil {
+			return nil, fmt.Errorf("scan job: %w", err)
+		}
+		if err := json.Unmarshal([]byte(params), &j.Params); err != nil {
+			return nil, fmt.Errorf("decode job #%d: %w", j.ID, err)
+		}
+		j.Status, j.Cancel = mcloud.JobStatus(status), cancel != 0
+		j.CreatedAt, j.StartedAt, j.EndedAt = fromMS(created), fromMS(started), fromMS(ended)
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mcloud/mcloud"
+)
+
+// Post queues a message for delivery. Jobs and the request flow never talk
+// to Slack directly: what they say is written here first, so a Slack outage
+// or a restart loses nothing.
+func (s *DB) Post(ctx context.Context, p mcloud.Post) (int64, error) {
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.Now()
+	}
+	id, err := s.insertID(ctx, s.db, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at) VALUES (?, ?, ?, ?, ?)`,
+		p.ChannelID, p.RequestID, p.JobID, p.Text, ms(p.CreatedAt))
+	if err != nil {
+		return 0, fmt.Errorf("queue message for %s: %w", p.ChannelID, err)
+	}
+	return id, nil
+}
+
+// PendingPosts returns up to limit undelivered messages, oldest first.
+func (s *DB) PendingPosts(ctx context.Context, limit int) ([]mcloud.Post, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, channel_id, request_id, job_id, text, created_at FROM outbox WHERE sent_at = 0 ORDER BY id LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []mcloud.Post
+	for rows.Next() {
+		var p mcloud.Post
+		var created int64
+		if err := rows.Scan(&p.ID, &p.ChannelID, &p.RequestID, &p.JobID, &p.Text, &created); err != nil {
+			return nil, fmt.Errorf("scan outbox: %w", err)
+		}
+		p.CreatedAt = fromMS(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// MarkSent records that message id was delivered.
+func (s *DB) MarkSent(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET sent_at = ? WHERE id = ?`), ms(s.Now()), id); err != nil {
+		return fmt.Errorf("mark message %d sent: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,282 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mcloud/mcloud"
+)
+
+// Enqueue puts a job on the durable queue inside tx, so the job exists if
+// and only if the transaction that approved it commits.
+type Enqueue func(ctx context.Context, tx *sql.Tx, job mcloud.Job) error
+
+// Submit stores a new request with its plan. When it needs no approval it
+// is approved at once and its job enqueued, in the same transaction.
+func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*mcloud.Job, error) {
+	params, _ := json.Marshal(r.Params)
+	plan, _ := json.Marshal(r.Plan)
+	requester, _ := json.Marshal(r.Requester)
+	var job *mcloud.Job
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r.Status = mcloud.RequestPending
+		id, err := s.insertID(ctx, tx, `INSERT INTO requests (verb, customer, env, params, plan, requester, requester_id, channel_id, needed, status, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Verb, r.Customer, r.Env, string(params), string(plan), string(requester), r.Requester.UserID, r.Requester.ChannelID,
+			r.Needed, string(r.Status), ms(r.CreatedAt), ms(r.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("insert request: %w", err)
+		}
+		r.ID = id
+		if err := s.audit(ctx, tx, auditFor(r, r.Requester, mcloud.AuditRequested, r.Verb+" "+paramsText(r.Params))); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, auditFor(r, r.Requester, mcloud.AuditPlanned, planText(r.Plan, r.Needed))); err != nil {
+			return err
+		}
+		if r.Needed > 0 {
+			return nil
+		}
+		job, err = s.approve(ctx, tx, r, enqueue)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("submit %s request: %w", r.Verb, err)
+	}
+	return job, nil
+}
+
+// approve marks r approved, creates its job and enqueues it, inside tx.
+func (s *DB) approve(ctx context.Context, tx *sql.Tx, r *mcloud.Request, enqueue Enqueue) (*mcloud.Job, error) {
+	job := &mcloud.Job{RequestID: r.ID, Verb: r.Verb, Customer: r.Customer, Env: r.Env, Params: r.Params,
+		Status: mcloud.JobQueued, ChannelID: r.Requester.ChannelID, Requester: r.Requester.Name, CreatedAt: s.Now()}
+	params, _ := json.Marshal(job.Params)
+	id, err := s.insertID(ctx, tx, `INSERT INTO jobs (request_id, verb, customer, env, params, status, channel_id, requester, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		job.RequestID, job.Verb, job.Customer, job.Env, string(params), string(job.Status), job.ChannelID, job.Requester, ms(job.CreatedAt))
+	if err != nil {
+		return nil, fmt.Errorf("insert job: %w", err)
+	}
+	job.ID = id
+	r.Status, r.JobID = mcloud.RequestApproved, id
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET status = ?, job_id = ? WHERE id = ?`), string(r.Status), id, r.ID); err != nil {
+		return nil, fmt.Errorf("mark request approved: %w", err)
+	}
+	e := auditFor(r, r.Requester, mcloud.AuditQueued, fmt.Sprintf("job #%d queued", id))
+	e.JobID = id
+	if err := s.audit(ctx, tx, e); err != nil {
+		return nil, err
+	}
+	if err := enqueue(ctx, tx, *job); err != nil {
+		return nil, fmt.Errorf("enqueue job #%d: %w", id, err)
+	}
+	return job, nil
+}
+
+// ApproveResult says what an approval did.
+type ApproveResult struct {
+	Outcome mcloud.ApprovalOutcome
+	Request mcloud.Request
+	// Job is set when this approval was the last one needed.
+	Job *mcloud.Job
+}
+
+// Approve records approver's approval of request id, deciding with
+// mcloud.DecideApproval inside the transaction so two clicks at once are
+// counted once and the job is enqueued at most once. A refusal is returned
+// as a *mcloud.Error (EUNAUTHORIZED, ECONFLICT) and audited.
+func (s *DB) Approve(ctx context.Context, id int64, approver mcloud.Caller, enqueue Enqueue) (ApproveResult, error) {
+	var res ApproveResult
+	var refusal *mcloud.Error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.getRequest(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		outcome, refused := mcloud.DecideApproval(*r, approver, now)
+		res.Outcome, res.Request = outcome, *r
+		switch outcome {
+		case mcloud.ApprovalRefused:
+			refusal = refused
+			return s.audit(ctx, tx, auditFor(r, approver, mcloud.AuditRefused, "approval refused: "+refused.Message))
+		case mcloud.ApprovalRepeated:
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO approvals (request_id, user_id, name, at) VALUES (?, ?, ?, ?)`),
+			r.ID, approver.UserID, approver.Name, ms(now)); err != nil {
+			return fmt.Errorf("insert approval: %w", err)
+		}
+		r.Approvals = append(r.Approvals, mcloud.Approval{UserID: approver.UserID, Name: approver.Name, At: now})
+		if err := s.audit(ctx, tx, auditFor(r, approver, mcloud.AuditApproved,
+			fmt.Sprintf("approval %d of %d", len(r.Approvals), r.Needed))); err != nil {
+			return err
+		}
+		if outcome == mcloud.ApprovalComplete {
+			if res.Job, err = s.approve(ctx, tx, r, enqueue); err != nil {
+				return err
+			}
+		}
+		res.Request = *r
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("approve request #%d: %w", id, err)
+	}
+	if refusal != nil {
+		return res, refusal
+	}
+	return res, nil
+}
+
+// Deny denies (or, for the requester, withdraws) request id.
+func (s *DB) Deny(ctx context.Context, id int64, denier mcloud.Caller, reason string) (mcloud.Request, error) {
+	var out mcloud.Request
+	var refusal *mcloud.Error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := s.getRequest(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if refusal = mcloud.DecideDenial(*r, denier, s.Now()); refusal != nil {
+			out = *r
+			return s.audit(ctx, tx, auditFor(r, denier, mcloud.AuditRefused, "denial refused: "+refusal.Message))
+		}
+		r.Status, r.DeniedBy, r.Reason = mcloud.RequestDenied, denier.Name, reason
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET status = ?, denied_by = ?, reason = ? WHERE id = ?`),
+			string(r.Status), r.DeniedBy, r.Reason, r.ID); err != nil {
+			return fmt.Errorf("mark denied: %w", err)
+		}
+		out = *r
+		detail := "denied"
+		if reason != "" {
+			detail += ": " + reason
+		}
+		return s.audit(ctx, tx, auditFor(r, denier, mcloud.AuditDenied, detail))
+	})
+	if err != nil {
+		return out, fmt.Errorf("deny request #%d: %w", id, err)
+	}
+	if refusal != nil {
+		return out, refusal
+	}
+	return out, nil
+}
+
+// ExpirePending marks every pending request past its expiry as expired and
+// returns them, so the caller can tell the requesters.
+func (s *DB) ExpirePending(ctx context.Context) ([]mcloud.Request, error) {
+	var expired []mcloud.Request
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.rebind(requestSelect+` WHERE status = ? AND expires_at <= ?`+s.forUpdate()),
+			string(mcloud.RequestPending), ms(s.Now()))
+		if err != nil {
+			return err
+		}
+		list, err := scanRequests(rows)
+		if err != nil {
+			return err
+		}
+		for _, r := range list {
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET status = ? WHERE id = ? AND status = ?`),
+				string(mcloud.RequestExpired), r.ID, string(mcloud.RequestPending)); err != nil {
+				return err
+			}
+			r.Status = mcloud.RequestExpired
+			sys := mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: r.Requester.ChannelID}
+			if err := s.audit(ctx, tx, auditFor(&r, sys, mcloud.AuditExpired, "expired without enough approvals; nothing ran")); err != nil {
+				return err
+			}
+			expired = append(expired, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expire requests: %w", err)
+	}
+	return expired, nil
+}
+
+// Request returns request id with its approvals, or ENOTFOUND.
+func (s *DB) Request(ctx context.Context, id int64) (*mcloud.Request, error) {
+	return s.getRequest(ctx, s.db, id, false)
+}
+
+// PendingRequests lists a customer's requests waiting for approval ("" for all).
+func (s *DB) PendingRequests(ctx context.Context, customer string) ([]mcloud.Request, error) {
+	q, args := requestSelect+` WHERE status = ?`, []any{string(mcloud.RequestPending)}
+	if customer != "" {
+		q, args = q+` AND customer = ?`, append(args, customer)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(q+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list pending requests: %w", err)
+	}
+	return scanRequests(rows)
+}
+
+const requestSelect = `SELECT id, verb, customer, env, params, plan, requester, needed, status, denied_by, reason, job_id, created_at, expires_at FROM requests`
+
+func (s *DB) getRequest(ctx context.Context, q querier, id int64, lock bool) (*mcloud.Request, error) {
+	query := requestSelect + ` WHERE id = ?`
+	if lock {
+		query += s.forUpdate()
+	}
+	rows, err := q.QueryContext(ctx, s.rebind(query), id)
+	if err != nil {
+		return nil, fmt.Errorf("read request #%d: %w", id, err)
+	}
+	list, err := scanRequests(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no request #%d.", id)
+	}
+	r := &list[0]
+	arows, err := q.QueryContext(ctx, s.rebind(`SELECT user_id, name, at FROM approvals WHERE request_id = ? ORDER BY at, user_id`), id)
+	if err != nil {
+		return nil, fmt.Errorf("read approvals of #%d: %w", id, err)
+	}
+	defer arows.Close()
+	for arows.Next() {
+		var a mcloud.Approval
+		var at int64
+		if err := arows.Scan(&a.UserID, &a.Name, &at); err != nil {
+			return nil, err
+		}
+		a.At = fromMS(at)
+		r.Approvals = append(r.Approvals, a)
+	}
+	return r, arows.Err()
+}
+
+func scanRequests(rows *sql.Rows) ([]mcloud.Request, error) {
+	defer rows.Close()
+	var out []mcloud.Request
+	for rows.Next() {
+		var r mcloud.Request
+		var params, plan, requester, status string
+		var created, expires int64
+		if err := rows.Scan(&r.ID, &r.Verb, &r.Customer, &r.Env, &params, &plan, &requester, &r.Needed, &status,
+			&r.DeniedBy, &r.Reason, &r.JobID, &created, &expires); err != nil {
+			return nil, fmt.Errorf("scan request: %w", err)
+		}
+		if err := errors.Join(json.Unmarshal([]byte(params), &r.Params), json.Unmarshal([]byte(plan), &r.Plan),
+			json.Unmarshal([]byte(requester), &r.Requester)); err != nil {
+			return nil, fmt.Errorf("decode request #%d: %w", r.ID, err)
+		}
+		r.Status, r.CreatedAt, r.ExpiresAt = mcloud.RequestStatus(status), fromMS(created), fromMS(expires)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func auditFor(r *mcloud.Request, who mcloud.Caller, event, detail string) mcloud.AuditEntry {
+	return mcloud.AuditEntry{Customer: r.Customer, UserID: who.UserID, UserName: who.Name, ChannelID: who.ChannelID,
+		RequestID: r.ID, JobID: r.JobID, Event: event, Detail: detail}
+}
+

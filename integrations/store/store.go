@@ -1,0 +1,253 @@
+// Package store keeps mcloud's state (requests, approvals, jobs, audit,
+// outbox) in SQLite by default or PostgreSQL for several replicas, with one
+// schema and versioned migrations. The job queue (River) lives in the same
+// database so approving a request and enqueueing its job is one transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+)
+
+// Dialect is the SQL flavour of the open database.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open store.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// DefaultPath is the SQLite file used when no database URL is given.
+const DefaultPath = "mcloud.db"
+
+// Open opens the database named by dsn: "postgres://..." for PostgreSQL, or
+// a file path (optionally "sqlite://path" or "file:path") for SQLite. It
+// does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if dsn == "" {
+		dsn = DefaultPath
+	}
+	var (
+		db      *sql.DB
+		dialect Dialect
+		err     error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		dialect = Postgres
+		db, err = sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(20)
+	default:
+		dialect = SQLite
+		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+		db, err = sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		// SQLite allows one writer; River's own advice is a single
+		// connection so its internal work never meets SQLITE_BUSY.
+		db.SetMaxOpenConns(1)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, redact(err, dsn))
+	}
+	return &DB{db: db, dialect: dialect, Now: time.Now}, nil
+}
+
+// redact keeps a password in a URL out of an error message.
+func redact(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Dialect reports which database this is.
+func (s *DB) Dialect() Dialect { return s.dialect }
+
+// SQL exposes the pool, for the job queue and for tests.
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// RiverDriver returns the River driver for this database. Both drivers work
+// on *sql.Tx, so enqueueing can join any store transaction.
+func (s *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
+	if s.dialect == Postgres {
+		return riverdatabasesql.New(s.db)
+	}
+	return riversqlite.New(s.db)
+}
+
+// Ping checks the database answers, for readiness.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Migrate brings the schema (ours and River's) to the newest version. It is
+// safe to run from several replicas at once on PostgreSQL.
+func (s *DB) Migrate(ctx context.Context) (applied []string, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if s.dialect == Postgres {
+		// One replica migrates; the others wait here and then find nothing to do.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7461636)`); err != nil {
+			return nil, fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS mcloud_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("migrate: create version table: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM mcloud_migrations`).Scan(&current); err != nil {
+		return nil, fmt.Errorf("migrate: read version: %w", err)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		text := m.sqlite
+		if s.dialect == Postgres {
+			if m.postgres != "" {
+				text = m.postgres
+			}
+			text = strings.ReplaceAll(text, "{{id}}", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+		} else {
+			text = strings.ReplaceAll(text, "{{id}}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+		}
+		if _, err := tx.ExecContext(ctx, text); err != nil {
+			return nil, fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO mcloud_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.version, m.name, s.Now().UnixMilli()); err != nil {
+			return nil, fmt.Errorf("migrate: record version %d: %w", m.version, err)
+		}
+		applied = append(applied, fmt.Sprintf("mcloud %d: %s", m.version, m.name))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("migrate: commit: %w", err)
+	}
+
+	migrator, err := rivermigrate.New(s.RiverDriver(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate job queue: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate job queue: %w", err)
+	}
+	for _, v := range res.Versions {
+		applied = append(applied, fmt.Sprintf("river %d: %s", v.Version, v.Name))
+	}
+	return applied, nil
+}
+
+// rebind turns ? placeholders into $1, $2 for PostgreSQL. Our queries never
+// contain a literal question mark.
+func (s *DB) rebind(q string) string {
+	if s.dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// insertID inserts and returns the new row's id on both dialects.
+func (s *DB) insertID(ctx context.Context, q querier, query string, args ...any) (int64, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, s.rebind(query+" RETURNING id"), args...).Scan(&id)
+	return id, err
+}
+
+// inTx runs fn in a transaction. SQLite transactions begin IMMEDIATE (see
+// Open) and PostgreSQL ones lock rows with FOR UPDATE, so concurrent
+// approvals of one request are serialised.
+func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// forUpdate is the row-lock suffix for the dialect.
+func (s *DB) forUpdate() string {
+	if s.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
