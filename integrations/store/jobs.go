@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mcloud/mcloud"
 )
@@ -32,11 +34,16 @@ func (s *DB) Jobs(ctx context.Context, customer string, active bool, limit int) 
 	return scanJobs(rows)
 }
 
+// ErrBusy means the job is running in a live process (its heartbeat is
+// fresh), so this attempt must not start it a second time.
+var ErrBusy = errors.New("job is running elsewhere")
+
 // StartJob marks job id running for a new attempt. It returns the job as it
 // now is and whether an earlier attempt had started and never finished (its
 // process died): the caller resumes or fails it, and says which. A job that
-// is already finished is returned unchanged and must not run again.
-func (s *DB) StartJob(ctx context.Context, id int64) (job *mcloud.Job, interrupted bool, err error) {
+// is already finished is returned unchanged and must not run again. A job
+// whose heartbeat is newer than staleBefore is alive elsewhere: ErrBusy.
+func (s *DB) StartJob(ctx context.Context, id int64, staleBefore time.Time) (job *mcloud.Job, interrupted bool, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		j, err := s.getJob(ctx, tx, id, true)
 		if err != nil {
@@ -51,12 +58,21 @@ func (s *DB) StartJob(ctx context.Context, id int64) (job *mcloud.Job, interrupt
 			return s.finish(ctx, tx, j, mcloud.JobCancelled, "", sys, "cancelled before it started")
 		}
 		interrupted = j.Status == mcloud.JobRunning
+		if interrupted {
+			var beat int64
+			if err := tx.QueryRowContext(ctx, s.rebind(`SELECT heartbeat_at FROM jobs WHERE id = ?`), j.ID).Scan(&beat); err != nil {
+				return err
+			}
+			if beat >= ms(staleBefore) {
+				return ErrBusy
+			}
+		}
 		j.Status, j.Attempt = mcloud.JobRunning, j.Attempt+1
 		if j.StartedAt.IsZero() {
 			j.StartedAt = s.Now()
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE jobs SET status = ?, attempt = ?, started_at = ? WHERE id = ?`),
-			string(j.Status), j.Attempt, ms(j.StartedAt), j.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE jobs SET status = ?, attempt = ?, started_at = ?, heartbeat_at = ? WHERE id = ?`),
+			string(j.Status), j.Attempt, ms(j.StartedAt), ms(s.Now()), j.ID); err != nil {
 			return fmt.Errorf("mark job running: %w", err)
 		}
 		if interrupted {
@@ -64,6 +80,9 @@ func (s *DB) StartJob(ctx context.Context, id int64) (job *mcloud.Job, interrupt
 		}
 		return s.audit(ctx, tx, jobAudit(j, sys, mcloud.AuditStarted, fmt.Sprintf("job #%d started (%s)", j.ID, j.Verb)))
 	})
+	if errors.Is(err, ErrBusy) {
+		return job, false, ErrBusy
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("start job #%d: %w", id, err)
 	}
@@ -138,6 +157,51 @@ func (s *DB) RequestCancel(ctx context.Context, id int64, who mcloud.Caller) (*m
 		return job, refusal
 	}
 	return job, nil
+}
+
+// Heartbeat records that job id is still being worked on by a live process.
+func (s *DB) Heartbeat(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND status = ?`), ms(s.Now()), id, string(mcloud.JobRunning)); err != nil {
+		return fmt.Errorf("heartbeat job #%d: %w", id, err)
+	}
+	return nil
+}
+
+// StaleJobs lists jobs marked running whose heartbeat stopped before
+// staleBefore: their process died and they wait to be resumed.
+func (s *DB) StaleJobs(ctx context.Context, staleBefore time.Time) ([]mcloud.Job, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(jobSelect+` WHERE status = ? AND heartbeat_at < ? ORDER BY id`),
+		string(mcloud.JobRunning), ms(staleBefore))
+	if err != nil {
+		return nil, fmt.Errorf("list stale jobs: %w", err)
+	}
+	return scanJobs(rows)
+}
+
+// JobSteps lists the completed steps of a job, in order.
+func (s *DB) JobSteps(ctx context.Context, id int64) ([]Step, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT name, value, done_at FROM job_steps WHERE job_id = ? ORDER BY done_at, name`), id)
+	if err != nil {
+		return nil, fmt.Errorf("list steps of job #%d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []Step
+	for rows.Next() {
+		var st Step
+		var at int64
+		if err := rows.Scan(&st.Name, &st.Value, &at); err != nil {
+			return nil, err
+		}
+		st.At = fromMS(at)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Step is a completed step of a job.
+type Step struct {
+	Name, Value string
+	At          time.Time
 }
 
 // CancelRequested reports whether someone asked job id to stop.

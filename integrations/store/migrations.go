@@ -54,7 +54,8 @@ CREATE TABLE jobs (
 	cancel INTEGER NOT NULL DEFAULT 0,
 	created_at BIGINT NOT NULL,
 	started_at BIGINT NOT NULL DEFAULT 0,
-	ended_at BIGINT NOT NULL DEFAULT 0
+	ended_at BIGINT NOT NULL DEFAULT 0,
+	heartbeat_at BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX jobs_customer ON jobs (customer, id);
 CREATE TABLE job_steps (

@@ -40,7 +40,7 @@ func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*m
 		if r.Needed > 0 {
 			return nil
 		}
-		job, err = s.approve(ctx, tx, r, enqueue)
+		job, err = s.approve(ctx, tx, r, r.Requester, enqueue)
 		return err
 	})
 	if err != nil {
@@ -49,8 +49,9 @@ func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*m
 	return job, nil
 }
 
-// approve marks r approved, creates its job and enqueues it, inside tx.
-func (s *DB) approve(ctx context.Context, tx *sql.Tx, r *mcloud.Request, enqueue Enqueue) (*mcloud.Job, error) {
+// approve marks r approved, creates its job and enqueues it, inside tx;
+// who is the last approver (or the requester when none was needed).
+func (s *DB) approve(ctx context.Context, tx *sql.Tx, r *mcloud.Request, who mcloud.Caller, enqueue Enqueue) (*mcloud.Job, error) {
 	job := &mcloud.Job{RequestID: r.ID, Verb: r.Verb, Customer: r.Customer, Env: r.Env, Params: r.Params,
 		Status: mcloud.JobQueued, ChannelID: r.Requester.ChannelID, Requester: r.Requester.Name, CreatedAt: s.Now()}
 	params, _ := json.Marshal(job.Params)
@@ -65,7 +66,7 @@ func (s *DB) approve(ctx context.Context, tx *sql.Tx, r *mcloud.Request, enqueue
 	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET status = ?, job_id = ? WHERE id = ?`), string(r.Status), id, r.ID); err != nil {
 		return nil, fmt.Errorf("mark request approved: %w", err)
 	}
-	e := auditFor(r, r.Requester, mcloud.AuditQueued, fmt.Sprintf("job #%d queued", id))
+	e := auditFor(r, who, mcloud.AuditQueued, fmt.Sprintf("job #%d queued", id))
 	e.JobID = id
 	if err := s.audit(ctx, tx, e); err != nil {
 		return nil, err
@@ -116,7 +117,7 @@ func (s *DB) Approve(ctx context.Context, id int64, approver mcloud.Caller, enqu
 			return err
 		}
 		if outcome == mcloud.ApprovalComplete {
-			if res.Job, err = s.approve(ctx, tx, r, enqueue); err != nil {
+			if res.Job, err = s.approve(ctx, tx, r, approver, enqueue); err != nil {
 				return err
 			}
 		}

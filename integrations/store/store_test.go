@@ -212,15 +212,20 @@ func TestJobLifecycle(t *testing.T) {
 		if err != nil || job == nil || job.Status != mcloud.JobQueued {
 			t.Fatalf("no-approval submit = %+v, %v", job, err)
 		}
-		j, interrupted, err := db.StartJob(ctx, job.ID)
+		j, interrupted, err := db.StartJob(ctx, job.ID, db.Now().Add(-time.Minute))
 		if err != nil || interrupted || j.Attempt != 1 {
 			t.Fatalf("first start = %+v interrupted=%v %v", j, interrupted, err)
 		}
 		if err := db.SaveStep(ctx, j, "say", "said hi", "said hi"); err != nil {
 			t.Fatal(err)
 		}
-		// The process dies here; a second attempt sees the first never finished.
-		j, interrupted, err = db.StartJob(ctx, job.ID)
+		// While the first attempt's heartbeat is fresh, nobody else may start it.
+		if _, _, err := db.StartJob(ctx, job.ID, db.Now().Add(-time.Minute)); !errors.Is(err, store.ErrBusy) {
+			t.Fatalf("start of a live job err = %v, want ErrBusy", err)
+		}
+		// The process dies here; once its heartbeat is stale a second attempt
+		// sees the first never finished.
+		j, interrupted, err = db.StartJob(ctx, job.ID, db.Now().Add(time.Second))
 		if err != nil || !interrupted || j.Attempt != 2 {
 			t.Fatalf("second start = %+v interrupted=%v %v", j, interrupted, err)
 		}
@@ -230,7 +235,7 @@ func TestJobLifecycle(t *testing.T) {
 		if _, err := db.FinishJob(ctx, job.ID, mcloud.JobSucceeded, "", "done"); err != nil {
 			t.Fatal(err)
 		}
-		j, _, _ = db.StartJob(ctx, job.ID)
+		j, _, _ = db.StartJob(ctx, job.ID, db.Now())
 		if j.Status != mcloud.JobSucceeded || j.Attempt != 2 {
 			t.Fatalf("a finished job was restarted: %+v", j)
 		}
@@ -249,7 +254,7 @@ func TestCancelQueuedJob(t *testing.T) {
 		if err != nil || j.Status != mcloud.JobCancelled {
 			t.Fatalf("cancel queued = %+v, %v", j, err)
 		}
-		j, _, _ = db.StartJob(ctx, job.ID)
+		j, _, _ = db.StartJob(ctx, job.ID, db.Now())
 		if j.Status != mcloud.JobCancelled {
 			t.Fatalf("a cancelled job started: %s", j.Status)
 		}

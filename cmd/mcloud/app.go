@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mcloud/mcloud/commands"
+	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/jobs"
+)
+
+// errUsage means the flag package already printed what was wrong.
+var errUsage = errors.New("usage")
+
+// app is everything a running mcloud holds.
+type app struct {
+	cfg   *config.Config
+	db    *store.DB
+	svc   *commands.Service
+	queue *jobs.Queue
+	log   *slog.Logger
+}
+
+// defaultDatabase is MCLOUD_DATABASE_URL or a SQLite file in the working
+// directory.
+func defaultDatabase() string {
+	if u := os.Getenv("MCLOUD_DATABASE_URL"); u != "" {
+		return u
+	}
+	return store.DefaultPath
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	if s := os.Getenv("MCLOUD_LOG_LEVEL"); s != "" {
+		level.UnmarshalText([]byte(s))
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// loadConfig loads the file and checks the approval rules against the
+// registered commands, so every config error surfaces before anything runs.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s:\n%w", path, err)
+	}
+	if _, err := commands.New(cfg, nil); err != nil {
+		return nil, fmt.Errorf("%s:\n%w", path, err)
+	}
+	return cfg, nil
+}
+
+func openApp(ctx context.Context, cfgPath, dbURL string, log *slog.Logger) (*app, error) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc, err := commands.New(cfg, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc.Log = log
+	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc.SetQueue(q.Enqueue)
+	return &app{cfg: cfg, db: db, svc: svc, queue: q, log: log}, nil
+}
+
+// start runs the job workers and the request-expiry sweep until ctx ends.
+func (a *app) start(ctx context.Context) error {
+	if err := a.queue.Start(ctx); err != nil {
+		return err
+	}
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			if err := a.svc.ExpireRequests(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("expire requests", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+func (a *app) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.queue.Stop(ctx)
+	a.db.Close()
+}
+
+// parseFlags parses args with fs, accepting flags after positional words
+// too, and refusing stray words.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", strings.Join(fs.Args(), " "))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mcloud/mcloud"
+)
+
+// echo is a harmless verb that goes through the whole request path (plan,
+// approval, durable job, steps, audit) and changes nothing. It stands in for
+// the destructive verbs until they exist, and stays useful to check that
+// approvals and the job runner work in a new deployment.
+func echoVerb() *Verb {
+	return &Verb{
+		Name:    "echo",
+		Summary: "test the approval path: a job that only repeats your text, in steps",
+		Help:    "Changes nothing anywhere. --steps sets how many steps the job takes and --pause how long each waits.",
+		Examples: []string{
+			"/mcloud echo customer-x hello from the shared channel",
+			"/mcloud echo customer-x slow one --steps 5 --pause 2s",
+		},
+		Spec: Spec{
+			Args: []Arg{
+				{Name: "customer", Kind: KindCustomer, About: "whose channel the job reports to"},
+				{Name: "text", Kind: KindText, About: "the text to repeat"},
+			},
+			Flags: []Flag{
+				{Name: "steps", Kind: KindInt, Min: 1, Max: 20},
+				{Name: "pause", Kind: KindDuration, Max: 600},
+			},
+		},
+		Access:            mcloud.AccessCustomer,
+		DevOpsApprovals:   1,
+		CustomerApprovals: 1,
+		DryRun:            true,
+		Resumable:         true,
+		Plan: func(ctx context.Context, c *Call) (mcloud.Plan, error) {
+			steps, pause := echoShape(c.Params)
+			p := mcloud.Plan{Summary: fmt.Sprintf("Repeat %q in %d step(s) for %s", c.Params["text"], steps, c.Customer.Name)}
+			for i := 1; i <= steps; i++ {
+				p.Steps = append(p.Steps, fmt.Sprintf("step %d: say the text", i))
+			}
+			if pause > 0 {
+				p.Notes = append(p.Notes, fmt.Sprintf("Each step waits %s.", pause))
+			}
+			p.Notes = append(p.Notes, "Changes nothing; costs nothing.")
+			return p, nil
+		},
+		Execute: func(ctx context.Context, x *Exec) (string, error) {
+			steps, pause := echoShape(x.Params)
+			for i := 1; i <= steps; i++ {
+				_, err := x.Step(ctx, fmt.Sprintf("step %d", i), func(ctx context.Context) (string, error) {
+					select {
+					case <-ctx.Done():
+						return "", ctx.Err()
+					case <-time.After(pause):
+					}
+					return fmt.Sprintf("said %q", x.Params["text"]), nil
+				})
+				if err != nil {
+					return "", err
+				}
+			}
+			return fmt.Sprintf("repeated %q in %d step(s)", x.Params["text"], steps), nil
+		},
+	}
+}
+
+func echoShape(p mcloud.Params) (steps int, pause time.Duration) {
+	steps = 3
+	if n, err := strconv.Atoi(p["steps"]); err == nil {
+		steps = n
+	}
+	pause, _ = time.ParseDuration(p["pause"])
+	return steps, pause
+}

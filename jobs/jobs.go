@@ -1,0 +1,258 @@
+// Package jobs runs approved work durably on River, in the same database as
+// the store. A job survives its process dying: River hands an abandoned job
+// to another attempt, which either resumes it from its last completed step
+// (verbs that are safe to resume) or marks it failed, and says which in the
+// thread and the audit log. A finished job never runs again.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/integrations/store"
+)
+
+// Runner carries out jobs; the command registry implements it.
+type Runner interface {
+	// RunJob does the job's work, reporting through run.
+	RunJob(ctx context.Context, run *Run) (summary string, err error)
+	// Resumable says whether an interrupted job of verb may continue from
+	// its last completed step, or must be failed for a human to look at.
+	Resumable(verb string) bool
+}
+
+// ErrCancelled is returned by Run.Step when someone cancelled the job.
+var ErrCancelled = errors.New("job cancelled")
+
+// Options tune the queue.
+type Options struct {
+	Workers int
+	// RescueAfter is how long a job's heartbeat may be silent before the job
+	// counts as abandoned by a dead process and is resumed elsewhere.
+	RescueAfter time.Duration
+	// PollInterval is how often idle workers look for new jobs.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Queue is the durable job queue.
+type Queue struct {
+	db     *store.DB
+	runner Runner
+	opts   Options
+	client *river.Client[*sql.Tx]
+	log    *slog.Logger
+}
+
+type jobArgs struct {
+	JobID int64 `json:"job_id"`
+}
+
+func (jobArgs) Kind() string { return "mcloud_job" }
+
+// maxAttempts bounds how often River retries a job whose process died. Our
+// own attempt counter fails the job visibly long before River would discard
+// it silently.
+const (
+	maxAttempts    = 25
+	maxInterrupted = 5
+)
+
+// New builds a queue on db. It does not start working; call Start. A queue
+// that is never started can still enqueue (the shell and tests use that).
+func New(db *store.DB, runner Runner, opts Options) (*Queue, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 10
+	}
+	if opts.RescueAfter <= 0 {
+		opts.RescueAfter = time.Hour
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 250 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	q := &Queue{db: db, runner: runner, opts: opts, log: opts.Logger}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &worker{q: q}); err != nil {
+		return nil, fmt.Errorf("register job worker: %w", err)
+	}
+	client, err := river.NewClient(db.RiverDriver(), &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:              workers,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		JobTimeout:           -1, // jobs heartbeat and checkpoint instead of racing a timer
+		MaxAttempts:          maxAttempts,
+		// Neither database/sql driver has LISTEN, so poll; often enough
+		// that an approved job starts within a second.
+		PollOnly:          true,
+		FetchCooldown:     opts.PollInterval / 2,
+		FetchPollInterval: opts.PollInterval,
+		RetryPolicy:       retryPolicy{},
+		Logger:            opts.Logger.WithGroup("river"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create job queue: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// Enqueue adds job to the queue inside tx (see store.Enqueue).
+func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, job mcloud.Job) error {
+	_, err := q.client.InsertTx(ctx, tx, jobArgs{JobID: job.ID}, &river.InsertOpts{MaxAttempts: maxAttempts})
+	return err
+}
+
+// Start begins working jobs until ctx ends or Stop is called.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	go q.sweep(ctx)
+	return nil
+}
+
+// sweep re-triggers jobs whose process died. River rescues stuck jobs too,
+// but on its own fixed schedule; this brings an interrupted job back as soon
+// as its heartbeat is stale, and also covers a River row that is gone. Extra
+// triggers are harmless: StartJob lets only one attempt run.
+func (q *Queue) sweep(ctx context.Context) {
+	every := max(q.opts.RescueAfter/2, 500*time.Millisecond)
+	for {
+		stale, err := q.db.StaleJobs(ctx, q.db.Now().Add(-q.opts.RescueAfter))
+		if err != nil && ctx.Err() == nil {
+			q.log.Warn("look for interrupted jobs", "err", err)
+		}
+		for _, j := range stale {
+			if _, err := q.client.Insert(ctx, jobArgs{JobID: j.ID}, &river.InsertOpts{MaxAttempts: maxAttempts}); err != nil && ctx.Err() == nil {
+				q.log.Warn("re-trigger interrupted job", "job", j.ID, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// Stop stops taking jobs and cancels running ones; they stay "running" in
+// the store and are resumed by the next process, like after a crash.
+func (q *Queue) Stop(ctx context.Context) error {
+	return q.client.StopAndCancel(ctx)
+}
+
+type retryPolicy struct{}
+
+// NextRetry retries an interrupted job soon: it is the same work, not a
+// flaky dependency to back off from.
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(time.Duration(min(len(job.Errors)+1, 30)) * time.Second)
+}
+
+type worker struct {
+	river.WorkerDefaults[jobArgs]
+	q *Queue
+}
+
+func (w *worker) Work(ctx context.Context, rj *river.Job[jobArgs]) error {
+	return w.q.work(ctx, rj.Args.JobID)
+}
+
+func (q *Queue) work(ctx context.Context, id int64) error {
+	staleBefore := q.db.Now().Add(-q.opts.RescueAfter)
+	job, interrupted, err := q.db.StartJob(ctx, id, staleBefore)
+	if errors.Is(err, store.ErrBusy) {
+		// River thinks it stuck; its heartbeat says it is alive elsewhere.
+		return river.JobSnooze(q.opts.RescueAfter / 2)
+	}
+	if err != nil {
+		return err // River retries; nothing ran
+	}
+	if job.Status.Done() {
+		return nil // finished or cancelled: never run twice
+	}
+	run := &Run{Job: job, q: q}
+	if interrupted {
+		if !q.runner.Resumable(job.Verb) || job.Attempt > maxInterrupted {
+			why := fmt.Sprintf("%s is not safe to repeat automatically", job.Verb)
+			if job.Attempt > maxInterrupted {
+				why = fmt.Sprintf("it was interrupted %d times", job.Attempt-1)
+			}
+			msg := fmt.Sprintf("interrupted: the process running it stopped mid-job; not resumed because %s. Check what it did and run it again if needed.", why)
+			q.finish(ctx, run, mcloud.JobFailed, msg, "failed after interruption: "+msg)
+			return nil
+		}
+		q.db.AuditJob(ctx, job, mcloud.AuditResumed, fmt.Sprintf("resumed after interruption (attempt %d); completed steps are skipped", job.Attempt))
+		run.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) and is resuming from its last completed step.", job.ID))
+	} else {
+		run.Say(ctx, fmt.Sprintf("Job #%d started: %s for %s.", job.ID, job.Verb, job.Customer))
+	}
+
+	beatCtx, stopBeat := context.WithCancel(ctx)
+	defer stopBeat()
+	go q.heartbeat(beatCtx, job.ID)
+
+	summary, err := q.runner.RunJob(ctx, run)
+	switch {
+	case err == nil:
+		q.finish(ctx, run, mcloud.JobSucceeded, "", summary)
+	case errors.Is(err, ErrCancelled):
+		q.finish(ctx, run, mcloud.JobCancelled, "", "cancelled at a step boundary; "+run.progress())
+	case ctx.Err() != nil:
+		// This process is shutting down: leave the job "running" so the
+		// next process resumes it, exactly as after a crash.
+		return ctx.Err()
+	default:
+		msg := mcloud.ErrorMessage(err)
+		if msg == "" {
+			q.log.Error("job failed", "job", job.ID, "verb", job.Verb, "err", err)
+			msg = fmt.Sprintf("internal error (reference: job #%d; details are in the bot's log)", job.ID)
+		}
+		q.finish(ctx, run, mcloud.JobFailed, msg, msg)
+	}
+	return nil
+}
+
+func (q *Queue) finish(ctx context.Context, run *Run, status mcloud.JobStatus, errText, detail string) {
+	// Record the outcome even if the job's own context was cancelled.
+	ctx = context.WithoutCancel(ctx)
+	if _, err := q.db.FinishJob(ctx, run.Job.ID, status, errText, detail); err != nil {
+		q.log.Error("record job outcome", "job", run.Job.ID, "err", err)
+	}
+	var text string
+	switch status {
+	case mcloud.JobSucceeded:
+		text = fmt.Sprintf("Job #%d succeeded: %s", run.Job.ID, detail)
+	case mcloud.JobCancelled:
+		text = fmt.Sprintf("Job #%d was cancelled: %s", run.Job.ID, detail)
+	default:
+		text = fmt.Sprintf("Job #%d failed: %s", run.Job.ID, errText)
+	}
+	run.Say(ctx, text)
+}
+
+func (q *Queue) heartbeat(ctx context.Context, id int64) {
+	t := time.NewTicker(max(q.opts.RescueAfter/4, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := q.db.Heartbeat(ctx, id); err != nil && ctx.Err() == nil {
+				q.log.Warn("job heartbeat", "job", id, "err", err)
+			}
+		}
+	}
+}
