@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/commands"
 	"github.com/mcloud/mcloud/config"
@@ -74,4 +73,3 @@ func PostText(p mcloud.Post, cfg *config.Config) string {
 	}
 	return fmt.Sprintf("[%s] %s", where, p.Text)
 }
-

@@ -83,6 +83,8 @@ func TestResolve(t *testing.T) {
 		// Slack Connect: a stranger from another workspace who calls
 		// themselves "bob" is a customer user of the channel, no more.
 		{"impostor named bob", config.Identity{UserID: "U0BOB", TeamID: "T0EVIL", Name: "bob"}, "C0CUSTY", mcloud.RoleCustomer, false, "customer-y"},
+		{"carol in customer-y's channel", carol, "C0CUSTY", mcloud.RoleNone, false, ""},
+		{"customer-x workspace stranger in customer-y's channel", config.Identity{UserID: "U0NEW", TeamID: "T0CUSTX"}, "C0CUSTY", mcloud.RoleNone, false, ""},
 		{"home team non-member", config.Identity{UserID: "U0MALLORY", TeamID: "T0DEVOPS"}, "C0DEVOPS", mcloud.RoleNone, false, ""},
 		{"foreign user in team channel", config.Identity{UserID: "U0STRANGER", TeamID: "T0EVIL"}, "C0DEVOPS", mcloud.RoleNone, false, ""},
 	} {

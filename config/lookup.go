@@ -155,6 +155,11 @@ func (c *Config) Resolve(id Identity, channelID string) mcloud.Caller {
 		return caller // a colleague outside the team: help only
 	}
 	if chCustomer != nil {
+		// Someone the configuration places with another customer (by user
+		// id or workspace) is a stranger here, never that customer's user.
+		if home := c.customerOf(id); home != nil && home != chCustomer {
+			return caller
+		}
 		caller.Role = mcloud.RoleCustomer
 		caller.Customer = chCustomer.Name
 		return caller
@@ -171,6 +176,23 @@ func (c *Config) Resolve(id Identity, channelID string) mcloud.Caller {
 		}
 	}
 	return caller
+}
+
+// customerOf is the customer the configuration places id with, by user id
+// or by workspace, or nil.
+func (c *Config) customerOf(id Identity) *Customer {
+	for i := range c.Customers {
+		cu := &c.Customers[i]
+		if cu.TeamID != "" && cu.TeamID == id.TeamID {
+			return cu
+		}
+		for _, u := range cu.Users {
+			if u.ID == id.UserID {
+				return cu
+			}
+		}
+	}
+	return nil
 }
 
 // Approvers returns how many approvers verb needs when a caller of role asks,

@@ -58,7 +58,7 @@ func (c *Config) validate() []string {
 	}
 
 	channels := map[string]string{} // id -> path, across team and customers
-	names := map[string]string{}     // user name -> path, for :user in the shell
+	names := map[string]string{}    // user name -> path, for :user in the shell
 	userIDs := map[string]string{}
 	checkChannel := func(path string, ch Channel) {
 		switch {

@@ -98,7 +98,7 @@ func New(db *store.DB, runner Runner, opts Options) (*Queue, error) {
 		FetchCooldown:     opts.PollInterval / 2,
 		FetchPollInterval: opts.PollInterval,
 		RetryPolicy:       retryPolicy{},
-		Logger:            opts.Logger.WithGroup("river"),
+		Logger:            slog.New(quiet{opts.Logger.Handler()}).WithGroup("river"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create job queue: %w", err)
@@ -256,3 +256,14 @@ func (q *Queue) heartbeat(ctx context.Context, id int64) {
 		}
 	}
 }
+
+// quiet passes on only River's warnings and errors; its info lines describe
+// its own machinery, not our jobs.
+type quiet struct{ slog.Handler }
+
+func (q quiet) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && q.Handler.Enabled(ctx, l)
+}
+
+func (q quiet) WithAttrs(a []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(a)} }
+func (q quiet) WithGroup(g string) slog.Handler      { return quiet{q.Handler.WithGroup(g)} }

@@ -280,4 +280,3 @@ func auditFor(r *mcloud.Request, who mcloud.Caller, event, detail string) mcloud
 	return mcloud.AuditEntry{Customer: r.Customer, UserID: who.UserID, UserName: who.Name, ChannelID: who.ChannelID,
 		RequestID: r.ID, JobID: r.JobID, Event: event, Detail: detail}
 }
-

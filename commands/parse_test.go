@@ -1,0 +1,72 @@
+package commands
+
+import (
+	"testing"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/config"
+)
+
+func TestParseMonthsAndOptionalArgs(t *testing.T) {
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devops := mcloud.Caller{Role: mcloud.RoleDevOps}
+	month := Spec{Args: []Arg{{Name: "customer", Kind: KindCustomer}, {Name: "month", Kind: KindMonth, About: "which month"}}}
+	backup := Spec{Args: []Arg{{Name: "customer", Kind: KindCustomer}, {Name: "env", Kind: KindEnv, Optional: true},
+		{Name: "now", Kind: KindLiteral, Values: []string{"now"}, About: `the word "now"`}}}
+	for _, tt := range []struct {
+		name  string
+		spec  Spec
+		words []string
+		want  string // error, or "" for success
+		env   string
+	}{
+		{"good month", month, []string{"customer-x", "2024-03"}, "", ""},
+		{"month 13", month, []string{"customer-x", "2024-13"}, `"2024-13" is not a month: the month must be 01 to 12.`, ""},
+		{"month 00", month, []string{"customer-x", "2024-00"}, `"2024-00" is not a month: the month must be 01 to 12.`, ""},
+		{"month shape", month, []string{"customer-x", "March"}, `"March" is not a month: write it as YYYY-MM, like 2024-03.`, ""},
+		{"month missing", month, []string{"customer-x"}, "Missing <month>: which month.", ""},
+		{"backup no env", backup, []string{"customer-x", "now"}, "", ""},
+		{"backup env", backup, []string{"customer-x", "prod", "now"}, "", "prod"},
+		{"backup no now", backup, []string{"customer-x", "prod"}, `Expected "now", not "prod".`, ""},
+		{"backup bad env", backup, []string{"customer-x", "qa", "now"}, `Unknown environment "qa" for customer-x; it has: prod, staging.`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parse(tt.spec, tt.words, cfg, devops)
+			got := ""
+			if err != nil {
+				got = err.Message
+			}
+			if got != tt.want {
+				t.Fatalf("error = %q, want %q", got, tt.want)
+			}
+			if err == nil && p.params["env"] != tt.env {
+				t.Fatalf("env = %q, want %q", p.params["env"], tt.env)
+			}
+		})
+	}
+}
+
+func TestTokenize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+	}{
+		{`deny 3 "not now, please"`, []string{"deny", "3", "not now, please"}},
+		{"deny 3 “curly quotes work”", []string{"deny", "3", "curly quotes work"}},
+		{"  spaced\tout  ", []string{"spaced", "out"}},
+		{`empty "" arg`, []string{"empty", "", "arg"}},
+	} {
+		got, err := tokenize(tt.in)
+		if err != nil || len(got) != len(tt.want) {
+			t.Fatalf("tokenize(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Fatalf("tokenize(%q) = %q; want %q", tt.in, got, tt.want)
+			}
+		}
+	}
+}

@@ -1,0 +1,349 @@
+// Package aws is mcloud's gateway to customers' AWS accounts: it assumes
+// each customer's mcloud role through STS and runs the S3, EC2 and RDS
+// operations the bot's jobs need, with pagination, waiting and error
+// classification handled here rather than in every job.
+//
+// It deliberately imports nothing else from the repository; callers map
+// their own configuration onto Options and CustomerAccount.
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Defaults applied when Options leaves a field zero.
+const (
+	DefaultAssumeRoleDuration = time.Hour
+	DefaultRestoreConcurrency = 16
+	// Credentials are refreshed this long before they expire so a request
+	// signed just before expiry does not fail in flight.
+	credentialExpiryWindow = 5 * time.Minute
+)
+
+// StaticCredentials are fixed base credentials, meant for tests and the
+// sandbox; production uses the default credential chain.
+type StaticCredentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+}
+
+// String keeps secrets out of logs when the struct is printed.
+func (c StaticCredentials) String() string {
+	return fmt.Sprintf("StaticCredentials{AccessKeyID: %s, SecretAccessKey: <redacted>}", c.AccessKeyID)
+}
+
+// GoString covers %#v, which bypasses String.
+func (c StaticCredentials) GoString() string { return c.String() }
+
+// Options configures the base AWS config and how customer accounts are
+// accessed.
+type Options struct {
+	// Region is the base region, used for STS and as the default for
+	// accounts that do not name one.
+	Region string
+	// Endpoint, when set, replaces every service's endpoint (the emulator,
+	// a VPC endpoint proxy). S3 then uses path-style addressing, since
+	// bucket subdomains of an arbitrary host do not resolve.
+	Endpoint string
+	// Credentials, when set, replaces the default credential chain for the
+	// base identity that assumes customer roles.
+	Credentials *StaticCredentials
+	// HTTPClient defaults to the SDK's client with enough idle connections
+	// per host for RestoreConcurrency.
+	HTTPClient awssdk.HTTPClient
+	// Retryer defaults to the SDK's standard retryer.
+	Retryer func() awssdk.Retryer
+
+	// AssumeRoleDuration is the lifetime requested for customer sessions.
+	// It also caps presigned URL lifetime, because a URL signed with
+	// session credentials dies with the session.
+	AssumeRoleDuration time.Duration
+	// SessionName names the assumed-role sessions in the customer's
+	// CloudTrail; the account id is appended.
+	SessionName string
+
+	// WaitMinDelay and WaitMaxDelay bound the polling of the snapshot
+	// waiters; zero keeps the SDK defaults (15s/120s for EBS, 30s/120s for
+	// RDS). Tests against the emulator set them to milliseconds.
+	WaitMinDelay time.Duration
+	WaitMaxDelay time.Duration
+
+	// RestoreConcurrency bounds RestoreMany when its own options do not.
+	RestoreConcurrency int
+}
+
+func (o Options) withDefaults() Options {
+	if o.AssumeRoleDuration == 0 {
+		o.AssumeRoleDuration = DefaultAssumeRoleDuration
+	}
+	if o.SessionName == "" {
+		o.SessionName = "mcloud"
+	}
+	if o.RestoreConcurrency <= 0 {
+		o.RestoreConcurrency = DefaultRestoreConcurrency
+	}
+	return o
+}
+
+// LoadConfig builds the base AWS config once; the result can be shared by
+// every Client and is what NewFromConfig expects.
+func LoadConfig(ctx context.Context, o Options) (awssdk.Config, error) {
+	o = o.withDefaults()
+	var loadOpts []func(*config.LoadOptions) error
+	if o.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(o.Region))
+	}
+	if o.Endpoint != "" {
+		loadOpts = append(loadOpts, config.WithBaseEndpoint(o.Endpoint))
+	}
+	if c := o.Credentials; c != nil {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
+	}
+	httpClient := o.HTTPClient
+	if httpClient == nil {
+		// The SDK keeps 10 idle connections per host; RestoreMany runs more
+		// requests than that in parallel against one S3 host, and every
+		// connection beyond the idle pool would be torn down and redialled.
+		idle := max(o.RestoreConcurrency, awshttp.DefaultHTTPTransportMaxIdleConnsPerHost)
+		httpClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = idle
+		})
+	}
+	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
+	if o.Retryer != nil {
+		loadOpts = append(loadOpts, config.WithRetryer(o.Retryer))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return awssdk.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		return awssdk.Config{}, errors.New("load AWS config: no region configured (set Options.Region or AWS_REGION)")
+	}
+	return cfg, nil
+}
+
+// Client hands out per-customer Accounts that share one base config.
+type Client struct {
+	base awssdk.Config
+	opts Options
+
+	mu       sync.Mutex
+	accounts map[CustomerAccount]*Account
+}
+
+// New loads the AWS config and returns a Client.
+func New(ctx context.Context, o Options) (*Client, error) {
+	cfg, err := LoadConfig(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return NewFromConfig(cfg, o), nil
+}
+
+// NewFromConfig returns a Client around an already loaded config; only the
+// non-config fields of o (session, waiter, concurrency settings) are used.
+func NewFromConfig(cfg awssdk.Config, o Options) *Client {
+	return &Client{base: cfg, opts: o.withDefaults(), accounts: map[CustomerAccount]*Account{}}
+}
+
+// CustomerAccount is one customer AWS account mcloud manages.
+type CustomerAccount struct {
+	AccountID  string
+	RoleARN    string
+	ExternalID string
+	Region     string // primary region
+	DRRegion   string // disaster-recovery region
+}
+
+// String omits the external id, which is the customer's shared secret
+// against confused-deputy use of the role.
+func (a CustomerAccount) String() string {
+	return fmt.Sprintf("account %s (role %s, region %s, DR %s)", a.AccountID, a.RoleARN, a.Region, a.DRRegion)
+}
+
+// GoString covers %#v, which bypasses String.
+func (a CustomerAccount) GoString() string { return a.String() }
+
+// Account is a customer account with assumed-role credentials and per
+// region service clients. It is safe for concurrent use; keep it for the
+// life of the process so its credentials cache is reused.
+type Account struct {
+	spec CustomerAccount
+	cfg  awssdk.Config
+	opts Options
+
+	mu  sync.Mutex
+	s3  map[string]*s3.Client
+	ec2 map[string]*ec2.Client
+	rds map[string]*rds.Client
+}
+
+// Account returns the Account for spec, creating it on first use. The same
+// spec always yields the same Account, so credentials are assumed once and
+// cached until shortly before they expire; a changed external id or role
+// yields a fresh one.
+func (c *Client) Account(spec CustomerAccount) (*Account, error) {
+	if spec.AccountID == "" || spec.RoleARN == "" {
+		return nil, fmt.Errorf("set up customer %s: account id and role ARN are required", spec)
+	}
+	if !strings.HasPrefix(spec.RoleARN, "arn:") {
+		return nil, fmt.Errorf("set up customer %s: role ARN %q is not an ARN", spec, spec.RoleARN)
+	}
+	if spec.Region == "" {
+		spec.Region = c.base.Region
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a := c.accounts[spec]; a != nil {
+		return a, nil
+	}
+	stsClient := sts.NewFromConfig(c.base, func(o *sts.Options) { o.Region = spec.Region })
+	ext := spec.ExternalID
+	provider := stscreds.NewAssumeRoleProvider(stsClient, spec.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		if ext != "" {
+			o.ExternalID = &ext
+		}
+		o.RoleSessionName = sessionName(c.opts.SessionName, spec.AccountID)
+		o.Duration = c.opts.AssumeRoleDuration
+	})
+	cfg := c.base.Copy()
+	cfg.Region = spec.Region
+	cfg.Credentials = awssdk.NewCredentialsCache(provider, func(o *awssdk.CredentialsCacheOptions) {
+		o.ExpiryWindow = min(credentialExpiryWindow, c.opts.AssumeRoleDuration/4)
+	})
+	a := &Account{
+		spec: spec, cfg: cfg, opts: c.opts,
+		s3: map[string]*s3.Client{}, ec2: map[string]*ec2.Client{}, rds: map[string]*rds.Client{},
+	}
+	c.accounts[spec] = a
+	return a, nil
+}
+
+// sessionName keeps to STS's 2–64 characters of [\w+=,.@-].
+func sessionName(base, account string) string {
+	name := base + "-" + account
+	var b strings.Builder
+	for _, r := range name {
+		if r < 128 && (r == '_' || r == '+' || r == '=' || r == ',' || r == '.' || r == '@' || r == '-' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// ID is the customer's AWS account id.
+func (a *Account) ID() string { return a.spec.AccountID }
+
+// Region is the customer's primary region.
+func (a *Account) Region() string { return a.spec.Region }
+
+// DRRegion is the customer's disaster-recovery region (may be empty).
+func (a *Account) DRRegion() string { return a.spec.DRRegion }
+
+func (a *Account) region(r string) string {
+	if r == "" {
+		return a.spec.Region
+	}
+	return r
+}
+
+func (a *Account) s3Client(region string) *s3.Client {
+	region = a.region(region)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c := a.s3[region]; c != nil {
+		return c
+	}
+	c := s3.NewFromConfig(a.cfg, func(o *s3.Options) {
+		o.Region = region
+		o.UsePathStyle = a.cfg.BaseEndpoint != nil
+	})
+	a.s3[region] = c
+	return c
+}
+
+func (a *Account) ec2Client(region string) *ec2.Client {
+	region = a.region(region)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c := a.ec2[region]; c != nil {
+		return c
+	}
+	c := ec2.NewFromConfig(a.cfg, func(o *ec2.Options) { o.Region = region })
+	a.ec2[region] = c
+	return c
+}
+
+func (a *Account) rdsClient(region string) *rds.Client {
+	region = a.region(region)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c := a.rds[region]; c != nil {
+		return c
+	}
+	c := rds.NewFromConfig(a.cfg, func(o *rds.Options) { o.Region = region })
+	a.rds[region] = c
+	return c
+}
+
+// Identity is who AWS says the assumed role is.
+type Identity struct {
+	AccountID string
+	ARN       string
+}
+
+// Verify assumes the role and asks STS who it is, which is the cheapest
+// proof that the role, trust policy and external id are right. It fails
+// when the role lives in a different account than the one on file.
+func (a *Account) Verify(ctx context.Context) (Identity, error) {
+	c := sts.NewFromConfig(a.cfg)
+	out, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return Identity{}, fmt.Errorf("verify access to %s: %w", a.spec, err)
+	}
+	id := Identity{AccountID: awssdk.ToString(out.Account), ARN: awssdk.ToString(out.Arn)}
+	if id.AccountID != a.spec.AccountID {
+		return id, fmt.Errorf("verify access to %s: role belongs to account %s: %w", a.spec, id.AccountID, ErrWrongAccount)
+	}
+	return id, nil
+}
+
+// waiterDelays applies Options' polling bounds, keeping min <= max as the
+// SDK waiters require.
+func (a *Account) waiterDelays(defMin, defMax time.Duration) (time.Duration, time.Duration) {
+	lo, hi := defMin, defMax
+	if a.opts.WaitMinDelay > 0 {
+		lo = a.opts.WaitMinDelay
+	}
+	if a.opts.WaitMaxDelay > 0 {
+		hi = a.opts.WaitMaxDelay
+	}
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}

@@ -1,0 +1,151 @@
+package sshsandbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	mssh "github.com/mcloud/mcloud/integrations/ssh"
+	"github.com/mcloud/mcloud/integrations/ssh/sshsandbox"
+)
+
+func start(t *testing.T) (*sshsandbox.Sandbox, *mssh.Client) {
+	t.Helper()
+	sb, err := sshsandbox.Start(sshsandbox.Options{
+		KeyDir: t.TempDir(),
+		User:   "deploy",
+		Hosts: []sshsandbox.HostSpec{
+			{Name: "web-1", Services: []string{"nginx"}},
+			{Name: "web-2", Services: []string{"nginx"}, Unhealthy: true},
+			{Name: "db-1", Address: "10.0.3.7:2200", Services: []string{"postgresql"}, FailApply: true},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	c, err := mssh.New(sb.Config("deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return sb, c
+}
+
+// TestRealClientAgainstSandbox runs a miniature patch job with the real
+// client, proving the sandbox speaks the same protocol as the hosts.
+func TestRealClientAgainstSandbox(t *testing.T) {
+	sb, c := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	targets := sb.Targets()
+
+	for i, r := range c.RunAll(ctx, targets, "hostname") {
+		if r.Err != nil || strings.TrimSpace(string(r.Stdout)) != targets[i].Name {
+			t.Fatalf("hostname on %s: %q %v", targets[i].Name, r.Stdout, r.Err)
+		}
+	}
+
+	patch := []byte("fix CVE-2099-0001\n")
+	errs := c.ForEach(ctx, targets, func(ctx context.Context, i int, tg mssh.Target) error {
+		svc := "nginx"
+		if tg.Name == "db-1" {
+			svc = "postgresql"
+		}
+		if r, err := c.Run(ctx, tg, "systemctl stop "+svc); err != nil || !r.OK() {
+			return errors.Join(err, errors.New(string(r.Stderr)))
+		}
+		if err := c.CopyFile(ctx, tg, "/tmp/patch", patch, 0o600); err != nil {
+			return err
+		}
+		r, err := c.Run(ctx, tg, "apply-patch /tmp/patch && systemctl start "+svc)
+		if err != nil {
+			return err
+		}
+		if !r.OK() {
+			return errors.New(strings.TrimSpace(string(r.Stderr)))
+		}
+		resp, err := c.HTTPGet(ctx, tg, "http://127.0.0.1:8080/health")
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != 200 {
+			return errors.New("health: " + strings.TrimSpace(string(resp.Body)))
+		}
+		return nil
+	})
+	if errs[0] != nil {
+		t.Errorf("web-1: %v", errs[0])
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "unhealthy") {
+		t.Errorf("web-2 health should fail: %v", errs[1])
+	}
+	if errs[2] == nil || !strings.Contains(errs[2].Error(), "dependency conflict") {
+		t.Errorf("db-1 apply should fail: %v", errs[2])
+	}
+
+	web1 := sb.Host("web-1")
+	if got, _ := web1.File("/tmp/patch"); string(got) != string(patch) {
+		t.Errorf("patch content %q", got)
+	}
+	if mode, _ := web1.FileMode("/tmp/patch"); mode != 0o600 {
+		t.Errorf("patch mode %o", mode)
+	}
+	if _, ok := web1.File("/tmp/patch.mcloud-tmp"); ok {
+		t.Error("temporary upload file left behind")
+	}
+	if !web1.ServiceActive("nginx") || len(web1.Applied()) != 1 {
+		t.Errorf("web-1 state: nginx=%v applied=%v", web1.ServiceActive("nginx"), web1.Applied())
+	}
+	if db := sb.Host("db-1"); db.ServiceActive("postgresql") {
+		t.Error("db-1: failed apply must not start the service (&& chain)")
+	}
+
+	// Exit codes and stderr are reported like a real host's.
+	r, err := c.Run(ctx, targets[0], "systemctl status nginx; systemctl is-active redis")
+	if err != nil || r.ExitStatus != 3 || !strings.Contains(string(r.Stdout), "Active: active") {
+		t.Errorf("status: %+v %v", r, err)
+	}
+	r, _ = c.Run(ctx, targets[0], "no-such-command")
+	if r.ExitStatus != 127 {
+		t.Errorf("unknown command exit %d", r.ExitStatus)
+	}
+
+	// A port nothing listens on is refused by the host, and says so.
+	_, err = c.HTTPGet(ctx, targets[0], "http://127.0.0.1:9999/")
+	if mssh.KindOf(err) != mssh.KindConnRefused {
+		t.Errorf("closed port: %v", err)
+	}
+	// The bastion refuses unknown hosts.
+	_, err = c.Run(ctx, mssh.Target{Name: "ghost", Address: "ghost.sandbox:22"}, "hostname")
+	if mssh.KindOf(err) != mssh.KindConnRefused {
+		t.Errorf("unknown host: %v", err)
+	}
+}
+
+func TestSandboxCancelAndHostKeys(t *testing.T) {
+	sb, c := start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.Run(ctx, sb.Targets()[0], "sleep 60")
+	if mssh.KindOf(err) != mssh.KindCanceled || time.Since(start) > 5*time.Second {
+		t.Fatalf("cancel: %v after %s", err, time.Since(start))
+	}
+
+	// Each host has its own key: web-2's line does not vouch for web-1.
+	cfg := sb.Config("deploy")
+	lines := sb.KnownHosts()
+	cfg.KnownHosts = []string{lines[0], strings.Replace(lines[2], "web-2", "web-1", 1)}
+	c2, err := mssh.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_, err = c2.Run(context.Background(), sb.Targets()[0], "hostname")
+	if mssh.KindOf(err) != mssh.KindHostKeyMismatch {
+		t.Fatalf("want mismatch, got %v", err)
+	}
+}
