@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	xssh "golang.org/x/crypto/ssh"
@@ -47,6 +48,7 @@ type conn struct {
 	name string
 	done chan struct{} // closed when the transport is gone
 
+	failed atomic.Bool
 	mu     sync.Mutex
 	reason error // why we closed it ourselves (keepalive), if we did
 }
@@ -124,6 +126,12 @@ func lock(ctx context.Context, l chan struct{}) error {
 }
 
 func (cn *conn) alive() bool {
+	// failed is checked too: done closes only once the transport's reader
+	// has noticed the close, and a caller that just failed the connection
+	// must not be handed it back in between.
+	if cn.failed.Load() {
+		return false
+	}
 	select {
 	case <-cn.done:
 		return false
@@ -140,6 +148,7 @@ func (cn *conn) fail(reason error) {
 		cn.reason = reason
 	}
 	cn.mu.Unlock()
+	cn.failed.Store(true)
 	cn.Close()
 }
 

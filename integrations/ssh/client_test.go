@@ -59,7 +59,14 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 }
 
 func TestRunOnAllHostsThroughBastion(t *testing.T) {
-	env := sshtest.Start(t, sshtest.Options{Hosts: 3})
+	for _, mode := range []sshtest.Network{sshtest.NetworkAuto, sshtest.NetworkLoopback} {
+		t.Run(map[sshtest.Network]string{sshtest.NetworkAuto: "auto", sshtest.NetworkLoopback: "loopback"}[mode], func(t *testing.T) {
+			testRunOnAllHosts(t, sshtest.Start(t, sshtest.Options{Hosts: 3, Network: mode}))
+		})
+	}
+}
+
+func testRunOnAllHosts(t *testing.T, env *sshtest.Env) {
 	c := newClient(t, config(env))
 	ctx := ctxTimeout(t, 60*time.Second)
 
@@ -434,7 +441,10 @@ func TestCopyFileAndHTTPThroughTunnel(t *testing.T) {
 	if err == nil || mssh.KindOf(err) != mssh.KindConnRefused {
 		t.Fatalf("closed port: want connection refused, got %v (kind %v)", err, mssh.KindOf(err))
 	}
-	t.Logf("closed port: %v", err)
+	if um := mssh.UserMessage(err); !strings.Contains(um, "Nothing accepted the connection for http://"+closed) {
+		t.Errorf("user message %q", um)
+	}
+	t.Logf("closed port: %v; user message: %s", err, mssh.UserMessage(err))
 }
 
 func TestAuthentication(t *testing.T) {
@@ -450,6 +460,10 @@ func TestAuthentication(t *testing.T) {
 		_, err := c.Run(ctx, tg, "true")
 		if mssh.KindOf(err) != mssh.KindAuthFailed {
 			t.Fatalf("want auth failure, got %v", err)
+		}
+		// The bastion is the first to reject the key; say so.
+		if um := mssh.UserMessage(err); !strings.Contains(um, "bastion "+env.Bastion.Addr()) {
+			t.Errorf("user message %q", um)
 		}
 		t.Logf("error: %v; user message: %s", err, mssh.UserMessage(err))
 	})

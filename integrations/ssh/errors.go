@@ -216,16 +216,6 @@ func deepestError(err error) *Error {
 	return found
 }
 
-// outermostError returns the first *Error in the chain: the host the caller
-// asked about, which is what a person wants to read first.
-func outermostError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return nil
-}
-
 // UserMessage turns err into one sentence suitable for a chat message. It
 // never includes key material, only fingerprints.
 func UserMessage(err error) string {
@@ -243,11 +233,19 @@ func UserMessage(err error) string {
 			return fmt.Sprintf("Refused to connect to %s (%s): its host key changed to %s, which may mean the host was rebuilt or someone is intercepting the connection; verify it before updating known_hosts.", hk.Host, hk.Addr, hk.Fingerprint)
 		}
 	}
-	host := "the host"
-	if o := outermostError(err); o != nil {
-		host = o.Host
-		if o.Addr != "" && o.Addr != o.Host {
-			host = fmt.Sprintf("%s (%s)", o.Host, o.Addr)
+	// Name the host where it actually went wrong: a rejected key while
+	// connecting to web-1 was rejected by the bastion if that is where the
+	// innermost error comes from.
+	host, op := "the host", ""
+	if d := deepestError(err); d != nil {
+		op = d.Op
+		switch {
+		case d.Host == bastionName:
+			host = "the bastion " + d.Addr
+		case d.Addr != "" && d.Addr != d.Host:
+			host = fmt.Sprintf("%s (%s)", d.Host, d.Addr)
+		default:
+			host = d.Host
 		}
 	}
 	var te *timeoutError
@@ -258,6 +256,10 @@ func UserMessage(err error) string {
 	case KindAuthFailed:
 		return fmt.Sprintf("SSH login to %s was rejected; check that the bot's public key is in that user's authorized_keys.", host)
 	case KindConnRefused:
+		if url, ok := strings.CutPrefix(op, "GET "); ok {
+			return fmt.Sprintf("Nothing accepted the connection for %s on %s (connection refused); the service may be down.",
+				strings.TrimSuffix(url, " on"), host)
+		}
 		return fmt.Sprintf("%s refused the SSH connection; check that sshd is running and listening on that port.", capitalize(host))
 	case KindTimeout:
 		if errors.As(err, &te) && te.what == "command" {

@@ -128,8 +128,11 @@ func (c *Client) run(ctx context.Context, target Target, cmd string, stdin io.Re
 		return fail(err)
 	}
 	sess, err := cn.NewSession()
-	if err != nil && !cn.alive() {
-		// A cached connection died since its last use: one fresh try.
+	if err != nil {
+		// A cached connection died since its last use, possibly with the
+		// bastion under it before either noticed (the failure then looks
+		// like a protocol error, not a closed connection): one fresh try,
+		// which reports the bastion if that is what is gone.
 		c.forget(t, cn)
 		if cn, err = c.target(ctx, t); err != nil {
 			return fail(err)
@@ -144,7 +147,7 @@ func (c *Client) run(ctx context.Context, target Target, cmd string, stdin io.Re
 	stdout := &capBuffer{limit: c.cfg.MaxOutput}
 	stderr := &capBuffer{limit: c.cfg.MaxOutput}
 	sess.Stdout, sess.Stderr = stdout, stderr
-	var hold io.Closer = io.NopCloser(nil)
+	var hold io.Closer = nopCloser{}
 	if stdin != nil {
 		sess.Stdin = stdin
 	} else {
@@ -256,3 +259,7 @@ func (c *Client) commandContext(ctx context.Context) (context.Context, context.C
 	return context.WithTimeoutCause(ctx, c.cfg.CommandTimeout,
 		&timeoutError{what: "command", after: c.cfg.CommandTimeout})
 }
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

@@ -15,7 +15,8 @@
 // Every session on a host runs with $PATH starting at that host's BinDir
 // (which holds a `hostname` script printing the host's Name) and with
 // $MCLOUD_HOST and $MCLOUD_HOST_DIR set, so a test can fake the host's
-// services by writing scripts there (Server.WriteScript).
+// services by writing scripts there (Server.WriteScript). All servers share
+// this machine's filesystem and users; the user's ~/.bashrc is not sourced.
 package sshtest
 
 import (
@@ -341,7 +342,11 @@ func (s *Server) writeConfig() error {
 		"MaxSessions 100",
 		"LogLevel VERBOSE",
 		"Subsystem sftp internal-sftp",
-		fmt.Sprintf(`SetEnv "PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "MCLOUD_HOST=%s" "MCLOUD_HOST_DIR=%s"`,
+		// SHLVL=1 stops bash from sourcing ~/.bashrc for ssh commands:
+		// on developer machines root's .bashrc may initialise pyenv and
+		// the like (0.3 s per command here), which would swamp timings
+		// and could shadow BinDir in PATH.
+		fmt.Sprintf(`SetEnv "PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "MCLOUD_HOST=%s" "MCLOUD_HOST_DIR=%s" SHLVL=1`,
 			s.BinDir, s.Name, s.Dir),
 	}
 	s.configPath = filepath.Join(s.Dir, "sshd_config")

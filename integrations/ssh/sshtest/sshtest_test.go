@@ -43,3 +43,36 @@ func TestStartServers(t *testing.T) {
 		t.Fatal("not running after Restart")
 	}
 }
+
+// TestLoopbackVariant covers the fallback used where namespaces cannot be
+// created: everything on 127.0.0.1, each server on its own port.
+func TestLoopbackVariant(t *testing.T) {
+	env := Start(t, Options{Hosts: 2, Network: NetworkLoopback})
+	if env.Namespaced || env.HostsNetNS != "" {
+		t.Fatal("loopback variant reports namespaces")
+	}
+	for _, s := range append([]*Server{env.Bastion}, env.Hosts...) {
+		if s.Host != "127.0.0.1" || s.Port == 0 {
+			t.Fatalf("%s listens on %s", s.Name, s.Addr())
+		}
+		c, err := net.DialTimeout("tcp", s.Addr(), 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		c.Close()
+	}
+	if env.Hosts[0].Port == env.Hosts[1].Port {
+		t.Fatal("hosts share a port")
+	}
+}
+
+// TestFallbackWhenNamespacesUnavailable hides ip(8) so namespaces cannot
+// be built, and checks the fallback is taken and visible (outside CI).
+func TestFallbackWhenNamespacesUnavailable(t *testing.T) {
+	t.Setenv("CI", "false")
+	t.Setenv("PATH", t.TempDir())
+	env := Start(t, Options{Hosts: 1})
+	if env.Namespaced {
+		t.Fatal("namespaces built without ip(8)?")
+	}
+}
