@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Defaults applied when Options leaves a field zero.
@@ -225,17 +227,42 @@ func (c *Client) Account(spec CustomerAccount) (*Account, error) {
 		o.RoleSessionName = sessionName(c.opts.SessionName, spec.AccountID)
 		o.Duration = c.opts.AssumeRoleDuration
 	})
-	cfg := c.base.Copy()
-	cfg.Region = spec.Region
-	cfg.Credentials = awssdk.NewCredentialsCache(provider, func(o *awssdk.CredentialsCacheOptions) {
+	cache := awssdk.NewCredentialsCache(provider, func(o *awssdk.CredentialsCacheOptions) {
 		o.ExpiryWindow = min(credentialExpiryWindow, c.opts.AssumeRoleDuration/4)
 	})
+	cfg := c.base.Copy()
+	cfg.Region = spec.Region
+	cfg.Credentials = cache
+	// Clone before appending: Copy shares the slice with the base config
+	// and every other account.
+	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), invalidateOnExpiry(cache))
 	a := &Account{
 		spec: spec, cfg: cfg, opts: c.opts,
 		s3: map[string]*s3.Client{}, ec2: map[string]*ec2.Client{}, rds: map[string]*rds.Client{},
 	}
 	c.accounts[spec] = a
 	return a, nil
+}
+
+// expiredCodes are the answers AWS gives for a session it no longer
+// accepts even though the cache still believes it valid (revoked session,
+// clock skew).
+var expiredCodes = []string{"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
+
+// invalidateOnExpiry drops the cached credentials when AWS rejects them as
+// expired, so the next call assumes the role again instead of failing
+// until the cache's own expiry time.
+func invalidateOnExpiry(cache *awssdk.CredentialsCache) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("mcloudInvalidateExpiredCredentials",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				if err != nil && IsCode(err, expiredCodes...) && !assumeRoleFailed(err) {
+					cache.Invalidate()
+				}
+				return out, md, err
+			}), middleware.Before)
+	}
 }
 
 // sessionName keeps to STS's 2–64 characters of [\w+=,.@-].

@@ -182,6 +182,11 @@ func (a *Account) NewestSnapshot(ctx context.Context, region string, tags map[st
 // of volumeID that already carries tags (which should include the job id),
 // or creates one. created reports which happened.
 func (a *Account) EnsureSnapshot(ctx context.Context, region, volumeID, description string, tags map[string]string) (snap Snapshot, created bool, err error) {
+	if len(tags) == 0 {
+		// Without identifying tags any old snapshot of the volume would
+		// pass for this job's.
+		return Snapshot{}, false, fmt.Errorf("ensure snapshot of %s: tags identifying the job are required", volumeID)
+	}
 	filters := append(tagFilters(tags), ec2types.Filter{Name: awssdk.String("volume-id"), Values: []string{volumeID}})
 	existing, err := a.findSnapshots(ctx, region, filters)
 	if err != nil {
@@ -216,21 +221,28 @@ func (a *Account) WaitSnapshotsCompleted(ctx context.Context, region string, ids
 	w := ec2.NewSnapshotCompletedWaiter(a.ec2Client(region), func(o *ec2.SnapshotCompletedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = lo, hi
 	})
-	start := time.Now()
-	err := w.Wait(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids, OwnerIds: []string{"self"}}, maxWait)
+	err := waitWithin(ctx, maxWait, func(ctx context.Context, limit time.Duration) error {
+		return w.Wait(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: ids, OwnerIds: []string{"self"}}, limit)
+	})
 	if err != nil {
-		return waitErr(ctx, err, start, maxWait, fmt.Sprintf("wait for EBS snapshots %v in %s", ids, region))
+		return fmt.Errorf("wait for EBS snapshots %v in %s: %w", ids, region, err)
 	}
 	return nil
 }
 
-// waitErr tells a waiter that ran out of time (ErrWaitTimeout, retryable
-// by resuming) apart from one that failed.
-func waitErr(ctx context.Context, err error, start time.Time, maxWait time.Duration, what string) error {
-	if ctx.Err() == nil && time.Since(start) >= maxWait && Code(err) == "" {
-		return fmt.Errorf("%s: %w after %s: %w", what, ErrWaitTimeout, maxWait, err)
+// waitWithin runs an SDK waiter under its own deadline so that running
+// out of time is told apart from a failure: it becomes ErrWaitTimeout,
+// which a job treats as "resume later". The SDK's own limit is set past
+// the deadline because its early exit is indistinguishable from other
+// errors.
+func waitWithin(ctx context.Context, maxWait time.Duration, wait func(context.Context, time.Duration) error) error {
+	wctx, cancel := context.WithTimeout(ctx, maxWait)
+	defer cancel()
+	err := wait(wctx, maxWait+time.Hour)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("%w after %s", ErrWaitTimeout, maxWait)
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return err
 }
 
 // SnapshotCopy describes a cross-region EBS snapshot copy.

@@ -236,17 +236,18 @@ func (a *Account) WaitDBSnapshotsAvailable(ctx context.Context, region string, i
 	w := rds.NewDBSnapshotAvailableWaiter(a.rdsClient(region), func(o *rds.DBSnapshotAvailableWaiterOptions) {
 		o.MinDelay, o.MaxDelay = lo, hi
 	})
-	deadline := time.Now().Add(maxWait)
-	for _, id := range ids {
-		start := time.Now()
-		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("wait for RDS snapshot %s in %s: %w after %s", id, region, ErrWaitTimeout, maxWait)
-		}
+	err := waitWithin(ctx, maxWait, func(ctx context.Context, limit time.Duration) error {
 		// The waiter takes one identifier per call (the API rejects a list).
-		if err := w.Wait(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: awssdk.String(id)}, left); err != nil {
-			return waitErr(ctx, err, start, left, fmt.Sprintf("wait for RDS snapshot %s in %s", id, region))
+		for _, id := range ids {
+			in := &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: awssdk.String(id)}
+			if err := w.Wait(ctx, in, limit); err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for RDS snapshots %v in %s: %w", ids, region, err)
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ package awsemu
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -96,6 +95,10 @@ type Options struct {
 	// (ListObjectsV2, DescribeSnapshots, DescribeVolumes, DescribeDB*), so
 	// tests can exercise pagination without seeding millions of items.
 	PageLimit int
+
+	// Latency is added to every request, to model the round trip to AWS
+	// when measuring how a caller's concurrency pays off.
+	Latency time.Duration
 
 	// DefaultAccountID is the account for requests signed with credentials
 	// that were not issued by the emulator's AssumeRole.
@@ -351,6 +354,9 @@ func (e *Emulator) resolve(sc credScope) (identity, *apiError) {
 
 // ServeHTTP dispatches on the service named in the SigV4 credential scope.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.opts.Latency > 0 {
+		time.Sleep(e.opts.Latency)
+	}
 	sc := parseScope(r)
 	if sc.region == "" {
 		sc.region = "us-east-1"
@@ -372,5 +378,3 @@ func randomID(n int) string {
 	}
 	return hex.EncodeToString(b)[:n]
 }
-
-var errNotFound = errors.New("not found")

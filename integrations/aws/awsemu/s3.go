@@ -448,6 +448,11 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, sc credScope)
 	bucket, key, _ := strings.Cut(path, "/")
 	op := s3Op(r, bucket, key)
 	e.count("s3:" + op)
+	if op == "RestoreObject" {
+		e.statsMu.Lock()
+		e.restoreCalls[objKey(bucket, key)]++
+		e.statsMu.Unlock()
+	}
 	rec := &statusRecorder{ResponseWriter: w}
 	reqID := strings.ToUpper(randomID(16))
 	rec.Header().Set("x-amz-request-id", reqID)
@@ -509,6 +514,11 @@ func (e *Emulator) serveS3(w http.ResponseWriter, r *http.Request, sc credScope)
 
 	e.s3h.ServeHTTP(rec, r)
 
+	if rec.status == 0 {
+		// gofakes3 answers some calls (CreateBucket) without writing;
+		// net/http then sends 200.
+		rec.status = http.StatusOK
+	}
 	if rec.status == http.StatusOK {
 		switch op {
 		case "CreateBucket":
@@ -584,10 +594,6 @@ type restoreRequest struct {
 }
 
 func (e *Emulator) s3Restore(w http.ResponseWriter, r *http.Request, bucket, key string, fail func(*apiError, ...any)) {
-	e.statsMu.Lock()
-	e.restoreCalls[objKey(bucket, key)]++
-	e.statsMu.Unlock()
-
 	var req restoreRequest
 	if err := xml.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 		fail(errf(http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"))
