@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -50,6 +51,8 @@ type Queue struct {
 	opts   Options
 	client *river.Client[*sql.Tx]
 	log    *slog.Logger
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 type jobArgs struct {
@@ -118,7 +121,12 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
-	go q.sweep(ctx)
+	ctx, q.stop = context.WithCancel(ctx)
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		q.sweep(ctx)
+	}()
 	return nil
 }
 
@@ -149,7 +157,12 @@ func (q *Queue) sweep(ctx context.Context) {
 // Stop stops taking jobs and cancels running ones; they stay "running" in
 // the store and are resumed by the next process, like after a crash.
 func (q *Queue) Stop(ctx context.Context) error {
-	return q.client.StopAndCancel(ctx)
+	if q.stop != nil {
+		q.stop()
+	}
+	err := q.client.StopAndCancel(ctx)
+	q.wg.Wait()
+	return err
 }
 
 type retryPolicy struct{}

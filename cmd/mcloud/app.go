@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcloud/mcloud/commands"
@@ -27,6 +28,8 @@ type app struct {
 	svc   *commands.Service
 	queue *jobs.Queue
 	log   *slog.Logger
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
 }
 
 // defaultDatabase is MCLOUD_DATABASE_URL or a SQLite file in the working
@@ -88,10 +91,13 @@ func openApp(ctx context.Context, cfgPath, dbURL string, log *slog.Logger) (*app
 
 // start runs the job workers and the request-expiry sweep until ctx ends.
 func (a *app) start(ctx context.Context) error {
+	ctx, a.stop = context.WithCancel(ctx)
 	if err := a.queue.Start(ctx); err != nil {
 		return err
 	}
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
 		for {
@@ -108,10 +114,18 @@ func (a *app) start(ctx context.Context) error {
 	return nil
 }
 
+// close stops everything start began and waits for it before closing the
+// database, so nothing outlives the program's Run.
 func (a *app) close() {
+	if a.stop != nil {
+		a.stop()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a.queue.Stop(ctx)
+	if err := a.queue.Stop(ctx); err != nil {
+		a.log.Warn("stop job queue", "err", err)
+	}
+	a.wg.Wait()
 	a.db.Close()
 }
 

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/integrations/store"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// mcloudBinary builds the real program once per test run.
+func mcloudBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mcloud-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "mcloud")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build mcloud: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+// fastRescueConfig is the example configuration with abandoned jobs taken
+// over after 2 s instead of an hour.
+func fastRescueConfig(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "rescue_after: 1h", "rescue_after: 2s", 1)
+	if text == string(data) {
+		t.Fatal("example config no longer sets jobs.rescue_after: 1h")
+	}
+	path := filepath.Join(t.TempDir(), "mcloud.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestKill9MidJobResumes kills the process with SIGKILL while a job is
+// between steps, restarts it, and checks the job finishes without redoing
+// completed steps, and that the thread and the audit log say it resumed.
+func TestKill9MidJobResumes(t *testing.T) {
+	bin := mcloudBinary(t)
+	cfg := fastRescueConfig(t)
+	dbPath := filepath.Join(t.TempDir(), "mcloud.db")
+	args := []string{"shell", "-c", cfg, "--database-url", dbPath, "--user", "alice", "--channel", "devops"}
+
+	first := exec.Command(bin, args...)
+	stdin, _ := first.StdinPipe()
+	stdout, _ := first.StdoutPipe()
+	first.Stderr = os.Stderr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "/mcloud echo customer-x survive a crash --steps 6 --pause 400ms\n:user bob\n/mcloud approve 1\n")
+	sawStep2 := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		closed := false
+		for sc.Scan() {
+			if !closed && strings.Contains(sc.Text(), "Job #1: step 2:") {
+				close(sawStep2)
+				closed = true
+			}
+		}
+	}()
+	select {
+	case <-sawStep2:
+	case <-time.After(60 * time.Second):
+		first.Process.Kill()
+		t.Fatal("the job never reached step 2")
+	}
+	if err := first.Process.Kill(); err != nil { // SIGKILL: no cleanup at all
+		t.Fatal(err)
+	}
+	first.Wait()
+
+	ctx := context.Background()
+	db, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	job, err := db.Job(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stepsBefore, _ := db.JobSteps(ctx, 1)
+	if job.Status != mcloud.JobRunning || len(stepsBefore) < 2 || len(stepsBefore) >= 6 {
+		t.Fatalf("after kill -9: job %s with %d steps done; want running, mid-way", job.Status, len(stepsBefore))
+	}
+
+	second := exec.Command(bin, args...)
+	second.Stdin = strings.NewReader(":wait\n:user alice\n/mcloud audit customer-x\n")
+	second.Stderr = os.Stderr
+	outCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	done := make(chan []byte, 1)
+	go func() { out, _ := second.Output(); done <- out }()
+	var out string
+	select {
+	case b := <-done:
+		out = string(b)
+	case <-outCtx.Done():
+		second.Process.Kill()
+		t.Fatal("the restarted process did not finish the job")
+	}
+	for _, want := range []string{
+		"Job #1 was interrupted (the process running it stopped) and is resuming from its last completed step.",
+		`Job #1 succeeded: repeated "survive a crash" in 6 step(s)`,
+		"resumed   in devops  resumed after interruption (attempt 2); completed steps are skipped",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restarted output lacks %q:\n%s", want, out)
+		}
+	}
+	if second.ProcessState.ExitCode() != 0 {
+		t.Errorf("restarted shell exited %d", second.ProcessState.ExitCode())
+	}
+
+	job, _ = db.Job(ctx, 1)
+	if job.Status != mcloud.JobSucceeded || job.Attempt != 2 {
+		t.Fatalf("job after restart: %s, attempt %d; want succeeded on attempt 2", job.Status, job.Attempt)
+	}
+	log, _ := db.AuditLog(ctx, "customer-x", time.Time{}, 1000)
+	count := map[string]int{}
+	for _, e := range log {
+		if e.JobID == 1 {
+			count[e.Event]++
+			if e.Event == mcloud.AuditStep {
+				count[e.Detail]++
+			}
+		}
+	}
+	if count[mcloud.AuditStep] != 6 || count[mcloud.AuditResumed] != 1 || count[mcloud.AuditSucceeded] != 1 || count[mcloud.AuditStarted] != 1 {
+		t.Fatalf("audit of job 1 = %v; want 6 steps, started once, resumed once, succeeded once", count)
+	}
+	for i := 1; i <= 6; i++ {
+		if n := count[`step `+string(rune('0'+i))+`: said "survive a crash"`]; n != 1 {
+			t.Errorf("step %d ran %d times, want exactly once", i, n)
+		}
+	}
+}

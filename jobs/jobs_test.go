@@ -1,0 +1,206 @@
+package jobs_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/jobs"
+)
+
+// stepRunner is a verb with a fixed number of steps; each step waits on
+// release (if set) so a test can act between steps.
+type stepRunner struct {
+	steps     int
+	resumable bool
+	release   chan struct{}
+	ran       atomic.Int64
+}
+
+func (r *stepRunner) Resumable(string) bool { return r.resumable }
+
+func (r *stepRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
+	for i := 1; i <= r.steps; i++ {
+		if _, err := run.Step(ctx, fmt.Sprintf("step %d", i), func(ctx context.Context) (string, error) {
+			r.ran.Add(1)
+			if r.release != nil {
+				select {
+				case <-r.release:
+				case <-ctx.Done():
+					return "", ctx.Err()
+				}
+			}
+			return "ok", nil
+		}); err != nil {
+			return "", err
+		}
+	}
+	return "all done", nil
+}
+
+func setup(t *testing.T, runner jobs.Runner) (*store.DB, *jobs.Queue) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "mcloud.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(db, runner, jobs.Options{RescueAfter: time.Second, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, q
+}
+
+func submit(t *testing.T, db *store.DB, q *jobs.Queue) *mcloud.Job {
+	t.Helper()
+	now := db.Now()
+	job, err := db.Submit(context.Background(), &mcloud.Request{Verb: "patch", Customer: "customer-x", Params: mcloud.Params{},
+		Requester: mcloud.Caller{UserID: "U0ALICE", Name: "alice", ChannelID: "C0DEVOPS"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, q.Enqueue)
+	if err != nil || job == nil {
+		t.Fatalf("submit: %v", err)
+	}
+	return job
+}
+
+func start(t *testing.T, q *jobs.Queue) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		q.Stop(sctx)
+	})
+}
+
+func waitStatus(t *testing.T, db *store.DB, id int64, want mcloud.JobStatus) *mcloud.Job {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := db.Job(context.Background(), id)
+		if err == nil && j.Status == want {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job #%d is %v, want %s", id, j.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func posts(t *testing.T, db *store.DB) string {
+	t.Helper()
+	ps, err := db.PendingPosts(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.Text + "\n")
+	}
+	return b.String()
+}
+
+func TestJobRunsAndReports(t *testing.T) {
+	r := &stepRunner{steps: 2}
+	db, q := setup(t, r)
+	job := submit(t, db, q)
+	start(t, q)
+	waitStatus(t, db, job.ID, mcloud.JobSucceeded)
+	got := posts(t, db)
+	for _, want := range []string{"Job #1 started: patch for customer-x.", "Job #1: step 1: ok", "Job #1: step 2: ok", "Job #1 succeeded: all done"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("thread lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// A job whose process died, of a verb that is not safe to repeat, is failed
+// and reported, not silently dropped and not re-run.
+func TestInterruptedNonResumableJobFailsVisibly(t *testing.T) {
+	r := &stepRunner{steps: 2, resumable: false}
+	db, q := setup(t, r)
+	job := submit(t, db, q)
+	ctx := context.Background()
+	// What a process that died mid-job leaves behind: running, one step done,
+	// and a heartbeat that has gone quiet.
+	j, _, err := db.StartJob(ctx, job.ID, db.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SaveStep(ctx, j, "step 1", "ok", "step 1: ok")
+	time.Sleep(1100 * time.Millisecond)
+	start(t, q)
+	j = waitStatus(t, db, job.ID, mcloud.JobFailed)
+	if !strings.Contains(j.Error, "not resumed because patch is not safe to repeat automatically") {
+		t.Fatalf("error = %q", j.Error)
+	}
+	if r.ran.Load() != 0 {
+		t.Fatalf("the interrupted job ran %d more steps", r.ran.Load())
+	}
+	if got := posts(t, db); !strings.Contains(got, "Job #1 failed: interrupted: the process running it stopped mid-job") {
+		t.Fatalf("thread does not report the failure:\n%s", got)
+	}
+	log, _ := db.AuditLog(ctx, "customer-x", time.Time{}, 100)
+	if last := log[len(log)-1]; last.Event != mcloud.AuditFailed || !strings.Contains(last.Detail, "failed after interruption") {
+		t.Fatalf("last audit entry = %+v", last)
+	}
+}
+
+func TestCancelStopsAtStepBoundary(t *testing.T) {
+	r := &stepRunner{steps: 3, release: make(chan struct{})}
+	db, q := setup(t, r)
+	job := submit(t, db, q)
+	start(t, q)
+	waitStatus(t, db, job.ID, mcloud.JobRunning)
+	for r.ran.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := db.RequestCancel(context.Background(), job.ID, mcloud.Caller{UserID: "U0ALICE", Name: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	r.release <- struct{}{} // let step 1 finish; step 2 must not start
+	waitStatus(t, db, job.ID, mcloud.JobCancelled)
+	if n := r.ran.Load(); n != 1 {
+		t.Fatalf("%d steps ran, want 1", n)
+	}
+	if got := posts(t, db); !strings.Contains(got, "Job #1 was cancelled: cancelled at a step boundary; completed: step 1") {
+		t.Fatalf("thread:\n%s", got)
+	}
+}
+
+// A finished job triggered again (a duplicate queue row, a sweep) does nothing.
+func TestFinishedJobNeverRunsAgain(t *testing.T) {
+	r := &stepRunner{steps: 1}
+	db, q := setup(t, r)
+	job := submit(t, db, q)
+	start(t, q)
+	waitStatus(t, db, job.ID, mcloud.JobSucceeded)
+	tx, err := db.SQL().BeginTx(context.Background(), &sql.TxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(context.Background(), tx, *job); err != nil {
+		t.Fatal(err)
+	}
+	tx.Commit()
+	time.Sleep(500 * time.Millisecond)
+	if n := r.ran.Load(); n != 1 {
+		t.Fatalf("step ran %d times, want once", n)
+	}
+}
