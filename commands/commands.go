@@ -113,8 +113,17 @@ type Store interface {
 	Post(ctx context.Context, p mcloud.Post) (int64, error)
 }
 
+// Deps are the outside systems verbs reach. A nil one makes its verbs
+// answer that the integration is not configured.
+type Deps struct {
+	AWS AWSAccounts  // see aws.go
+	SSH SSHConnector // see ssh.go
+}
+
 // Service runs commands.
 type Service struct {
+	// Deps is set once at start, before the first command.
+	Deps    Deps
 	cfg     *config.Config
 	store   Store
 	enqueue store.Enqueue
@@ -399,8 +408,11 @@ func (s *Service) post(ctx context.Context, channel string, requestID, jobID int
 
 // allVerbs is the registry: adding a verb means adding its file and a line here.
 func allVerbs() []*Verb {
-	return []*Verb{
+	all := []*Verb{
 		helpVerb(), statusVerb(), jobsVerb(), jobVerb(), cancelVerb(),
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
+		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
+		patchVerb(), runVerb(),
 	}
+	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

@@ -30,6 +30,8 @@ type app struct {
 	log   *slog.Logger
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
+	// release frees what the integrations started (sandbox servers).
+	release []func()
 }
 
 // defaultDatabase is MCLOUD_DATABASE_URL or a SQLite file in the working
@@ -61,7 +63,9 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
-func openApp(ctx context.Context, cfgPath, dbURL string, log *slog.Logger) (*app, error) {
+// openApp opens everything; sandbox swaps AWS and SSH for local stand-ins
+// seeded with the example customers.
+func openApp(ctx context.Context, cfgPath, dbURL string, sandbox bool, log *slog.Logger) (*app, error) {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return nil, err
@@ -80,13 +84,35 @@ func openApp(ctx context.Context, cfgPath, dbURL string, log *slog.Logger) (*app
 		return nil, err
 	}
 	svc.Log = log
-	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log})
+	a := &app{cfg: cfg, db: db, svc: svc, log: log}
+	awsAccounts, releaseAWS, err := awsDeps(ctx, cfg, sandbox, log)
 	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("set up AWS: %w", err)
+	}
+	a.release = append(a.release, releaseAWS)
+	sshConnector, releaseSSH, err := sshDeps(ctx, cfg, sandbox, log)
+	if err != nil {
+		a.closeAll()
+		return nil, fmt.Errorf("set up SSH: %w", err)
+	}
+	a.release = append(a.release, releaseSSH)
+	svc.Deps = commands.Deps{AWS: awsAccounts, SSH: sshConnector}
+	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log})
+	if err != nil {
+		a.closeAll()
 		return nil, err
 	}
 	svc.SetQueue(q.Enqueue)
-	return &app{cfg: cfg, db: db, svc: svc, queue: q, log: log}, nil
+	a.queue = q
+	return a, nil
+}
+
+func (a *app) closeAll() {
+	for i := len(a.release) - 1; i >= 0; i-- {
+		a.release[i]()
+	}
+	a.db.Close()
 }
 
 // start runs the job workers and the request-expiry sweep until ctx ends.
@@ -126,7 +152,7 @@ func (a *app) close() {
 		a.log.Warn("stop job queue", "err", err)
 	}
 	a.wg.Wait()
-	a.db.Close()
+	a.closeAll()
 }
 
 // parseFlags parses args with fs, accepting flags after positional words

@@ -34,7 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	log := newLogger(stderr, slog.LevelInfo)
-	a, err := openApp(ctx, *cfgPath, *dbURL, log)
+	a, err := openApp(ctx, *cfgPath, *dbURL, false, log)
 	if err != nil {
 		return err
 	}

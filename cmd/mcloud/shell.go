@@ -21,8 +21,9 @@ func runShell(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	channel := fs.String("channel", "devops", "start in this channel")
 	dbURL := fs.String("database-url", defaultDatabase(), "SQLite file, or postgres://... URL")
 	wait := fs.Duration("wait", 10*time.Minute, "how long a script waits for jobs after each line")
+	sandbox := fs.Bool("sandbox", false, "use local stand-ins for AWS and SSH, seeded with the example customers' data")
 	fs.Usage = func() {
-		io.WriteString(stderr, "Usage: mcloud shell [-c FILE] [--user NAME] [--channel NAME] [--database-url URL]\n\n"+
+		io.WriteString(stderr, "Usage: mcloud shell [-c FILE] [--user NAME] [--channel NAME] [--database-url URL] [--sandbox]\n\n"+
 			"Each line you type is a message from --user in --channel: /mcloud <command>.\n"+
 			":user NAME and :channel NAME switch who and where; :help lists the rest.\n"+
 			"With a script on stdin (mcloud shell < script) it runs every line, waits for\n"+
@@ -37,7 +38,7 @@ func runShell(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		interactive = term.IsTerminal(int(f.Fd()))
 	}
 	log := newLogger(stderr, slog.LevelWarn)
-	a, err := openApp(ctx, *cfgPath, *dbURL, log)
+	a, err := openApp(ctx, *cfgPath, *dbURL, *sandbox, log)
 	if err != nil {
 		return err
 	}
