@@ -21,7 +21,19 @@ type Config struct {
 	AWS       AWS        `yaml:"aws"`
 	Approvals Approvals  `yaml:"approvals"`
 	Jobs      Jobs       `yaml:"jobs"`
+	SSH       SSH        `yaml:"ssh"`
 	Customers []Customer `yaml:"customers"`
+}
+
+// SSH is how the bot logs in to bastions and hosts.
+type SSH struct {
+	// KeyFile is the private key's path; without it, ssh-agent is used.
+	KeyFile          string   `yaml:"key_file"`
+	Passphrase       Secret   `yaml:"passphrase"`
+	Agent            bool     `yaml:"agent"`
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	CommandTimeout   Duration `yaml:"command_timeout"`
+	Parallelism      int      `yaml:"parallelism"`
 }
 
 // Slack holds the app's credentials. The team's own workspace is TeamID:
@@ -95,6 +107,9 @@ type Customer struct {
 	Bastion         Bastion       `yaml:"bastion"`
 	Environments    []Environment `yaml:"environments"`
 	Schedules       Schedules     `yaml:"schedules"`
+	// BackupMaxAge is the backup policy: a newest backup older than this
+	// is flagged (default 26h).
+	BackupMaxAge Duration `yaml:"backup_max_age"`
 }
 
 // CustomerAWS is how the bot reaches the customer's account.
@@ -104,6 +119,9 @@ type CustomerAWS struct {
 	ExternalID Secret `yaml:"external_id"`
 	Region     string `yaml:"region"`
 	DRRegion   string `yaml:"dr_region"`
+	// ExportRoleARN and ExportKMSKeyID are what RDS snapshot exports to S3 use.
+	ExportRoleARN  string `yaml:"export_role_arn"`
+	ExportKMSKeyID string `yaml:"export_kms_key_id"`
 }
 
 // Buckets are the customer's S3 buckets.
@@ -125,6 +143,24 @@ type Bastion struct {
 type Environment struct {
 	Name  string `yaml:"name"`
 	Hosts []Host `yaml:"hosts"`
+	// RDSInstances names the environment's databases; empty means those
+	// tagged mcloud:customer and mcloud:env.
+	RDSInstances []string `yaml:"rds_instances"`
+	Patch        Patch    `yaml:"patch"`
+}
+
+// Patch is how a patch is rolled out on the environment's hosts. Commands
+// may use {patch}, {service}, {host} and {file}.
+type Patch struct {
+	PreCheck       string   `yaml:"pre_check"`
+	Stop           string   `yaml:"stop"`
+	Apply          string   `yaml:"apply"`
+	Start          string   `yaml:"start"`
+	HealthCheck    string   `yaml:"health_check"`
+	Rollback       string   `yaml:"rollback"`
+	Source         string   `yaml:"source"`
+	HealthRetries  int      `yaml:"health_retries"`
+	HealthInterval Duration `yaml:"health_interval"`
 }
 
 // Host is one machine in an environment.
@@ -135,6 +171,8 @@ type Host struct {
 	Service   string `yaml:"service"`
 	HealthURL string `yaml:"health_url"`
 	HostKey   string `yaml:"host_key"`
+	// User logs in to the host; default the bastion's user.
+	User string `yaml:"user"`
 }
 
 // Schedules are cron expressions (robfig/cron, 5 fields) per customer.

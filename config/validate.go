@@ -221,6 +221,8 @@ func (c *Config) validate() []string {
 			}
 		}
 	}
+	p = append(p, c.validateAWSOps()...)
+	p = append(p, c.validateSSHOps()...)
 	slices.Sort(p)
 	return p
 }
