@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/pgtest"
 )
 
 var (
@@ -65,11 +66,16 @@ func fastRescueConfig(t *testing.T) string {
 
 // TestKill9MidJobResumes kills the process with SIGKILL while a job is
 // between steps, restarts it, and checks the job finishes without redoing
-// completed steps, and that the thread and the audit log say it resumed.
+// completed steps, and that the thread and the audit log say it resumed;
+// on the embedded SQLite store and on PostgreSQL.
 func TestKill9MidJobResumes(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testKill9MidJobResumes(t, filepath.Join(t.TempDir(), "mcloud.db")) })
+	t.Run("postgres", func(t *testing.T) { testKill9MidJobResumes(t, pgtest.URL(t)) })
+}
+
+func testKill9MidJobResumes(t *testing.T, dbPath string) {
 	bin := mcloudBinary(t)
 	cfg := fastRescueConfig(t)
-	dbPath := filepath.Join(t.TempDir(), "mcloud.db")
 	args := []string{"shell", "-c", cfg, "--database-url", dbPath, "--user", "alice", "--channel", "devops"}
 
 	first := exec.Command(bin, args...)
