@@ -123,19 +123,46 @@ func (s *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Migrate brings the schema (ours and River's) to the newest version. It is
-// safe to run from several replicas at once on PostgreSQL.
+// safe to run from several replicas at once on PostgreSQL: a session-level
+// advisory lock held on one connection for the whole run makes the others
+// wait, then find nothing to do.
 func (s *DB) Migrate(ctx context.Context) (applied []string, err error) {
+	if s.dialect == Postgres {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: connect: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7461636)`); err != nil {
+			return nil, fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7461636)`)
+	}
+	applied, err = s.migrateOwn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	migrator, err := rivermigrate.New(s.RiverDriver(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate job queue: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate job queue: %w", err)
+	}
+	for _, v := range res.Versions {
+		applied = append(applied, fmt.Sprintf("river %d: %s", v.Version, v.Name))
+	}
+	return applied, nil
+}
+
+// migrateOwn applies mcloud's own migrations in one transaction.
+func (s *DB) migrateOwn(ctx context.Context) (applied []string, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if s.dialect == Postgres {
-		// One replica migrates; the others wait here and then find nothing to do.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7461636)`); err != nil {
-			return nil, fmt.Errorf("migrate: lock: %w", err)
-		}
-	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS mcloud_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("migrate: create version table: %w", err)
 	}
@@ -166,18 +193,6 @@ func (s *DB) Migrate(ctx context.Context) (applied []string, err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("migrate: commit: %w", err)
-	}
-
-	migrator, err := rivermigrate.New(s.RiverDriver(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("migrate job queue: %w", err)
-	}
-	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return nil, fmt.Errorf("migrate job queue: %w", err)
-	}
-	for _, v := range res.Versions {
-		applied = append(applied, fmt.Sprintf("river %d: %s", v.Version, v.Name))
 	}
 	return applied, nil
 }
