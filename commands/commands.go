@@ -43,6 +43,8 @@ type Verb struct {
 	Resumable bool
 	// DryRun: the verb takes --dry-run to show the plan and stop.
 	DryRun bool
+	// Hidden verbs work but are not listed by help (echo, the smoke test).
+	Hidden bool
 }
 
 // Usage is the verb's usage line.

@@ -187,3 +187,15 @@ func TestDryRunStoresNothing(t *testing.T) {
 		t.Fatalf("dry run stored %d requests", len(pending))
 	}
 }
+
+func TestHiddenSmokeTestVerb(t *testing.T) {
+	svc, _, cfg := mustService(t)
+	ctx := context.Background()
+	alice := caller(t, cfg, "alice", "devops")
+	if list := strings.Join(svc.Handle(ctx, alice, "/mcloud help").Lines, "\n"); strings.Contains(list, "/mcloud echo") {
+		t.Fatalf("help lists the hidden echo verb:\n%s", list)
+	}
+	if r := svc.Handle(ctx, alice, "/mcloud help echo"); !strings.HasPrefix(r.Title, "/mcloud echo <customer> <text...>") {
+		t.Fatalf("help echo = %q", r.Title)
+	}
+}

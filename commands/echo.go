@@ -10,9 +10,10 @@ import (
 )
 
 // echo is a harmless verb that goes through the whole request path (plan,
-// approval, durable job, steps, audit) and changes nothing. It stands in for
-// the destructive verbs until they exist, and stays useful to check that
-// approvals and the job runner work in a new deployment.
+// approval, durable job, steps, audit) and changes nothing. It stood in for
+// the destructive verbs before they existed; it is hidden from help now and
+// kept as a smoke test that approvals and the job runner work in a new
+// deployment (/mcloud help echo still explains it).
 func echoVerb() *Verb {
 	return &Verb{
 		Name:    "echo",
@@ -37,6 +38,7 @@ func echoVerb() *Verb {
 		CustomerApprovals: 1,
 		DryRun:            true,
 		Resumable:         true,
+		Hidden:            true,
 		Plan: func(ctx context.Context, c *Call) (mcloud.Plan, error) {
 			steps, pause := echoShape(c.Params)
 			p := mcloud.Plan{Summary: fmt.Sprintf("Repeat %q in %d step(s) for %s", c.Params["text"], steps, c.Customer.Name)}

@@ -28,7 +28,7 @@ func helpVerb() *Verb {
 			}
 			r := Reply{Title: "mcloud commands you can run here:", Private: true}
 			for _, v := range c.svc.Verbs() {
-				if mcloud.Authorize(c.Caller, v.Name, v.Access, "") != nil {
+				if v.Hidden || mcloud.Authorize(c.Caller, v.Name, v.Access, "") != nil {
 					continue
 				}
 				r.Lines = append(r.Lines, fmt.Sprintf("%s — %s", v.Usage(), v.Summary))
