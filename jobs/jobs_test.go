@@ -103,6 +103,24 @@ func waitStatus(t *testing.T, db *store.DB, id int64, want mcloud.JobStatus) *mc
 	}
 }
 
+// waitPost waits until the thread has a message containing want: the
+// outcome is recorded before it is announced, so a test that saw the
+// status change must still wait for the message.
+func waitPost(t *testing.T, db *store.DB, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := posts(t, db)
+		if strings.Contains(got, want) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread lacks %q:\n%s", want, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func posts(t *testing.T, db *store.DB) string {
 	t.Helper()
 	ps, err := db.PendingPosts(context.Background(), 100)
@@ -122,7 +140,7 @@ func TestJobRunsAndReports(t *testing.T) {
 	job := submit(t, db, q)
 	start(t, q)
 	waitStatus(t, db, job.ID, mcloud.JobSucceeded)
-	got := posts(t, db)
+	got := waitPost(t, db, "Job #1 succeeded: all done")
 	for _, want := range []string{"Job #1 started: patch for customer-x.", "Job #1: step 1: ok", "Job #1: step 2: ok", "Job #1 succeeded: all done"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("thread lacks %q:\n%s", want, got)
@@ -153,9 +171,7 @@ func TestInterruptedNonResumableJobFailsVisibly(t *testing.T) {
 	if r.ran.Load() != 0 {
 		t.Fatalf("the interrupted job ran %d more steps", r.ran.Load())
 	}
-	if got := posts(t, db); !strings.Contains(got, "Job #1 failed: interrupted: the process running it stopped mid-job") {
-		t.Fatalf("thread does not report the failure:\n%s", got)
-	}
+	waitPost(t, db, "Job #1 failed: interrupted: the process running it stopped mid-job")
 	log, _ := db.AuditLog(ctx, "customer-x", time.Time{}, 100)
 	if last := log[len(log)-1]; last.Event != mcloud.AuditFailed || !strings.Contains(last.Detail, "failed after interruption") {
 		t.Fatalf("last audit entry = %+v", last)
@@ -179,9 +195,7 @@ func TestCancelStopsAtStepBoundary(t *testing.T) {
 	if n := r.ran.Load(); n != 1 {
 		t.Fatalf("%d steps ran, want 1", n)
 	}
-	if got := posts(t, db); !strings.Contains(got, "Job #1 was cancelled: cancelled at a step boundary; completed: step 1") {
-		t.Fatalf("thread:\n%s", got)
-	}
+	waitPost(t, db, "Job #1 was cancelled: cancelled at a step boundary; completed: step 1")
 }
 
 // A finished job triggered again (a duplicate queue row, a sweep) does nothing.
