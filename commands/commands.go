@@ -208,12 +208,13 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 			reply = Reply{Error: "Something went wrong on our side (internal error); the DevOps team has the details in the bot's log.", Private: true}
 		}
 	}()
-	words, err := tokenize(strings.TrimSpace(line))
+	words, rest, err := tokenize(strings.TrimSpace(line))
 	if err != nil {
 		return Reply{Error: capitalize(err.Error()) + ".", Usage: "/mcloud help", Private: true}
 	}
 	if len(words) > 0 && (words[0] == "/mcloud" || words[0] == "mcloud") {
 		words = words[1:]
+		rest.at--
 	}
 	if len(words) == 0 {
 		words = []string{"help"}
@@ -227,13 +228,14 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 		return Reply{Error: msg, Usage: "/mcloud help", Private: true}
 	}
 	args := words[1:]
+	rest.at-- // now an index into args
 	if len(args) == 1 && (args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
 		return s.verbHelp(v, caller)
 	}
-	return s.run(ctx, caller, v, args)
+	return s.run(ctx, caller, v, args, rest)
 }
 
-func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args []string) Reply {
+func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args []string, rest tail) Reply {
 	fail := func(err error) Reply {
 		r := Reply{Private: true, Usage: v.Usage()}
 		if msg := mcloud.ErrorMessage(err); msg != "" {
@@ -255,7 +257,7 @@ func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args [
 	if v.DryRun {
 		spec.Flags = append(slices.Clone(spec.Flags), Flag{Name: "dry-run", Bool: true})
 	}
-	p, perr := parse(spec, args, s.cfg, caller)
+	p, perr := parse(spec, args, rest, s.cfg, caller)
 	if perr != nil {
 		if perr.Code == mcloud.EUNAUTHORIZED {
 			s.refused(ctx, caller, caller.Customer, v.Name, perr)

@@ -39,6 +39,10 @@ type Arg struct {
 	// About says, in a few words, what the argument is for; used in the
 	// "missing" sentence.
 	About string
+	// AfterDashes (KindText only): the argument is everything after "--",
+	// exactly as typed, quotes included, so a remote command's own
+	// options and quoting reach it unchanged.
+	AfterDashes bool
 }
 
 // Flag is a --flag, with or without a value.
@@ -64,22 +68,33 @@ const (
 
 // tokenize splits a command line into words. Double or single quotes group
 // words (Slack turns quotes into curly ones, which count too). An unclosed
-// quote is an error rather than a guess.
-func tokenize(line string) ([]string, error) {
+// quote is an error rather than a guess. rest is the text after the first
+// unquoted "--" word, as typed, for arguments that take it raw.
+func tokenize(line string) (words []string, rest tail, err error) {
+	rest.at = -1
 	if len(line) > maxLine {
-		return nil, fmt.Errorf("the command is %d characters long; the limit is %d", len(line), maxLine)
+		return nil, rest, fmt.Errorf("the command is %d characters long; the limit is %d", len(line), maxLine)
 	}
 	if !utf8.ValidString(line) {
-		return nil, fmt.Errorf("the command is not valid UTF-8 text")
+		return nil, rest, fmt.Errorf("the command is not valid UTF-8 text")
 	}
 	var (
-		out   []string
-		cur   strings.Builder
-		quote rune
-		in    bool
+		cur    strings.Builder
+		quote  rune
+		in     bool
+		quoted bool // the current word had quotes, so "--" in it is text
 	)
+	end := func(at int) {
+		w := cur.String()
+		if w == "--" && !quoted && rest.at < 0 {
+			rest = tail{at: len(words), text: strings.TrimSpace(line[at:])}
+		}
+		words = append(words, w)
+		cur.Reset()
+		in, quoted = false, false
+	}
 	closing := map[rune]rune{'"': '"', '\'': '\'', '“': '”', '‘': '’'}
-	for _, r := range line {
+	for i, r := range line {
 		switch {
 		case quote != 0:
 			if r == quote {
@@ -88,30 +103,35 @@ func tokenize(line string) ([]string, error) {
 				cur.WriteRune(r)
 			}
 		case closing[r] != 0:
-			quote, in = closing[r], true
+			quote, in, quoted = closing[r], true, true
 		case unicode.IsSpace(r):
 			if in {
-				out = append(out, cur.String())
-				cur.Reset()
-				in = false
+				end(i)
 			}
 		case unicode.IsControl(r):
-			return nil, fmt.Errorf("the command contains a control character")
+			return nil, rest, fmt.Errorf("the command contains a control character")
 		default:
 			cur.WriteRune(r)
 			in = true
 		}
 	}
 	if quote != 0 {
-		return nil, fmt.Errorf("a quote is not closed")
+		return nil, rest, fmt.Errorf("a quote is not closed")
 	}
 	if in {
-		out = append(out, cur.String())
+		end(len(line))
 	}
-	if len(out) > maxTokens {
-		return nil, fmt.Errorf("the command has %d words; the limit is %d", len(out), maxTokens)
+	if len(words) > maxTokens {
+		return nil, rest, fmt.Errorf("the command has %d words; the limit is %d", len(words), maxTokens)
 	}
-	return out, nil
+	return words, rest, nil
+}
+
+// tail is the text after the first unquoted "--": at is that word's index
+// in the words (-1: none), text what followed it, as typed.
+type tail struct {
+	at   int
+	text string
 }
 
 var (
@@ -130,18 +150,26 @@ type parsed struct {
 // parse checks words against spec. Every problem is one sentence naming
 // the word and what was expected; customers a customer user may not see
 // are refused with the same sentence whether or not they exist.
-func parse(spec Spec, words []string, cfg *config.Config, caller mcloud.Caller) (parsed, *mcloud.Error) {
+func parse(spec Spec, words []string, rest tail, cfg *config.Config, caller mcloud.Caller) (parsed, *mcloud.Error) {
 	p := parsed{params: mcloud.Params{}}
 	var positional []string
 	seen := map[string]bool{}
+	dashed := false
 	for i := 0; i < len(words); i++ {
 		w := words[i]
-		if w == "--" {
-			positional = append(positional, words[i+1:]...)
+		if w == "--" && (i == rest.at || rawArg(spec) == nil) {
+			if raw := rawArg(spec); raw != nil {
+				dashed = true
+				if rest.text != "" {
+					p.params[raw.Name] = rest.text
+				}
+			} else {
+				positional = append(positional, words[i+1:]...)
+			}
 			break
 		}
 		if !strings.HasPrefix(w, "--") || len(w) == 2 {
-			if strings.HasPrefix(w, "-") && len(w) > 1 && !isNumber(w) {
+			if strings.HasPrefix(w, "-") && len(w) > 1 && w != "--" && !isNumber(w) {
 				return p, invalid("%q is not an option; options start with two dashes, like --%s", w, strings.TrimLeft(w, "-"))
 			}
 			positional = append(positional, w)
@@ -190,6 +218,15 @@ func parse(spec Spec, words []string, cfg *config.Config, caller mcloud.Caller) 
 	for _, a := range spec.Args {
 		if !a.Optional {
 			required--
+		}
+		if a.AfterDashes {
+			if !dashed && pos < len(positional) {
+				return p, invalid("put <%s> after --, like: -- uptime (so its own options and quotes reach the hosts unchanged)", a.Name)
+			}
+			if p.params[a.Name] == "" && !a.Optional {
+				return p, invalid("missing <%s>: %s", a.Name, a.About)
+			}
+			continue
 		}
 		if a.Kind == KindText {
 			text := strings.TrimSpace(strings.Join(positional[pos:], " "))
@@ -313,6 +350,16 @@ func checkFlag(f Flag, v string) (string, *mcloud.Error) {
 	return v, nil
 }
 
+// rawArg is the spec's argument that takes the text after "--", if any.
+func rawArg(spec Spec) *Arg {
+	for i := range spec.Args {
+		if spec.Args[i].AfterDashes {
+			return &spec.Args[i]
+		}
+	}
+	return nil
+}
+
 func findFlag(flags []Flag, name string) *Flag {
 	for i := range flags {
 		if flags[i].Name == name {
@@ -358,6 +405,9 @@ func capitalize(s string) string {
 func (s Spec) usage() string {
 	var parts []string
 	for _, a := range s.Args {
+		if a.AfterDashes {
+			continue // shown last, after the options
+		}
 		var w string
 		switch a.Kind {
 		case KindLiteral:
@@ -392,6 +442,9 @@ func (s Spec) usage() string {
 		default:
 			parts = append(parts, "[--"+f.Name+" "+strings.ToUpper(f.Name)+"]")
 		}
+	}
+	if raw := rawArg(s); raw != nil {
+		parts = append(parts, "-- <"+raw.Name+"...>")
 	}
 	return strings.Join(parts, " ")
 }

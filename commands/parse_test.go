@@ -34,7 +34,7 @@ func TestParseMonthsAndOptionalArgs(t *testing.T) {
 		{"backup bad env", backup, []string{"customer-x", "qa", "now"}, `Unknown environment "qa" for customer-x; it has: prod, staging.`, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := parse(tt.spec, tt.words, cfg, devops)
+			p, err := parse(tt.spec, tt.words, tail{at: -1}, cfg, devops)
 			got := ""
 			if err != nil {
 				got = err.Message
@@ -59,7 +59,7 @@ func TestTokenize(t *testing.T) {
 		{"  spaced\tout  ", []string{"spaced", "out"}},
 		{`empty "" arg`, []string{"empty", "", "arg"}},
 	} {
-		got, err := tokenize(tt.in)
+		got, _, err := tokenize(tt.in)
 		if err != nil || len(got) != len(tt.want) {
 			t.Fatalf("tokenize(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
@@ -67,6 +67,42 @@ func TestTokenize(t *testing.T) {
 			if got[i] != tt.want[i] {
 				t.Fatalf("tokenize(%q) = %q; want %q", tt.in, got, tt.want)
 			}
+		}
+	}
+}
+
+func TestTextAfterDashesIsKeptAsTyped(t *testing.T) {
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{
+		Args: []Arg{{Name: "customer", Kind: KindCustomer}, {Name: "env", Kind: KindEnv},
+			{Name: "command", Kind: KindText, AfterDashes: true, About: "the command to run"}},
+		Flags: []Flag{{Name: "hosts"}},
+	}
+	if got, want := spec.usage(), "<customer> <env> [--hosts HOSTS] -- <command...>"; got != want {
+		t.Fatalf("usage = %q, want %q", got, want)
+	}
+	for _, tt := range []struct{ line, command, err string }{
+		{`customer-x prod -- grep -c "a  b" /var/log/x --since '1 h'`, `grep -c "a  b" /var/log/x --since '1 h'`, ""},
+		{`customer-x prod --hosts x-prod-apim-1 -- uptime`, "uptime", ""},
+		{`customer-x prod -- echo -- twice`, "echo -- twice", ""},
+		{`customer-x prod "--" uptime`, "", "Put <command> after --, like: -- uptime (so its own options and quotes reach the hosts unchanged)."},
+		{`customer-x prod uptime`, "", "Put <command> after --, like: -- uptime (so its own options and quotes reach the hosts unchanged)."},
+		{`customer-x prod --`, "", "Missing <command>: the command to run."},
+	} {
+		words, rest, err := tokenize(tt.line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, perr := parse(spec, words, rest, cfg, mcloud.Caller{Role: mcloud.RoleDevOps})
+		gotErr := ""
+		if perr != nil {
+			gotErr = perr.Message
+		}
+		if gotErr != tt.err || p.params["command"] != tt.command {
+			t.Errorf("%s:\n command %q, error %q\n want    %q, error %q", tt.line, p.params["command"], gotErr, tt.command, tt.err)
 		}
 	}
 }
