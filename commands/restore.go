@@ -1,7 +1,625 @@
 package commands
 
-// restoreLogsVerb is not built yet; nil verbs are left out of the registry.
-func restoreLogsVerb() *Verb { return nil }
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
 
-// restoreArtifactsVerb is not built yet; nil verbs are left out of the registry.
-func restoreArtifactsVerb() *Verb { return nil }
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/aws"
+	"github.com/mcloud/mcloud/jobs"
+)
+
+// archiveKind is one kind of S3 archive a customer may ask back. Both
+// live under the same key layout in their own bucket:
+//
+//	<root><env>/<source>/YYYY/MM/DD/<file>
+//
+// e.g. logs/prod/x-prod-apim-1/2024/03/05/wso2carbon.log.gz, so a month is
+// listed per environment and source without reading other months.
+type archiveKind struct {
+	verb   string // restore-logs
+	noun   string // log
+	root   string // logs/
+	source string // what the level under the environment is: host, product
+	key    string // the bucket's config key, for messages
+	bucket func(cu *config.Customer) string
+}
+
+var (
+	logArchives = archiveKind{verb: "restore-logs", noun: "log", root: "logs/", source: "host", key: "buckets.logs",
+		bucket: func(cu *config.Customer) string { return cu.Buckets.Logs }}
+	artifactArchives = archiveKind{verb: "restore-artifacts", noun: "artifact", root: "artifacts/", source: "product", key: "buckets.artifacts",
+		bucket: func(cu *config.Customer) string { return cu.Buckets.Artifacts }}
+)
+
+// restoreDays is how long S3 keeps a restored copy readable.
+const restoreDays = 7
+
+// giveUpAfter is how many times AWS's expected restore time a job waits
+// before it stops and says so.
+const giveUpAfter = 3
+
+func restoreLogsVerb() *Verb      { return restoreVerb(logArchives) }
+func restoreArtifactsVerb() *Verb { return restoreVerb(artifactArchives) }
+
+func restoreVerb(k archiveKind) *Verb {
+	return &Verb{
+		Name:    k.verb,
+		Summary: fmt.Sprintf("restore a month of %s archives from Glacier and post download links when they are ready", k.noun),
+		Help: fmt.Sprintf("Lists the month's %s archives (s3://<%s>/%s<env>/<%s>/YYYY/MM/...), restores the ones in GLACIER or DEEP_ARCHIVE "+
+			"for %d days, waits for them (hours; the job survives restarts) and posts download links: one per file, or one manifest "+
+			"link when there are more than %d. Only the current month and the customer's retention_months before it can be restored. "+
+			"--tier: bulk (cheapest, 5-12 h from GLACIER, up to 48 h from DEEP_ARCHIVE), standard (default, 3-5 h / up to 12 h) or "+
+			"expedited (1-5 min, GLACIER only). --env restricts it to one environment.",
+			k.noun, k.key, k.root, k.source, restoreDays, maxInlineLinks),
+		Examples: []string{
+			fmt.Sprintf("/mcloud %s customer-x 2024-03", k.verb),
+			fmt.Sprintf("/mcloud %s customer-x last-month --env prod --tier bulk", k.verb),
+			fmt.Sprintf("/mcloud %s customer-x 2024-03 --dry-run", k.verb),
+		},
+		Spec: Spec{
+			Args: []Arg{
+				{Name: "customer", Kind: KindCustomer, About: "whose archives to restore"},
+				{Name: "month", About: "which month, as YYYY-MM (or this-month, last-month)"},
+			},
+			Flags: []Flag{
+				{Name: "env", Kind: KindWord},
+				{Name: "tier", Values: []string{"bulk", "standard", "expedited"}},
+			},
+		},
+		Access:            mcloud.AccessCustomer,
+		DevOpsApprovals:   0,
+		CustomerApprovals: 1,
+		DryRun:            true,
+		Resumable:         true,
+		Plan:              func(ctx context.Context, c *Call) (mcloud.Plan, error) { return k.plan(ctx, c) },
+		Execute:           func(ctx context.Context, x *Exec) (string, error) { return k.execute(ctx, x) },
+	}
+}
+
+// restoreArgs are a restore's parsed parameters.
+type restoreArgs struct {
+	month  time.Time
+	tier   aws.Tier
+	env    string
+	bucket string
+}
+
+func (a restoreArgs) monthText() string { return a.month.Format("2006-01") }
+
+func (a restoreArgs) where() string {
+	if a.env == "" {
+		return "all environments"
+	}
+	return a.env
+}
+
+// args reads and checks the parameters. now is used to resolve
+// this-month and last-month; the retention window is checked by the plan
+// only, since an approved request runs what was approved.
+func (k archiveKind) args(p mcloud.Params, cu *config.Customer, now time.Time) (restoreArgs, error) {
+	var a restoreArgs
+	month, merr := parseMonth(p["month"], now)
+	if merr != nil {
+		return a, merr
+	}
+	a.month = month
+	switch p["tier"] {
+	case "bulk":
+		a.tier = aws.TierBulk
+	case "expedited":
+		a.tier = aws.TierExpedited
+	default:
+		a.tier = aws.TierStandard
+	}
+	if a.env = p["env"]; a.env != "" && cu.Env(a.env) == nil {
+		return a, invalid("unknown environment %q for %s; it has: %s", a.env, cu.Name, strings.Join(cu.EnvNames(), ", "))
+	}
+	if a.bucket = k.bucket(cu); a.bucket == "" {
+		return a, mcloud.Errorf(mcloud.ECONFLICT, "%s has no %s bucket in mcloud's configuration (%s); ask the DevOps team to add it.", cu.Name, k.noun, k.key)
+	}
+	return a, nil
+}
+
+// layout is the listed key pattern, for messages.
+func (k archiveKind) layout(a restoreArgs) string {
+	env := "<env>"
+	if a.env != "" {
+		env = a.env
+	}
+	return fmt.Sprintf("s3://%s/%s%s/<%s>/%s/", a.bucket, k.root, env, k.source, a.month.Format("2006/01"))
+}
+
+// list returns every archive of the month, environment by environment and
+// source by source, paging through each.
+func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) ([]aws.Object, error) {
+	envs := []string{k.root + a.env + "/"}
+	if a.env == "" {
+		var err error
+		if envs, err = acct.ListPrefixes(ctx, a.bucket, k.root); err != nil {
+			return nil, err
+		}
+	}
+	var out []aws.Object
+	for _, env := range envs {
+		sources, err := acct.ListPrefixes(ctx, a.bucket, env)
+		if err != nil {
+			return nil, err
+		}
+		for _, src := range sources {
+			if err := acct.WalkObjects(ctx, a.bucket, src+a.month.Format("2006/01/"), func(o aws.Object) error {
+				out = append(out, o)
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// archiveStats sums up a month's listing for the plan.
+type archiveStats struct {
+	files, readable, restoring, restored int
+	bytes                                int64
+	classes                              map[string]int
+	toRestore                            map[string]int // archived, no restore yet, by class
+	restoreBytes                         int64
+}
+
+func statsOf(objs []aws.Object) archiveStats {
+	s := archiveStats{classes: map[string]int{}, toRestore: map[string]int{}}
+	for _, o := range objs {
+		s.files++
+		s.bytes += o.Size
+		s.classes[o.StorageClass]++
+		switch {
+		case !o.Archived():
+			s.readable++
+		case o.Restore.Status == aws.RestoreOngoing:
+			s.restoring++
+		case o.Restore.Status == aws.RestoreCompleted:
+			s.restored++
+		default:
+			s.toRestore[o.StorageClass]++
+			s.restoreBytes += o.Size
+		}
+	}
+	return s
+}
+
+// classList is "800 GLACIER, 400 DEEP_ARCHIVE", in a stable order.
+func classList(byClass map[string]int) string {
+	names := make([]string, 0, len(byClass))
+	for c := range byClass {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, c := range names {
+		parts = append(parts, fmt.Sprintf("%s %s", thousands(byClass[c]), c))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// restoreTime is what AWS documents for a restore of class at tier.
+type restoreTime struct {
+	text string
+	max  time.Duration
+}
+
+func expectedRestore(class string, tier aws.Tier) restoreTime {
+	if class == aws.StorageClassDeepArchive {
+		if tier == aws.TierBulk {
+			return restoreTime{"within 48 hours", 48 * time.Hour}
+		}
+		return restoreTime{"within 12 hours", 12 * time.Hour}
+	}
+	switch tier {
+	case aws.TierExpedited:
+		return restoreTime{"in 1-5 minutes", 5 * time.Minute}
+	case aws.TierBulk:
+		return restoreTime{"in 5-12 hours", 12 * time.Hour}
+	}
+	return restoreTime{"in 3-5 hours", 5 * time.Hour}
+}
+
+// expectation says how long restores of these classes take at tier.
+func expectation(classes map[string]int, tier aws.Tier) string {
+	var parts []string
+	for _, c := range []string{aws.StorageClassGlacier, aws.StorageClassDeepArchive} {
+		if classes[c] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", c, expectedRestore(c, tier).text))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (k archiveKind) plan(ctx context.Context, c *Call) (mcloud.Plan, error) {
+	cu := c.Customer
+	now := c.svc.Now()
+	a, err := k.args(c.Params, cu, now)
+	if err != nil {
+		return mcloud.Plan{}, err
+	}
+	if err := checkRetention(a.month, now, cu.RetentionMonths, cu.Name); err != nil {
+		return mcloud.Plan{}, err
+	}
+	// The request stores the month itself, so "last-month" approved after
+	// midnight on the 1st still restores the month that was planned.
+	c.Params["month"] = a.monthText()
+	c.Params["tier"] = strings.ToLower(string(a.tier))
+	acct, err := c.svc.account(cu)
+	if err != nil {
+		return mcloud.Plan{}, err
+	}
+	objs, err := k.list(ctx, acct, a)
+	if err != nil {
+		return mcloud.Plan{}, c.svc.awsFailed(fmt.Sprintf("Listing %s's %s archives", cu.Name, k.noun), err)
+	}
+	if len(objs) == 0 {
+		return mcloud.Plan{}, mcloud.Errorf(mcloud.ENOTFOUND, "There are no %s archives of %s for %s (%s); nothing to restore.",
+			k.noun, cu.Name, a.monthText(), k.layout(a))
+	}
+	st := statsOf(objs)
+	if a.tier == aws.TierExpedited && st.toRestore[aws.StorageClassDeepArchive] > 0 {
+		return mcloud.Plan{}, invalid("expedited retrieval is not available for DEEP_ARCHIVE, and %s of these archives are in DEEP_ARCHIVE; use --tier standard or --tier bulk",
+			thousands(st.toRestore[aws.StorageClassDeepArchive]))
+	}
+	toRestore := st.files - st.readable - st.restoring - st.restored
+	p := mcloud.Plan{Summary: fmt.Sprintf("Restore %s's %s archives of %s (%s): %s, %s; %s tier",
+		cu.Name, k.noun, a.monthText(), a.where(), nOf(st.files, "file", "files"), humanBytes(st.bytes), a.tier)}
+	if toRestore > 0 {
+		p.Steps = append(p.Steps, fmt.Sprintf("request restores of %s archived files (%s; %s to retrieve), several at a time",
+			thousands(toRestore), classList(st.toRestore), humanBytes(st.restoreBytes)))
+	} else {
+		p.Steps = append(p.Steps, "request no restores: no file of the month needs one")
+	}
+	waiting := map[string]int{}
+	for _, o := range objs {
+		if o.Archived() && o.Restore.Status != aws.RestoreCompleted {
+			waiting[o.StorageClass]++
+		}
+	}
+	if len(waiting) > 0 {
+		p.Steps = append(p.Steps, fmt.Sprintf("wait for the restored copies, checking with backoff; AWS expects %s (%s tier)", expectation(waiting, a.tier), a.tier))
+	}
+	p.Steps = append(p.Steps, fmt.Sprintf("post download links (one manifest link when there are more than %d files)", maxInlineLinks))
+	p.Notes = append(p.Notes, fmt.Sprintf("Found under %s: %s.", k.layout(a), classList(st.classes)))
+	if st.readable > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s not archived and linked without a restore.", nOf(st.readable, "file is", "files are")))
+	}
+	if st.restoring+st.restored > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s already restored or being restored and not requested again.", nOf(st.restoring+st.restored, "file is", "files are")))
+	}
+	p.Notes = append(p.Notes, fmt.Sprintf("Cost: S3 bills restores per request and per GB retrieved, by tier: Bulk is cheapest and slowest, "+
+		"Expedited (GLACIER only) fastest and dearest. Restored copies are kept %d days and billed as S3 Standard storage meanwhile.", restoreDays))
+	return p, nil
+}
+
+func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
+	cu := x.Customer
+	a, err := k.args(x.Params, cu, x.svc.Now())
+	if err != nil {
+		return "", err
+	}
+	acct, err := x.svc.account(cu)
+	if err != nil {
+		return "", err
+	}
+	objs, err := k.list(ctx, acct, a)
+	if err != nil {
+		return "", x.svc.awsFailed(fmt.Sprintf("Listing %s's %s archives", cu.Name, k.noun), err)
+	}
+	var archived []aws.Object
+	for _, o := range objs {
+		if o.Archived() {
+			archived = append(archived, o)
+		}
+	}
+
+	// Step 1 is checkpointed once every request is decided, so a resumed
+	// job does not request anything again; if the process dies inside it,
+	// the rerun lists again and S3's own restore status (ongoing, done)
+	// keeps what was already requested from being requested twice.
+	failed := map[string]string{} // this attempt's failed requests: key -> reason
+	requested := false
+	if _, err := x.Step(ctx, "request restores", func(ctx context.Context) (string, error) {
+		summary, issued, err := k.request(ctx, x, acct, a, archived, failed)
+		requested = issued > 0
+		return summary, err
+	}); err != nil {
+		return "", err
+	}
+
+	states := map[string]aws.RestoreStatus{}
+	if _, err := x.Step(ctx, "wait for restores", func(ctx context.Context) (string, error) {
+		return k.wait(ctx, x, acct, a, archived, failed, states, requested)
+	}); err != nil {
+		return "", err
+	}
+	if len(states) < len(archived) {
+		// The wait finished in an earlier attempt: read where each file
+		// stands once, without waiting.
+		if _, err := k.poll(ctx, x, acct, a, archived, failed, states); err != nil {
+			return "", err
+		}
+	}
+
+	var files []fileLink
+	restored, ready := 0, 0
+	for _, o := range objs {
+		l := fileLink{Key: o.Key, Size: o.Size, Class: o.StorageClass}
+		if o.Archived() {
+			switch {
+			case states[o.Key] == aws.RestoreCompleted:
+				restored++
+			case failed[o.Key] != "":
+				l.Problem = "not restored: " + failed[o.Key]
+			default:
+				l.Problem = "not restored: no restore is in progress (its request failed earlier, or the restored copy expired)"
+			}
+		}
+		if l.Problem == "" {
+			ready++
+		}
+		files = append(files, l)
+	}
+	what := fmt.Sprintf("%s of %s's %s archives of %s", nOf(ready, "file", "files"), cu.Name, k.noun, a.monthText())
+	if bad := len(files) - ready; bad > 0 {
+		x.Say(ctx, problemReport(fmt.Sprintf("%s of %s's %s archives of %s could not be restored:", nOf(bad, "file", "files"), cu.Name, k.noun, a.monthText()),
+			files, len(files) > maxInlineLinks))
+	}
+	manifestBucket := a.bucket
+	if cu.Buckets.Exports != "" {
+		manifestBucket = cu.Buckets.Exports
+	}
+	manifest := fmt.Sprintf("mcloud/restores/%s/%s%s-job%d.csv", cu.Name, k.root, a.monthText(), x.Job.ID)
+	exp, err := shareLinks(ctx, x, acct, a.bucket, files, manifestBucket, manifest, what)
+	if err != nil {
+		return "", err
+	}
+	summary := fmt.Sprintf("%s's %s archives of %s (%s): %s of %s downloadable (%s restored, %s readable already)",
+		cu.Name, k.noun, a.monthText(), a.where(), thousands(ready), nOf(len(files), "file", "files"), thousands(restored), thousands(ready-restored))
+	if bad := len(files) - ready; bad > 0 {
+		summary += fmt.Sprintf("; %s could not be restored (listed in the thread)", nOf(bad, "file", "files"))
+	}
+	if !exp.IsZero() {
+		summary += "; links posted above, valid until " + exp.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return summary, nil
+}
+
+// request asks S3 to restore every archived file that has no restore
+// yet, with bounded concurrency, and reports each failure by file.
+func (k archiveKind) request(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string) (string, int, error) {
+	if len(archived) == 0 {
+		return "nothing to request: no file of the month is archived", 0, nil
+	}
+	results := acct.RestoreMany(ctx, a.bucket, archived, aws.RestoreManyOptions{Days: restoreDays, Tier: a.tier})
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
+	n := map[aws.RestoreOutcome]int{}
+	var problems []fileLink
+	for _, r := range results {
+		n[r.Outcome]++
+		if r.Outcome == aws.RestoreFailed {
+			failed[r.Key] = r.Reason
+			problems = append(problems, fileLink{Key: r.Key, Problem: r.Reason})
+			x.svc.Log.Warn("restore request failed", "job", x.Job.ID, "bucket", a.bucket, "key", r.Key, "err", r.Err)
+		}
+	}
+	if len(problems) == len(archived) {
+		return "", 0, mcloud.Errorf(mcloud.ECONFLICT, "All %s restore requests failed, so nothing will be restored: %s",
+			thousands(len(archived)), strings.TrimSuffix(problems[0].Problem, "."))
+	}
+	if len(problems) > 0 {
+		x.Say(ctx, problemReport(fmt.Sprintf("%s failed; the other files are being restored:", nOf(len(problems), "restore request", "restore requests")),
+			problems, len(archived) > maxInlineLinks))
+	}
+	s := fmt.Sprintf("requested %s (%s tier, copies kept %d days)", nOf(n[aws.RestoreIssued], "restore", "restores"), a.tier, restoreDays)
+	if m := n[aws.RestoreInProgress]; m > 0 {
+		s += fmt.Sprintf("; %s already in progress", thousands(m))
+	}
+	if m := n[aws.RestoreAlreadyRestored]; m > 0 {
+		s += fmt.Sprintf("; %s already restored", thousands(m))
+	}
+	if m := len(problems); m > 0 {
+		s += fmt.Sprintf("; %s failed (listed in the thread)", thousands(m))
+	}
+	return s, n[aws.RestoreIssued], nil
+}
+
+// wait polls the archived files' x-amz-restore with backoff until none
+// is still restoring. It says once when the restores run past AWS's
+// expected time, and gives up (failing the job, with what was still
+// pending) at giveUpAfter times it.
+func (k archiveKind) wait(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string,
+	states map[string]aws.RestoreStatus, justRequested bool) (string, error) {
+	if len(archived) == 0 {
+		return "nothing to wait for", nil
+	}
+	p := newAWSPoller(x.svc.Deps.AWS.Waits())
+	if justRequested {
+		// Nothing requested a moment ago is ready yet.
+		if err := p.sleep(ctx); err != nil {
+			return "", err
+		}
+	}
+	warned, failedRounds := false, 0
+	for {
+		if x.Cancelled(ctx) {
+			return "", jobs.ErrCancelled
+		}
+		pending, err := k.poll(ctx, x, acct, a, archived, failed, states)
+		switch {
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		case err != nil:
+			// Hours of waiting should not end on a passing outage or
+			// an expiring session: only a failure that lasts does.
+			if failedRounds++; failedRounds >= maxFailedPolls {
+				return "", err
+			}
+		default:
+			failedRounds = 0
+		}
+		if len(pending) == 0 {
+			break
+		}
+		slowest := restoreTime{}
+		for _, o := range pending {
+			if t := expectedRestore(o.StorageClass, a.tier); t.max > slowest.max {
+				slowest = t
+			}
+		}
+		classes := map[string]int{}
+		for _, o := range pending {
+			classes[o.StorageClass]++
+		}
+		elapsed := x.svc.Now().Sub(x.Job.StartedAt)
+		if elapsed > giveUpAfter*slowest.max {
+			return "", mcloud.Errorf(mcloud.ECONFLICT, "%s still restoring after %s, %d times what AWS expects (%s), so mcloud stopped waiting; ask again later with the same command: nothing already requested is requested twice.",
+				nOf(len(pending), "file was", "files were"), humanDuration(elapsed), giveUpAfter, expectation(classes, a.tier))
+		}
+		if !warned && elapsed > slowest.max {
+			warned = true
+			x.Say(ctx, fmt.Sprintf("Job #%d: %s still restoring after %s, longer than AWS expects (%s, %s tier). mcloud keeps checking, and gives up after %s.",
+				x.Job.ID, nOf(len(pending), "file is", "files are"), humanDuration(elapsed), expectation(classes, a.tier), a.tier, humanDuration(giveUpAfter*slowest.max)))
+		}
+		if err := p.sleep(ctx); err != nil {
+			return "", err
+		}
+	}
+	done, none := 0, 0
+	for _, st := range states {
+		if st == aws.RestoreCompleted {
+			done++
+		} else {
+			none++
+		}
+	}
+	s := fmt.Sprintf("%s ready", nOf(done, "restored copy", "restored copies"))
+	if elapsed := x.svc.Now().Sub(x.Job.StartedAt); elapsed > time.Minute {
+		s += " after " + humanDuration(elapsed)
+	}
+	if none > 0 {
+		s += fmt.Sprintf("; %s not restored", nOf(none, "file", "files"))
+	}
+	return s, nil
+}
+
+// maxFailedPolls is how many polls in a row may fail entirely before the
+// wait gives up.
+const maxFailedPolls = 5
+
+// poll heads the archived files whose state is not settled yet, records
+// the settled ones in states and returns those still restoring. Files the
+// listing already showed restored, and this attempt's failed requests,
+// are settled without a request. A file deleted meanwhile is settled as
+// not restored. When every request of the round fails it returns the
+// pending files and the error.
+func (k archiveKind) poll(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string,
+	states map[string]aws.RestoreStatus) ([]aws.Object, error) {
+	var todo []aws.Object
+	for _, o := range archived {
+		if _, settled := states[o.Key]; settled {
+			continue
+		}
+		switch {
+		case failed[o.Key] != "":
+			states[o.Key] = aws.RestoreNone
+		case o.Restore.Status == aws.RestoreCompleted:
+			states[o.Key] = aws.RestoreCompleted
+		default:
+			todo = append(todo, o)
+		}
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(todo))
+	for i, o := range todo {
+		keys[i] = o.Key
+	}
+	heads, errs := acct.HeadMany(ctx, a.bucket, keys, 0)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var pending []aws.Object
+	var lastErr error
+	nerr := 0
+	for i, o := range todo {
+		if aws.IsCode(errs[i], "NotFound", "NoSuchKey") {
+			failed[o.Key] = "the file was deleted while it was being restored"
+			states[o.Key] = aws.RestoreNone
+			continue
+		}
+		if errs[i] != nil {
+			nerr++
+			lastErr = errs[i]
+			pending = append(pending, o)
+			continue
+		}
+		switch heads[i].Restore.Status {
+		case aws.RestoreCompleted:
+			states[o.Key] = aws.RestoreCompleted
+		case aws.RestoreOngoing:
+			pending = append(pending, o)
+		default:
+			states[o.Key] = aws.RestoreNone
+		}
+	}
+	if nerr > 0 {
+		x.svc.Log.Warn("some restore checks failed; retrying them at the next poll", "job", x.Job.ID, "failed", nerr, "err", lastErr)
+		if nerr == len(todo) {
+			return pending, x.svc.awsFailed("Checking the restores", lastErr)
+		}
+	}
+	return pending, nil
+}
+
+// problemReport lists files that have a problem, grouped by problem, for
+// the thread. Past a few dozen files the rest are counted, and, when a
+// manifest is written, found there.
+func problemReport(title string, files []fileLink, manifest bool) string {
+	const maxListed = 50
+	var order []string
+	byProblem := map[string][]string{}
+	for _, f := range files {
+		if f.Problem == "" {
+			continue
+		}
+		if byProblem[f.Problem] == nil {
+			order = append(order, f.Problem)
+		}
+		byProblem[f.Problem] = append(byProblem[f.Problem], f.Key)
+	}
+	var b strings.Builder
+	b.WriteString(title)
+	listed, total := 0, 0
+	for _, problem := range order {
+		keys := byProblem[problem]
+		total += len(keys)
+		fmt.Fprintf(&b, "\n  %s (%s):", strings.TrimSuffix(problem, "."), nOf(len(keys), "file", "files"))
+		for _, key := range keys {
+			if listed == maxListed {
+				break
+			}
+			fmt.Fprintf(&b, "\n    %s", key)
+			listed++
+		}
+	}
+	if rest := total - listed; rest > 0 {
+		fmt.Fprintf(&b, "\n  ... and %s more", thousands(rest))
+		if manifest {
+			b.WriteString(", every one listed in the manifest")
+		}
+	}
+	return b.String()
+}

@@ -429,3 +429,85 @@ func (a *Account) PresignGet(ctx context.Context, bucket, key string, expiry tim
 	}
 	return req.URL, nil
 }
+
+// ListPrefixes returns the "directories" directly under prefix: the
+// common prefixes of a ListObjectsV2 with delimiter "/", each ending in
+// "/". It pages like ListObjects, so a bucket with thousands of hosts
+// under one environment is listed whole.
+func (a *Account) ListPrefixes(ctx context.Context, bucket, prefix string) ([]string, error) {
+	in := &s3.ListObjectsV2Input{Bucket: awssdk.String(bucket), Delimiter: awssdk.String("/")}
+	if prefix != "" {
+		in.Prefix = awssdk.String(prefix)
+	}
+	p := s3.NewListObjectsV2Paginator(a.s3Client(""), in)
+	var out []string
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list prefixes of s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			out = append(out, awssdk.ToString(cp.Prefix))
+		}
+	}
+	return out, nil
+}
+
+// HeadMany heads every key with at most concurrency requests in flight
+// (default Options.RestoreConcurrency) and returns, in input order, each
+// object or the error heading it. Jobs use it to poll x-amz-restore of
+// thousands of objects without a request per object in series.
+func (a *Account) HeadMany(ctx context.Context, bucket string, keys []string, concurrency int) ([]Object, []error) {
+	if concurrency <= 0 {
+		concurrency = a.opts.RestoreConcurrency
+	}
+	objs := make([]Object, len(keys))
+	errs := make([]error, len(keys))
+	todo := make(chan int)
+	var wg sync.WaitGroup
+	for range min(concurrency, max(len(keys), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range todo {
+				objs[i], errs[i] = a.HeadObject(ctx, bucket, keys[i])
+			}
+		}()
+	}
+	for i := range keys {
+		if ctx.Err() != nil {
+			errs[i] = fmt.Errorf("head s3://%s/%s: %w", bucket, keys[i], ctx.Err())
+			continue
+		}
+		todo <- i
+	}
+	close(todo)
+	wg.Wait()
+	return objs, errs
+}
+
+// LinkExpiry prepares the account for presigning links that should live
+// for lifetime and returns when they will stop working. A presigned URL
+// dies with the session that signed it, so when the cached session ends
+// sooner than lifetime a fresh one is assumed first; the result is the
+// earlier of now+lifetime and the session's end, which is what to tell
+// the people who get the links.
+func (a *Account) LinkExpiry(ctx context.Context, lifetime time.Duration) (time.Time, error) {
+	want := time.Now().Add(lifetime)
+	creds, err := a.cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("credentials for presigned links in %s: %w", a.spec, err)
+	}
+	if creds.CanExpire && creds.Expires.Before(want) {
+		if cache, ok := a.cfg.Credentials.(*awssdk.CredentialsCache); ok {
+			cache.Invalidate()
+			if creds, err = a.cfg.Credentials.Retrieve(ctx); err != nil {
+				return time.Time{}, fmt.Errorf("credentials for presigned links in %s: %w", a.spec, err)
+			}
+		}
+	}
+	if creds.CanExpire && creds.Expires.Before(want) {
+		return creds.Expires, nil
+	}
+	return want, nil
+}

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
@@ -131,6 +132,11 @@ type Emulator struct {
 	faults   map[string][]fault       // by "service:Operation"
 	seq      int                      // creation order, for stable listings
 
+	// seedAt, while set, is the Last-Modified time of the object being
+	// seeded; seedMu serialises such seeds.
+	seedMu sync.Mutex
+	seedAt atomic.Pointer[time.Time]
+
 	statsMu      sync.Mutex
 	calls        map[string]int // by "service:Operation"
 	restoreCalls map[string]int // by bucket/key
@@ -160,7 +166,7 @@ func New(opts Options) *Emulator {
 		calls:        map[string]int{},
 		restoreCalls: map[string]int{},
 	}
-	ts := timeSource{e.clock}
+	ts := timeSource{e}
 	e.backend = &s3Backend{Backend: s3mem.New(s3mem.WithTimeSource(ts)), e: e, objects: map[string]*objectState{}}
 	e.s3 = gofakes3.New(e.backend,
 		gofakes3.WithTimeSource(ts),
@@ -202,11 +208,18 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 func (s *Server) Close() error { return s.srv.Close() }
 
 // timeSource adapts Clock to gofakes3's TimeSource so Last-Modified follows
-// the emulator's clock.
-type timeSource struct{ c Clock }
+// the emulator's clock, except while an object seeded with its own
+// LastModified is being written.
+type timeSource struct{ e *Emulator }
 
-func (t timeSource) Now() time.Time                   { return t.c.Now() }
-func (t timeSource) Since(tm time.Time) time.Duration { return t.c.Now().Sub(tm) }
+func (t timeSource) Now() time.Time {
+	if at := t.e.seedAt.Load(); at != nil {
+		return *at
+	}
+	return t.e.clock.Now()
+}
+
+func (t timeSource) Since(tm time.Time) time.Duration { return t.Now().Sub(tm) }
 
 // apiError is an AWS error response; each protocol renders it its own way.
 type apiError struct {

@@ -53,6 +53,10 @@ type Object struct {
 	Restore     RestoreSeed
 	// RestoreDays is the lifetime of a seeded restored copy (default 7).
 	RestoreDays int
+	// LastModified, when set, dates the object (an archive written months
+	// ago); default now. Requests served while it is being seeded see it
+	// as the time too, so seed before serving traffic.
+	LastModified time.Time
 }
 
 type bucketState struct {
@@ -285,7 +289,17 @@ func (b *s3Backend) seedObject(bucket string, o Object) error {
 	if !storageClasses[class] {
 		return fmt.Errorf("seed s3://%s/%s: unknown storage class %q", bucket, o.Key, class)
 	}
-	meta := map[string]string{"Last-Modified": b.e.clock.Now().UTC().Format(http.TimeFormat)}
+	modified := b.e.clock.Now()
+	if !o.LastModified.IsZero() {
+		modified = o.LastModified.UTC()
+		b.e.seedMu.Lock()
+		b.e.seedAt.Store(&modified)
+		defer func() {
+			b.e.seedAt.Store(nil)
+			b.e.seedMu.Unlock()
+		}()
+	}
+	meta := map[string]string{"Last-Modified": modified.UTC().Format(http.TimeFormat)}
 	if o.ContentType != "" {
 		meta["Content-Type"] = o.ContentType
 	}
@@ -761,7 +775,14 @@ func (e *Emulator) s3ListV2(w http.ResponseWriter, r *http.Request, bucket strin
 		}
 		out.IsTruncated = list.IsTruncated
 		if list.IsTruncated && list.NextMarker != "" {
-			out.NextContinuationToken = base64.URLEncoding.EncodeToString([]byte(list.NextMarker))
+			marker := list.NextMarker
+			// s3mem's marker is the page's last key; when that key was
+			// rolled up into a common prefix, S3 resumes after the whole
+			// prefix, not inside it (0xff sorts after every UTF-8 key).
+			if n := len(list.CommonPrefixes); n > 0 && strings.HasPrefix(marker, list.CommonPrefixes[n-1].Prefix) {
+				marker = list.CommonPrefixes[n-1].Prefix + "\xff"
+			}
+			out.NextContinuationToken = base64.URLEncoding.EncodeToString([]byte(marker))
 		}
 	}
 	out.KeyCount = len(out.Contents) + len(out.CommonPrefixes)
