@@ -1,4 +1,441 @@
 package commands
 
-// patchVerb is not built yet; nil verbs are left out of the registry.
-func patchVerb() *Verb { return nil }
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/config"
+	mssh "github.com/mcloud/mcloud/integrations/ssh"
+	"github.com/mcloud/mcloud/jobs"
+)
+
+// patch rolls a product patch out over an environment's hosts, one host at
+// a time: pre-check, stop, apply, start, health check. The first failure
+// halts the rollout: that host is rolled back and the hosts after it are
+// not touched, so at most one host is ever in an unknown state.
+//
+// It is not Resumable. A process that dies mid-rollout may leave a host
+// stopped or half-patched; repeating steps on it automatically could make
+// that worse, so the job is failed visibly, naming the hosts it completed,
+// for a person to look at the host it was on.
+func patchVerb() *Verb {
+	return &Verb{
+		Name:    "patch",
+		Summary: "roll a product patch out host by host through the bastion; halt and roll back at the first failure",
+		Help: "On each host in turn: the environment's pre-check, stop the service, apply the patch, start the service, " +
+			"and health-check it (its health_url through the SSH tunnel, or the configured command) with retries. " +
+			"The first failure halts the rollout: that host is rolled back and the hosts after it are not touched. " +
+			"--hosts picks hosts and their order. /mcloud cancel <job> stops after the host being patched.",
+		Examples: []string{
+			"/mcloud patch customer-x prod WSO2-2024-0042",
+			"/mcloud patch customer-x prod WSO2-2024-0042 --hosts x-prod-apim-2,x-prod-apim-1",
+			"/mcloud patch customer-x staging WSO2-2024-0042 --dry-run",
+		},
+		Spec: Spec{
+			Args: []Arg{
+				{Name: "customer", Kind: KindCustomer, About: "whose hosts to patch"},
+				{Name: "env", Kind: KindEnv, About: "which environment to patch"},
+				{Name: "patch-id", Kind: KindWord, About: "the patch's id, as the product's update tool names it"},
+			},
+			Flags: []Flag{{Name: "hosts", Kind: KindWord}},
+		},
+		Access:            mcloud.AccessCustomer,
+		DevOpsApprovals:   1,
+		CustomerApprovals: 1,
+		DryRun:            true,
+		Resumable:         false,
+		Plan:              planPatch,
+		Execute:           executePatch,
+	}
+}
+
+// patchIDRE admits the ids update tools use (WSO2-CARBON-UPDATE-4.4.0-2024,
+// 4.2.0.67, U2_level-12) and nothing a shell would read as syntax.
+var patchIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$`)
+
+// maxPatchFile bounds what is read into memory to copy to every host.
+const maxPatchFile = 1 << 30
+
+// healthAttemptLimit bounds one health check attempt, so an endpoint that
+// hangs counts as a failed attempt instead of stalling the rollout.
+const healthAttemptLimit = 30 * time.Second
+
+// rollout is one patch over a list of hosts.
+type rollout struct {
+	cu    *config.Customer
+	env   *config.Environment
+	pt    config.Patch
+	id    string
+	hosts []config.Host
+	file  *patchFile // nil when the environment has no patch.source
+
+	// Set only while executing.
+	x       *Exec
+	sess    SSHSession
+	targets []mssh.Target
+	done    []string // hosts patched so far, in order
+}
+
+// patchFile is the file patch.source names, read on the bot's machine.
+type patchFile struct {
+	local, remote string
+	data          []byte
+	sum           string // hex SHA-256, shown in the plan and checked before running
+}
+
+// newRollout checks everything that can be checked without touching a
+// host; Plan and Execute share it, so the job re-checks what was approved
+// against the configuration it runs with.
+func newRollout(cu *config.Customer, env *config.Environment, params mcloud.Params) (*rollout, error) {
+	r := &rollout{cu: cu, env: env, pt: env.Patch, id: params["patch-id"]}
+	if !patchIDRE.MatchString(r.id) {
+		return nil, invalid("%q is not a patch id: use letters, digits, dots, dashes, underscores and plus signs, like WSO2-2024-0042", r.id)
+	}
+	if !r.pt.Configured() {
+		return nil, mcloud.Errorf(mcloud.ECONFLICT, "%s/%s has no patch settings yet (patch.apply and patch.rollback of that environment in mcloud.yaml), so the bot cannot patch it; ask the DevOps team.", cu.Name, env.Name)
+	}
+	var err error
+	if r.hosts, err = selectHosts(cu, env, params["hosts"]); err != nil {
+		return nil, err
+	}
+	if r.pt.Source != "" {
+		if r.file, err = readPatchFile(r.pt.Source, r.id); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func readPatchFile(source, id string) (*patchFile, error) {
+	local := strings.ReplaceAll(source, "{patch}", id)
+	fi, err := os.Stat(local)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no file for patch %s on the bot's machine (%s); check the patch id, or ask the DevOps team to put the file there.", id, local)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read patch file %s: %w", local, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxPatchFile {
+		return nil, mcloud.Errorf(mcloud.ECONFLICT, "The file for patch %s (%s) is not a regular file of at most 1 GiB.", id, local)
+	}
+	data, err := os.ReadFile(local)
+	if err != nil {
+		return nil, fmt.Errorf("read patch file %s: %w", local, err)
+	}
+	sum := sha256.Sum256(data)
+	return &patchFile{local: local, remote: "/tmp/mcloud-" + filepath.Base(local), data: data, sum: hex.EncodeToString(sum[:])}, nil
+}
+
+func (r *rollout) vars(h config.Host) map[string]string {
+	v := map[string]string{"{patch}": r.id, "{service}": h.Service, "{host}": h.Name}
+	if r.file != nil {
+		v["{file}"] = r.file.remote
+	}
+	return v
+}
+
+func planPatch(ctx context.Context, c *Call) (mcloud.Plan, error) {
+	if err := needSSH(c); err != nil {
+		return mcloud.Plan{}, err
+	}
+	r, err := newRollout(c.Customer, c.Env, c.Params)
+	if err != nil {
+		return mcloud.Plan{}, err
+	}
+	p := mcloud.Plan{Summary: fmt.Sprintf("Patch %s/%s with %s: %s, one at a time, halting at the first failure",
+		c.Customer.Name, c.Env.Name, r.id, plural(len(r.hosts), "host", "hosts"))}
+	p.Steps = append(p.Steps, fmt.Sprintf("reach all %s through the bastion %s and verify their pinned host keys; nothing is changed yet",
+		plural(len(r.hosts), "host", "hosts"), bastionAddr(c.Customer)))
+	for _, h := range r.hosts {
+		p.Steps = append(p.Steps, r.describe(h))
+	}
+	if r.file != nil {
+		// The job refuses to run if the file changes between this plan and
+		// its approval being acted on: approvers approve these bytes.
+		c.Params["sha256"] = r.file.sum
+		p.Notes = append(p.Notes, fmt.Sprintf("The patch file %s (%s, sha256 %s) is copied to each host as %s; the job refuses to run if it changes after this plan.",
+			r.file.local, humanBytes(int64(len(r.file.data))), r.file.sum[:16], r.file.remote))
+	}
+	p.Notes = append(p.Notes,
+		fmt.Sprintf("A health check is tried up to %s, %s apart, each attempt for at most %s.", plural(r.pt.HealthAttempts(), "time", "times"), r.pt.HealthWait(), healthAttemptLimit),
+		fmt.Sprintf("On the first failure the rollout halts: that host is rolled back with %s and the hosts after it are not touched.", r.rollbackText()),
+		"/mcloud cancel <job> stops the rollout after the host being patched.",
+		"If the bot stops mid-rollout the job is not resumed: it fails, naming the hosts it completed, for a person to check the host it was on.")
+	return p, nil
+}
+
+// rollbackText shows the rollback command as it will run, or as
+// configured when it differs between the hosts.
+func (r *rollout) rollbackText() string {
+	first := expand(r.pt.Rollback, r.vars(r.hosts[0]))
+	for _, h := range r.hosts[1:] {
+		if expand(r.pt.Rollback, r.vars(h)) != first {
+			return "`" + r.pt.Rollback + "` (placeholders filled in per host)"
+		}
+	}
+	return "`" + first + "`"
+}
+
+// describe is one host's line of the plan: its steps with the exact
+// commands it will run.
+func (r *rollout) describe(h config.Host) string {
+	v := r.vars(h)
+	var steps []string
+	if r.pt.PreCheck != "" {
+		steps = append(steps, "pre-check `"+expand(r.pt.PreCheck, v)+"`")
+	}
+	steps = append(steps, "stop `"+expand(r.pt.StopCommand(), v)+"`")
+	if r.file != nil {
+		steps = append(steps, "copy the patch file")
+	}
+	steps = append(steps, "apply `"+expand(r.pt.Apply, v)+"`", "start `"+expand(r.pt.StartCommand(), v)+"`")
+	if cmd, url := r.pt.HealthProbe(h); url != "" {
+		steps = append(steps, "health check GET "+url+" (through the tunnel, until 2xx)")
+	} else {
+		steps = append(steps, "health check `"+expand(cmd, v)+"` (until it exits 0)")
+	}
+	return fmt.Sprintf("%s (%s): %s", h.Name, h.Address, strings.Join(steps, ", "))
+}
+
+func executePatch(ctx context.Context, x *Exec) (string, error) {
+	r, err := newRollout(x.Customer, x.Env, x.Params)
+	if err != nil {
+		return "", err
+	}
+	if r.file != nil && r.file.sum != x.Params["sha256"] {
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "The file for patch %s changed after its plan was approved (sha256 is now %s), so nothing was run; ask again to have the new file approved.", r.id, r.file.sum[:16])
+	}
+	if r.sess, err = x.connectSSH(ctx); err != nil {
+		return "", err
+	}
+	defer r.sess.Close()
+	r.x, r.targets = x, sshTargets(x.Customer, r.hosts)
+
+	if _, err := x.Step(ctx, "reach hosts", r.reachAll); err != nil {
+		return "", r.stopped(ctx, err)
+	}
+	for i, h := range r.hosts {
+		// A host is one step: cancel is honoured between hosts, never
+		// between a host's stop and its start.
+		if _, err := x.Step(ctx, "patch "+h.Name, func(ctx context.Context) (string, error) { return r.patchHost(ctx, i) }); err != nil {
+			return "", r.stopped(ctx, err)
+		}
+		r.done = append(r.done, h.Name)
+	}
+	return fmt.Sprintf("%s is on %s of %s/%s: %s", r.id, plural(len(r.done), "host", "hosts"), x.Customer.Name, x.Env.Name, strings.Join(r.done, ", ")), nil
+}
+
+// stopped says, for a cancel, where the rollout stopped; the job runner
+// reports the cancel itself from the returned jobs.ErrCancelled.
+func (r *rollout) stopped(ctx context.Context, err error) error {
+	if errors.Is(err, jobs.ErrCancelled) {
+		r.x.Say(ctx, fmt.Sprintf("Job #%d: cancelled between hosts as asked; %s.", r.x.Job.ID, r.standing(len(r.done))))
+	}
+	return err
+}
+
+// standing says which hosts are patched and which were not touched, when
+// the rollout stops before host i.
+func (r *rollout) standing(i int) string {
+	var parts []string
+	if len(r.done) > 0 {
+		parts = append(parts, "patched: "+strings.Join(r.done, ", "))
+	} else {
+		parts = append(parts, "no host was patched")
+	}
+	if rest := hostNames(r.hosts[i:]); len(rest) > 0 {
+		parts = append(parts, "not touched: "+strings.Join(rest, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// reachAll connects to every host before any is changed, so a stopped
+// bastion or a host key that changed stops the rollout while nothing is
+// half done.
+func (r *rollout) reachAll(ctx context.Context) (string, error) {
+	results := r.sess.RunAll(ctx, r.targets, "true")
+	var bad, why []string
+	for _, res := range results {
+		if p := commandProblem("true", res, res.Err); p != "" {
+			bad = append(bad, res.Target.Name)
+			if len(why) == 0 || why[len(why)-1] != p {
+				why = append(why, p)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		reason := strings.Join(why, "; ")
+		if len(why) > 1 || len(bad) > 1 {
+			reason = fmt.Sprintf("%d of %d hosts could not be reached (%s): %s", len(bad), len(results), strings.Join(bad, ", "), reason)
+		}
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "Patch %s did not start, so no host was changed: %s.", r.id, reason)
+	}
+	if len(results) == 1 {
+		return "the host answers through the bastion, host key verified", nil
+	}
+	return fmt.Sprintf("all %d hosts answer through the bastion, host keys verified", len(results)), nil
+}
+
+// patchHost is one host's whole procedure. Its failure is the rollout's
+// halt: the host is rolled back here, before the step ends, so that a
+// cancel requested meanwhile can never skip the rollback.
+func (r *rollout) patchHost(ctx context.Context, i int) (string, error) {
+	h, v := r.hosts[i], r.vars(r.hosts[i])
+	start := time.Now()
+	r.x.Say(ctx, fmt.Sprintf("Job #%d: patching %s (%d of %d).", r.x.Job.ID, h.Name, i+1, len(r.hosts)))
+	var did []string
+	changed := false
+	halt := func(step, why string) (string, error) { return "", r.halt(ctx, i, step, why, changed) }
+
+	if r.pt.PreCheck != "" {
+		if why, _ := r.command(ctx, i, "pre-check", expand(r.pt.PreCheck, v)); why != "" {
+			return halt("pre-check", why)
+		}
+		did = append(did, "pre-check ok")
+	}
+	why, reached := r.command(ctx, i, "stop", expand(r.pt.StopCommand(), v))
+	changed = reached
+	if why != "" {
+		return halt("stop", why)
+	}
+	did = append(did, "stopped")
+	if r.file != nil {
+		err := r.sess.CopyFile(ctx, r.targets[i], r.file.remote, r.file.data, 0o644)
+		why := ""
+		if err != nil {
+			why = asClause(sshFailure(err))
+		}
+		r.audit(ctx, h, "copy", fmt.Sprintf("%s (%s) to %s", r.file.local, humanBytes(int64(len(r.file.data))), r.file.remote), why)
+		if why != "" {
+			return halt("copy of the patch file", why)
+		}
+		did = append(did, "copied")
+	}
+	if why, _ := r.command(ctx, i, "apply", expand(r.pt.Apply, v)); why != "" {
+		return halt("apply", why)
+	}
+	did = append(did, "applied")
+	if why, _ := r.command(ctx, i, "start", expand(r.pt.StartCommand(), v)); why != "" {
+		return halt("start", why)
+	}
+	did = append(did, "started")
+	attempt, why := r.checkHealth(ctx, i)
+	if why != "" {
+		return halt("health check", why)
+	}
+	did = append(did, fmt.Sprintf("healthy on attempt %d", attempt))
+	return fmt.Sprintf("%s in %s", strings.Join(did, ", "), elapsedSince(start)), nil
+}
+
+// command runs one configured command on host i and audits it. reached is
+// false only when the host was never reached, so nothing ran on it.
+func (r *rollout) command(ctx context.Context, i int, step, cmd string) (why string, reached bool) {
+	res, err := r.sess.Run(ctx, r.targets[i], cmd)
+	why = commandProblem(cmd, res, err)
+	r.audit(ctx, r.hosts[i], step, fmt.Sprintf("`%s` in %s", cmd, res.Duration.Round(time.Millisecond)), why)
+	return why, !mssh.Unreached(err)
+}
+
+func (r *rollout) audit(ctx context.Context, h config.Host, step, what, why string) {
+	outcome := "ok"
+	if why != "" {
+		outcome = "failed: " + why
+	}
+	j := r.x.Job
+	if err := r.x.svc.store.Audit(ctx, mcloud.AuditEntry{Customer: j.Customer, UserID: "mcloud", UserName: "mcloud",
+		ChannelID: j.ChannelID, RequestID: j.RequestID, JobID: j.ID, Event: mcloud.AuditStep,
+		Detail: fmt.Sprintf("%s: %s %s: %s", h.Name, step, what, outcome)}); err != nil {
+		r.x.svc.Log.Error("audit patch step", "job", j.ID, "host", h.Name, "step", step, "err", err)
+	}
+}
+
+// checkHealth tries the host's health check until it passes or the
+// attempts run out; it returns the attempt that passed, or why it failed.
+func (r *rollout) checkHealth(ctx context.Context, i int) (int, string) {
+	h := r.hosts[i]
+	cmd, url := r.pt.HealthProbe(h)
+	what := "GET " + url
+	if url == "" {
+		cmd = expand(cmd, r.vars(h))
+		what = "`" + cmd + "`"
+	}
+	n, wait := r.pt.HealthAttempts(), r.pt.HealthWait()
+	for attempt := 1; ; attempt++ {
+		why := r.probe(ctx, i, cmd, url)
+		if why == "" {
+			r.audit(ctx, h, "health check", fmt.Sprintf("%s (attempt %d of %d)", what, attempt, n), "")
+			return attempt, ""
+		}
+		if attempt == n || ctx.Err() != nil {
+			r.audit(ctx, h, "health check", fmt.Sprintf("%s (attempt %d of %d)", what, attempt, n), why)
+			return attempt, fmt.Sprintf("%s, the last: %s", plural(attempt, "attempt", "attempts"), why)
+		}
+		if attempt == 1 {
+			r.x.Say(ctx, fmt.Sprintf("Job #%d: %s is not healthy yet (%s); checking again every %s, up to %d more times.",
+				r.x.Job.ID, h.Name, why, wait, n-1))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// probe is one health check attempt: "" when healthy, else why not.
+func (r *rollout) probe(ctx context.Context, i int, cmd, url string) string {
+	actx, cancel := context.WithTimeout(ctx, healthAttemptLimit)
+	defer cancel()
+	var why string
+	if url == "" {
+		res, err := r.sess.Run(actx, r.targets[i], cmd)
+		why = commandProblem(cmd, res, err)
+	} else {
+		resp, err := r.sess.HTTPGet(actx, r.targets[i], url)
+		switch {
+		case err != nil:
+			why = asClause(sshFailure(err))
+		case resp.StatusCode < 200 || resp.StatusCode > 299:
+			why = fmt.Sprintf("%s answered %d %s", url, resp.StatusCode, http.StatusText(resp.StatusCode))
+			if body := lastLine(resp.Body); body != "" {
+				why += ": " + body
+			}
+		}
+	}
+	if why != "" && actx.Err() != nil && ctx.Err() == nil {
+		why = fmt.Sprintf("no answer within %s", healthAttemptLimit)
+	}
+	return why
+}
+
+// halt rolls host i back if anything was changed on it and returns the
+// error that ends the job, saying where every host stands.
+func (r *rollout) halt(ctx context.Context, i int, step, why string, changed bool) error {
+	h := r.hosts[i]
+	id := r.x.Job.ID
+	var after string
+	if !changed {
+		after = fmt.Sprintf("nothing had been changed on %s, so it was not rolled back", h.Name)
+	} else {
+		cmd := expand(r.pt.Rollback, r.vars(h))
+		r.x.Say(ctx, fmt.Sprintf("Job #%d: %s failed its %s (%s); rolling back with `%s`.", id, h.Name, step, why, cmd))
+		if rwhy, _ := r.command(ctx, i, "rollback", cmd); rwhy != "" {
+			after = fmt.Sprintf("the rollback on %s failed too (%s), so it needs a person now", h.Name, rwhy)
+			r.x.Say(ctx, fmt.Sprintf("Job #%d: rollback on %s FAILED: %s.", id, h.Name, rwhy))
+		} else {
+			after = fmt.Sprintf("%s was rolled back", h.Name)
+			r.x.Say(ctx, fmt.Sprintf("Job #%d: %s rolled back.", id, h.Name))
+		}
+	}
+	return mcloud.Errorf(mcloud.ECONFLICT, "Patch %s halted at %s (%d of %d) because its %s failed (%s); %s; %s.",
+		r.id, h.Name, i+1, len(r.hosts), step, why, after, r.standing(i+1))
+}

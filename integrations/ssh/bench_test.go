@@ -3,9 +3,7 @@ package ssh_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,8 +57,10 @@ func BenchmarkHostname50(b *testing.B) {
 		if err != nil {
 			b.Fatalf("ansible not installed (Debian package ansible): %v", err)
 		}
-		dir := b.TempDir()
-		inv, sshEnv := ansibleSetup(b, env, dir)
+		inv, sshEnv, err := env.AnsibleSetup(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
 		var total time.Duration
 		for i := 0; i < b.N; i++ {
 			cmd := exec.Command(ansible, "all", "-i", inv, "-m", "command", "-a", "hostname")
@@ -91,55 +91,4 @@ func BenchmarkHostname50(b *testing.B) {
 	}
 	fmt.Printf("hostname on %d hosts via one bastion (namespaced=%v), wall time per run:\n%s\n",
 		hosts, env.Namespaced, strings.Join(lines, "\n"))
-}
-
-// ansibleSetup writes an inventory and an ssh_config that send every host
-// through the bastion and verify all host keys, and returns the inventory
-// path and the environment to run ansible with. Everything ansible writes
-// goes under dir.
-func ansibleSetup(b *testing.B, env *sshtest.Env, dir string) (string, []string) {
-	knownHosts := filepath.Join(dir, "known_hosts")
-	if err := env.WriteKnownHosts(knownHosts); err != nil {
-		b.Fatal(err)
-	}
-	// ProxyJump goes through an alias so the bastion itself is not jumped
-	// through (in loopback mode it shares its address with the hosts).
-	// Options are in a config file passed with -F because ssh hands -F,
-	// unlike -o, on to the jump connection.
-	sshConfig := fmt.Sprintf(`Host mcloud-bastion
-  HostName %s
-  Port %d
-  User %s
-  ProxyJump none
-Host *
-  ProxyJump mcloud-bastion
-Host *
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  IdentityFile %s
-  IdentitiesOnly yes
-  BatchMode yes
-`, env.Bastion.Host, env.Bastion.Port, env.User, knownHosts, env.KeyPath)
-	cfgPath := filepath.Join(dir, "ssh_config")
-	if err := os.WriteFile(cfgPath, []byte(sshConfig), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	var inv strings.Builder
-	inv.WriteString("[all]\n")
-	for _, h := range env.Hosts {
-		fmt.Fprintf(&inv, "%s ansible_host=%s ansible_port=%d\n", h.Name, h.Host, h.Port)
-	}
-	fmt.Fprintf(&inv, "[all:vars]\nansible_user=%s\nansible_ssh_common_args='-F %s'\n", env.User, cfgPath)
-	invPath := filepath.Join(dir, "inventory.ini")
-	if err := os.WriteFile(invPath, []byte(inv.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return invPath, append(os.Environ(),
-		"ANSIBLE_HOME="+filepath.Join(dir, "ansible-home"),
-		"ANSIBLE_LOCAL_TEMP="+filepath.Join(dir, "ansible-local"),
-		"ANSIBLE_REMOTE_TEMP="+filepath.Join(dir, "ansible-remote"),
-		"ANSIBLE_NOCOLOR=1",
-		"ANSIBLE_CONFIG="+filepath.Join(dir, "none.cfg"), // ignore any ansible.cfg around
-	)
 }

@@ -199,7 +199,7 @@ func (c *Client) bastion(ctx context.Context) (*conn, error) {
 		if c.bastLost != nil {
 			err = fmt.Errorf("reconnect after %v: %w", c.bastLost, err)
 		}
-		e := newError("connect", bastionName, c.bastAddr, "", err)
+		e := newError(opConnect, bastionName, c.bastAddr, "", err)
 		if isNetworkFailure(e.Kind) {
 			e.Kind = KindBastionUnreachable
 		}
@@ -348,7 +348,7 @@ func (c *Client) target(ctx context.Context, t Target) (*conn, error) {
 	}
 	cn, err := c.dialTarget(ctx, t)
 	if err != nil {
-		return nil, newError("connect", t.display(), t.Address, c.bastAddr, err)
+		return nil, newError(opConnect, t.display(), t.Address, c.bastAddr, err)
 	}
 	c.mu.Lock()
 	if c.closed {

@@ -80,7 +80,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-const bastionName = "bastion"
+const (
+	bastionName = "bastion"
+	opConnect   = "connect"
+)
 
 func newError(op, host, addr, via string, err error) *Error {
 	return &Error{Op: op, Host: host, Addr: addr, Via: via, Kind: KindOf(err), Err: err}
@@ -147,6 +150,15 @@ func (e *connLostError) Unwrap() error { return e.reason }
 
 // ErrClosed is returned by calls on a closed Client.
 var ErrClosed = errors.New("ssh client closed")
+
+// Unreached reports whether err means the target was never reached (the
+// bastion or the target itself could not be connected to), so nothing ran
+// there. Anything else, including a connection lost mid-command, may have
+// left the target changed.
+func Unreached(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Op == opConnect
+}
 
 // KindOf classifies err. The most specific classification in the chain wins,
 // so a refused connection to the bastion reads as "bastion unreachable".

@@ -133,3 +133,15 @@ func (h *hostKeys) callback(host string) xssh.HostKeyCallback {
 		return hk
 	}
 }
+
+// KnownHostsLine pins key, written "<type> <base64>" as in the first two
+// fields of a host's /etc/ssh/ssh_host_*_key.pub, for addr (host, or
+// host:port), in the form Config.KnownHosts takes. It fails on a key that
+// does not parse, so a typo is caught before any connection is attempted.
+func KnownHostsLine(addr, key string) (string, error) {
+	pub, _, _, _, err := xssh.ParseAuthorizedKey([]byte(key))
+	if err != nil {
+		return "", fmt.Errorf("parse host key for %s: %w", addr, err)
+	}
+	return knownhosts.Line([]string{knownhosts.Normalize(addr)}, pub), nil
+}

@@ -2,8 +2,14 @@ package sshsandbox
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"sort"
@@ -63,6 +69,9 @@ func newHost(sb *Sandbox, spec HostSpec) (*Host, error) {
 	if h.httpPort == 0 {
 		h.httpPort = 8080
 	}
+	if h.spec.HealthPath == "" {
+		h.spec.HealthPath = "/health"
+	}
 	for _, svc := range spec.Services {
 		h.services[svc] = true
 	}
@@ -76,7 +85,15 @@ func newHost(sb *Sandbox, spec HostSpec) (*Host, error) {
 	}
 	h.httpLn = newChanListener()
 	h.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go h.httpSrv.Serve(h.httpLn)
+	var ln net.Listener = h.httpLn
+	if spec.TLS {
+		cert, err := selfSignedCert()
+		if err != nil {
+			return nil, err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+	}
+	go h.httpSrv.Serve(ln)
 	return h, nil
 }
 
@@ -144,11 +161,19 @@ func (h *Host) Services() []string {
 func (h *Host) healthy() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return !h.unhealthy
+	if h.unhealthy {
+		return false
+	}
+	for _, active := range h.services {
+		if !active {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Host) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/health" {
+	if r.URL.Path != h.spec.HealthPath {
 		http.NotFound(w, r)
 		return
 	}
@@ -318,3 +343,27 @@ func (l *chanListener) Close() error {
 }
 
 func (l *chanListener) Addr() net.Addr { return sandboxAddr{} }
+
+// selfSignedCert makes a certificate for 127.0.0.1 and localhost that no CA
+// vouches for, like a freshly installed product's.
+func selfSignedCert() (tls.Certificate, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, nil
+}

@@ -43,14 +43,20 @@ type HostSpec struct {
 	Name     string // what `hostname` prints
 	Address  string // host:port the bastion forwards to; default Name+".sandbox:22"
 	Services []string
-	// Unhealthy makes the health endpoint (and healthcheck) fail.
+	// Unhealthy makes the health endpoint (and healthcheck) fail. They
+	// also fail while any of Services is stopped, as a real one would.
 	Unhealthy bool
 	// FailApply makes apply-patch fail.
 	FailApply bool
 	// HTTP serves direct-tcpip connections to 127.0.0.1/localhost:HTTPPort
-	// on this host (default: /health answering from the health state).
-	HTTP     http.Handler
-	HTTPPort int // default 8080
+	// on this host (default: HealthPath answering from the health state).
+	HTTP       http.Handler
+	HTTPPort   int    // default 8080
+	HealthPath string // default /health
+	// TLS serves HTTPPort over TLS with a self-signed certificate, as
+	// products like WSO2 do on their management port. The sandbox's own
+	// curl speaks plain HTTP only.
+	TLS      bool
 	Commands map[string]CommandFunc
 }
 
@@ -155,6 +161,10 @@ func (s *Sandbox) KnownHosts() []string {
 	}
 	return lines
 }
+
+// BastionKey is the bastion's public host key, for callers that pin it
+// under another name than BastionAddr (e.g. the configured bastion's).
+func (s *Sandbox) BastionKey() xssh.PublicKey { return s.bastionKey.PublicKey() }
 
 // Config returns a client configuration for the sandbox, using the
 // generated key (if any) and user.

@@ -3,9 +3,12 @@ package sshsandbox_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	xssh "golang.org/x/crypto/ssh"
 
 	mssh "github.com/mcloud/mcloud/integrations/ssh"
 	"github.com/mcloud/mcloud/integrations/ssh/sshsandbox"
@@ -148,4 +151,66 @@ func TestSandboxCancelAndHostKeys(t *testing.T) {
 	if mssh.KindOf(err) != mssh.KindHostKeyMismatch {
 		t.Fatalf("want mismatch, got %v", err)
 	}
+}
+
+// A product's health endpoint: TLS with a self-signed certificate on its
+// own port and path, failing while the service is stopped.
+func TestSandboxHealthEndpointFollowsService(t *testing.T) {
+	sb, err := sshsandbox.Start(sshsandbox.Options{
+		KeyDir: t.TempDir(),
+		Hosts: []sshsandbox.HostSpec{{Name: "apim-1", Address: "10.10.1.11", Services: []string{"wso2am"},
+			TLS: true, HTTPPort: 9443, HealthPath: "/services/Version"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	cfg := sb.Config("mcloud")
+	cfg.KnownHosts = []string{
+		mustLine(t, "bastion.customer-x.example.net:2222", sb.BastionKey()),
+		sb.Host("apim-1").KnownHostsLine(),
+	}
+	// The bastion pinned under its configured name, reached at the sandbox.
+	cfg.Bastion.Host, cfg.Bastion.Port = "bastion.customer-x.example.net", 2222
+	cfg.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, sb.BastionAddr())
+	}
+	c, err := mssh.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tg := sb.Targets()[0]
+	get := func() int {
+		t.Helper()
+		resp, err := c.HTTPGet(ctx, tg, "https://127.0.0.1:9443/services/Version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("running service: %d", code)
+	}
+	if r, err := c.Run(ctx, tg, "systemctl stop wso2am"); err != nil || !r.OK() {
+		t.Fatal(err)
+	}
+	if code := get(); code != 503 {
+		t.Fatalf("stopped service: %d, want 503", code)
+	}
+	if r, _ := c.Run(ctx, tg, "healthcheck"); r.ExitStatus != 1 {
+		t.Fatalf("healthcheck with the service stopped exited %d", r.ExitStatus)
+	}
+}
+
+func mustLine(t *testing.T, addr string, key xssh.PublicKey) string {
+	t.Helper()
+	line, err := mssh.KnownHostsLine(addr, string(xssh.MarshalAuthorizedKey(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
 }
