@@ -238,11 +238,6 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 }
 
 func (q *Queue) finish(ctx context.Context, run *Run, status mcloud.JobStatus, errText, detail string) {
-	// Record the outcome even if the job's own context was cancelled.
-	ctx = context.WithoutCancel(ctx)
-	if _, err := q.db.FinishJob(ctx, run.Job.ID, status, errText, detail); err != nil {
-		q.log.Error("record job outcome", "job", run.Job.ID, "err", err)
-	}
 	var text string
 	switch status {
 	case mcloud.JobSucceeded:
@@ -252,7 +247,11 @@ func (q *Queue) finish(ctx context.Context, run *Run, status mcloud.JobStatus, e
 	default:
 		text = fmt.Sprintf("Job #%d failed: %s", run.Job.ID, errText)
 	}
-	run.Say(ctx, text)
+	// Record the outcome even if the job's own context was cancelled, and
+	// announce it in the same transaction.
+	if _, err := q.db.FinishJob(context.WithoutCancel(ctx), run.Job.ID, status, errText, detail, run.post(text)); err != nil {
+		q.log.Error("record job outcome", "job", run.Job.ID, "err", err)
+	}
 }
 
 func (q *Queue) heartbeat(ctx context.Context, id int64) {

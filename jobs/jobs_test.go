@@ -161,7 +161,7 @@ func TestInterruptedNonResumableJobFailsVisibly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SaveStep(ctx, j, "step 1", "ok", "step 1: ok")
+	db.SaveStep(ctx, j, "step 1", "ok", "step 1: ok", mcloud.Post{})
 	time.Sleep(1100 * time.Millisecond)
 	start(t, q)
 	j = waitStatus(t, db, job.ID, mcloud.JobFailed)

@@ -39,21 +39,24 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	if result != "" {
 		detail += ": " + result
 	}
-	if err := r.q.db.SaveStep(ctx, r.Job, name, result, detail); err != nil {
+	if err := r.q.db.SaveStep(ctx, r.Job, name, result, detail, r.post(fmt.Sprintf("Job #%d: %s", r.Job.ID, detail))); err != nil {
 		return "", err
 	}
 	r.done = append(r.done, name)
-	r.Say(ctx, fmt.Sprintf("Job #%d: %s", r.Job.ID, detail))
 	return result, nil
 }
 
 // Say posts text in the thread of the job's request. It goes through the
 // durable outbox, so nothing is lost while the chat is unreachable.
 func (r *Run) Say(ctx context.Context, text string) {
-	if _, err := r.q.db.Post(context.WithoutCancel(ctx), mcloud.Post{ChannelID: r.Job.ChannelID, RequestID: r.Job.RequestID,
-		JobID: r.Job.ID, Text: text}); err != nil {
+	if _, err := r.q.db.Post(context.WithoutCancel(ctx), r.post(text)); err != nil {
 		r.q.log.Error("queue job message", "job", r.Job.ID, "err", err)
 	}
+}
+
+// post is a message in the thread of the job's request.
+func (r *Run) post(text string) mcloud.Post {
+	return mcloud.Post{ChannelID: r.Job.ChannelID, RequestID: r.Job.RequestID, JobID: r.Job.ID, Text: text}
 }
 
 // Cancelled reports whether someone asked the job to stop, for verbs that

@@ -89,8 +89,10 @@ func (s *DB) StartJob(ctx context.Context, id int64, staleBefore time.Time) (job
 	return job, interrupted, nil
 }
 
-// FinishJob records a job's outcome and audits it with detail.
-func (s *DB) FinishJob(ctx context.Context, id int64, status mcloud.JobStatus, errText, detail string) (*mcloud.Job, error) {
+// FinishJob records a job's outcome, audits it with detail, and queues
+// announce (when it has text) in the same transaction, so a crash can lose
+// neither the outcome nor the message that tells people about it.
+func (s *DB) FinishJob(ctx context.Context, id int64, status mcloud.JobStatus, errText, detail string, announce mcloud.Post) (*mcloud.Job, error) {
 	var job *mcloud.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		j, err := s.getJob(ctx, tx, id, true)
@@ -101,7 +103,14 @@ func (s *DB) FinishJob(ctx context.Context, id int64, status mcloud.JobStatus, e
 		if j.Status.Done() {
 			return nil
 		}
-		return s.finish(ctx, tx, j, status, errText, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: j.ChannelID}, detail)
+		if err := s.finish(ctx, tx, j, status, errText, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: j.ChannelID}, detail); err != nil {
+			return err
+		}
+		if announce.Text == "" {
+			return nil
+		}
+		_, err = s.post(ctx, tx, announce)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("finish job #%d: %w", id, err)
@@ -226,15 +235,23 @@ func (s *DB) Step(ctx context.Context, jobID int64, name string) (value string, 
 	return value, true, nil
 }
 
-// SaveStep records that step name of job is done, with its result, and
-// audits it, in one transaction.
-func (s *DB) SaveStep(ctx context.Context, job *mcloud.Job, name, value, detail string) error {
+// SaveStep records that step name of job is done, with its result, audits
+// it and queues announce (when it has text), in one transaction: a resumed
+// job skips a saved step, so its message must already be on its way.
+func (s *DB) SaveStep(ctx context.Context, job *mcloud.Job, name, value, detail string, announce mcloud.Post) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO job_steps (job_id, name, value, done_at) VALUES (?, ?, ?, ?)`),
 			job.ID, name, value, ms(s.Now())); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, jobAudit(job, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: job.ChannelID}, mcloud.AuditStep, detail))
+		if err := s.audit(ctx, tx, jobAudit(job, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: job.ChannelID}, mcloud.AuditStep, detail)); err != nil {
+			return err
+		}
+		if announce.Text == "" {
+			return nil
+		}
+		_, err := s.post(ctx, tx, announce)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("save step %q of job #%d: %w", name, job.ID, err)

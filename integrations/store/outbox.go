@@ -11,10 +11,16 @@ import (
 // to Slack directly: what they say is written here first, so a Slack outage
 // or a restart loses nothing.
 func (s *DB) Post(ctx context.Context, p mcloud.Post) (int64, error) {
+	return s.post(ctx, s.db, p)
+}
+
+// post queues p through q, so a state change and its announcement can be
+// one transaction: neither happens without the other.
+func (s *DB) post(ctx context.Context, q querier, p mcloud.Post) (int64, error) {
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = s.Now()
 	}
-	id, err := s.insertID(ctx, s.db, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at) VALUES (?, ?, ?, ?, ?)`,
+	id, err := s.insertID(ctx, q, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at) VALUES (?, ?, ?, ?, ?)`,
 		p.ChannelID, p.RequestID, p.JobID, p.Text, ms(p.CreatedAt))
 	if err != nil {
 		return 0, fmt.Errorf("queue message for %s: %w", p.ChannelID, err)

@@ -216,7 +216,7 @@ func TestJobLifecycle(t *testing.T) {
 		if err != nil || interrupted || j.Attempt != 1 {
 			t.Fatalf("first start = %+v interrupted=%v %v", j, interrupted, err)
 		}
-		if err := db.SaveStep(ctx, j, "say", "said hi", "said hi"); err != nil {
+		if err := db.SaveStep(ctx, j, "say", "said hi", "said hi", mcloud.Post{ChannelID: "C0DEVOPS", JobID: j.ID, Text: "said hi"}); err != nil {
 			t.Fatal(err)
 		}
 		// While the first attempt's heartbeat is fresh, nobody else may start it.
@@ -232,8 +232,11 @@ func TestJobLifecycle(t *testing.T) {
 		if v, done, _ := db.Step(ctx, job.ID, "say"); !done || v != "said hi" {
 			t.Fatalf("step checkpoint = %q %v", v, done)
 		}
-		if _, err := db.FinishJob(ctx, job.ID, mcloud.JobSucceeded, "", "done"); err != nil {
+		if _, err := db.FinishJob(ctx, job.ID, mcloud.JobSucceeded, "", "done", mcloud.Post{ChannelID: "C0DEVOPS", JobID: job.ID, Text: "Job done"}); err != nil {
 			t.Fatal(err)
+		}
+		if posts, _ := db.PendingPosts(ctx, 10); len(posts) != 2 || posts[0].Text != "said hi" || posts[1].Text != "Job done" {
+			t.Fatalf("announcements queued with the step and the outcome = %+v", posts)
 		}
 		j, _, _ = db.StartJob(ctx, job.ID, db.Now())
 		if j.Status != mcloud.JobSucceeded || j.Attempt != 2 {
