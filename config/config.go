@@ -44,6 +44,9 @@ type Slack struct {
 	AppToken      Secret `yaml:"app_token"`
 	SigningSecret Secret `yaml:"signing_secret"`
 	APIURL        string `yaml:"api_url"`
+	// Mode is how Slack reaches the bot: "socket" (Socket Mode, the default
+	// when AppToken is set) or "http" (signed requests to /slack/...).
+	Mode string `yaml:"mode"`
 }
 
 // Team is the DevOps team: its channels and its members.

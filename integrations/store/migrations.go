@@ -105,4 +105,27 @@ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
 CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
 	FOR EACH ROW EXECUTE FUNCTION mcloud_audit_append_only();
 `},
+	{version: 3, name: "slack: outbox kinds and delivery state, thread roots, channel leases",
+		sqlite: `
+ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'post';
+ALTER TABLE outbox ADD COLUMN blocks TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN thread_ts TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN ts TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN inflight_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN next_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN error TEXT NOT NULL DEFAULT '';
+CREATE INDEX outbox_channel_pending ON outbox (channel_id, sent_at, id);
+CREATE TABLE slack_messages (
+	request_id BIGINT NOT NULL,
+	channel_id TEXT NOT NULL,
+	ts TEXT NOT NULL,
+	PRIMARY KEY (request_id, channel_id)
+);
+CREATE TABLE slack_leases (
+	channel_id TEXT PRIMARY KEY,
+	owner TEXT NOT NULL,
+	until BIGINT NOT NULL
+);
+CREATE INDEX dedupe_at ON dedupe (at);
+`},
 }

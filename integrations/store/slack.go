@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mcloud/mcloud"
+)
+
+// Outbox kinds. Every kind is delivered in order with the other messages of
+// its channel.
+const (
+	// KindPost is a message; with a RequestID it goes into the thread of
+	// that request's plan message when the channel has one.
+	KindPost = "post"
+	// KindPlan is a request's plan: the root of its thread. It is rendered
+	// from the request when sent, so it shows the request as it is then.
+	KindPlan = "plan"
+	// KindUpdate re-renders a request's plan message in place.
+	KindUpdate = "update"
+)
+
+// OutboxItem is one outbox row with its delivery state.
+type OutboxItem struct {
+	mcloud.Post
+	Kind string
+	// Blocks is Block Kit JSON; "" sends Text alone.
+	Blocks string
+	// ThreadTS puts a post in an explicit thread (a reply to a mention).
+	ThreadTS string
+	// InflightAt is set while an earlier send's outcome is unknown: the
+	// message may already be in Slack, so it is looked for before it is
+	// sent again.
+	InflightAt time.Time
+	// NextAt is when a failed send may be tried again.
+	NextAt   time.Time
+	Attempts int
+	// SentAt is when it was delivered or given up; TS is Slack's id of the
+	// message, and Error why it failed last (or was given up).
+	SentAt time.Time
+	TS     string
+	Error  string
+}
+
+// ErrLeaseLost means another process now sends this channel's messages;
+// this one must stop before it sends anything more there.
+var ErrLeaseLost = errors.New("another process holds this channel's outbox lease")
+
+// QueueMessage adds a message of any kind to the outbox.
+func (s *DB) QueueMessage(ctx context.Context, it OutboxItem) (int64, error) {
+	if it.CreatedAt.IsZero() {
+		it.CreatedAt = s.Now()
+	}
+	if it.Kind == "" {
+		it.Kind = KindPost
+	}
+	id, err := s.insertID(ctx, s.db, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		it.ChannelID, it.RequestID, it.JobID, it.Text, ms(it.CreatedAt), it.Kind, it.Blocks, it.ThreadTS)
+	if err != nil {
+		return 0, fmt.Errorf("queue %s message for %s: %w", it.Kind, it.ChannelID, err)
+	}
+	return id, nil
+}
+
+const outboxSelect = `SELECT id, channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts, inflight_at, next_at, attempts, sent_at, ts, error FROM outbox`
+
+func scanOutbox(rows *sql.Rows) ([]OutboxItem, error) {
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		var it OutboxItem
+		var created, inflight, next, sent int64
+		if err := rows.Scan(&it.ID, &it.ChannelID, &it.RequestID, &it.JobID, &it.Text, &created, &it.Kind, &it.Blocks,
+			&it.ThreadTS, &inflight, &next, &it.Attempts, &sent, &it.TS, &it.Error); err != nil {
+			return nil, fmt.Errorf("scan outbox: %w", err)
+		}
+		it.CreatedAt, it.InflightAt, it.NextAt, it.SentAt = fromMS(created), fromMS(inflight), fromMS(next), fromMS(sent)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+func (s *DB) outboxQuery(ctx context.Context, where string, args ...any) ([]OutboxItem, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(outboxSelect+" WHERE "+where), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return scanOutbox(rows)
+}
+
+// OutboxItems lists a channel's messages, sent or not, in outbox order;
+// "" lists every channel's.
+func (s *DB) OutboxItems(ctx context.Context, channelID string) ([]OutboxItem, error) {
+	if channelID == "" {
+		return s.outboxQuery(ctx, "1 = 1 ORDER BY id")
+	}
+	return s.outboxQuery(ctx, "channel_id = ? ORDER BY id", channelID)
+}
+
+// NextOutbox returns the message channelID must send next, or nil. It is
+// the oldest unsent one, except that a post for a request whose plan
+// message is still unsent yields to that plan: a job can report before
+// the plan it belongs to was queued, and its thread needs the plan first.
+func (s *DB) NextOutbox(ctx context.Context, channelID string) (*OutboxItem, error) {
+	head, err := s.outboxQuery(ctx, "channel_id = ? AND sent_at = 0 ORDER BY id LIMIT 1", channelID)
+	if err != nil || len(head) == 0 {
+		return nil, err
+	}
+	it := head[0]
+	if it.Kind == KindPlan || it.RequestID == 0 || it.ThreadTS != "" {
+		return &it, nil
+	}
+	root, err := s.ThreadRoot(ctx, it.RequestID, channelID)
+	if err != nil || root != "" {
+		return &it, err
+	}
+	plan, err := s.outboxQuery(ctx, "channel_id = ? AND sent_at = 0 AND kind = ? AND request_id = ? ORDER BY id LIMIT 1",
+		channelID, KindPlan, it.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	if len(plan) > 0 {
+		return &plan[0], nil
+	}
+	return &it, nil
+}
+
+// PendingUpdates lists the unsent update messages of a request's plan
+// message, so one chat.update showing the newest state answers them all.
+func (s *DB) PendingUpdates(ctx context.Context, requestID int64, channelID string) ([]int64, error) {
+	items, err := s.outboxQuery(ctx, "channel_id = ? AND request_id = ? AND kind = ? AND sent_at = 0 ORDER BY id",
+		channelID, requestID, KindUpdate)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	return ids, nil
+}
+
+// ThreadRoot is the Slack ts of request's plan message in channelID, or "".
+func (s *DB) ThreadRoot(ctx context.Context, requestID int64, channelID string) (string, error) {
+	var ts string
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT ts FROM slack_messages WHERE request_id = ? AND channel_id = ?`),
+		requestID, channelID).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read plan message of request #%d: %w", requestID, err)
+	}
+	return ts, nil
+}
+
+// OutboxChannels lists the channels with unsent messages that no other
+// live process is sending.
+func (s *DB) OutboxChannels(ctx context.Context, owner string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT DISTINCT channel_id FROM outbox WHERE sent_at = 0
+		AND channel_id NOT IN (SELECT channel_id FROM slack_leases WHERE until > ? AND owner <> ?) ORDER BY channel_id`),
+		ms(s.Now()), owner)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox channels: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ch string
+		if err := rows.Scan(&ch); err != nil {
+			return nil, fmt.Errorf("scan outbox channel: %w", err)
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
+}
+
+// LeaseChannel takes or renews owner's lease on sending channelID's
+// messages for d. Only one process holds a channel at a time, so each
+// channel's messages leave in order and at Slack's pace even with several
+// replicas. It reports whether owner holds the lease now.
+func (s *DB) LeaseChannel(ctx context.Context, channelID, owner string, d time.Duration) (bool, error) {
+	now := s.Now()
+	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO slack_leases (channel_id, owner, until) VALUES (?, ?, ?)
+		ON CONFLICT (channel_id) DO UPDATE SET owner = excluded.owner, until = excluded.until
+		WHERE slack_leases.owner = excluded.owner OR slack_leases.until <= ?`),
+		channelID, owner, ms(now.Add(d)), ms(now))
+	if err != nil {
+		return false, fmt.Errorf("lease outbox of %s: %w", channelID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("lease outbox of %s: %w", channelID, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseChannel gives up owner's lease on channelID, if it holds it.
+func (s *DB) ReleaseChannel(ctx context.Context, channelID, owner string) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM slack_leases WHERE channel_id = ? AND owner = ?`), channelID, owner); err != nil {
+		return fmt.Errorf("release outbox of %s: %w", channelID, err)
+	}
+	return nil
+}
+
+// MarkInflight records, before a message is sent, that its outcome is about
+// to be unknown: if the process dies before Delivered, the next sender
+// looks for it in Slack instead of posting it twice. It is the fence of the
+// lease: ErrLeaseLost means owner must not send.
+func (s *DB) MarkInflight(ctx context.Context, it OutboxItem, owner string) error {
+	now := s.Now()
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET inflight_at = CASE WHEN inflight_at = 0 THEN ? ELSE inflight_at END
+		WHERE id = ? AND sent_at = 0
+		AND EXISTS (SELECT 1 FROM slack_leases WHERE channel_id = ? AND owner = ? AND until > ?)`),
+		ms(now), it.ID, it.ChannelID, owner, ms(now))
+	if err != nil {
+		return fmt.Errorf("mark message %d in flight: %w", it.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("mark message %d in flight: %w", it.ID, err)
+	} else if n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// Delivered records that it reached Slack as message ts, together with
+// the other ids it answered (updates made redundant by it). A plan becomes
+// its request's thread root. It is recorded even if the lease was lost
+// meanwhile: the message is in Slack either way, and saying so is what
+// keeps it from being sent twice.
+func (s *DB) Delivered(ctx context.Context, it OutboxItem, ts string, also ...int64) error {
+	now := ms(s.Now())
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE outbox SET sent_at = ?, ts = ?, inflight_at = 0, error = '' WHERE id = ? AND sent_at = 0`),
+			now, ts, it.ID); err != nil {
+			return err
+		}
+		if len(also) > 0 {
+			args := []any{now}
+			for _, id := range also {
+				args = append(args, id)
+			}
+			q := `UPDATE outbox SET sent_at = ?, inflight_at = 0 WHERE sent_at = 0 AND id IN (?` + strings.Repeat(", ?", len(also)-1) + `)`
+			if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+				return err
+			}
+		}
+		if it.Kind == KindPlan && it.RequestID != 0 && ts != "" {
+			if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO slack_messages (request_id, channel_id, ts) VALUES (?, ?, ?)
+				ON CONFLICT (request_id, channel_id) DO NOTHING`), it.RequestID, it.ChannelID, ts); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record message %d delivered: %w", it.ID, err)
+	}
+	return nil
+}
+
+// Retry counts a failed attempt and puts the next off until next. When uncertain (no answer, or a
+// server error), the message may have reached Slack, so it stays in
+// flight and is looked for first; otherwise Slack said no and it did not.
+func (s *DB) Retry(ctx context.Context, id int64, next time.Time, uncertain bool, reason string) error {
+	keep := 0
+	if uncertain {
+		keep = 1
+	}
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + 1,
+		inflight_at = CASE WHEN ? = 1 THEN inflight_at ELSE 0 END WHERE id = ? AND sent_at = 0`),
+		ms(next), reason, keep, id); err != nil {
+		return fmt.Errorf("reschedule message %d: %w", id, err)
+	}
+	return nil
+}
+
+// Abandon gives up on a message Slack will never accept (its blocks are
+// invalid, the message to update is gone). It counts as done, with the
+// reason kept, so it no longer holds up its channel.
+func (s *DB) Abandon(ctx context.Context, id int64, reason string) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET sent_at = ?, error = ?, inflight_at = 0 WHERE id = ? AND sent_at = 0`),
+		ms(s.Now()), reason, id); err != nil {
+		return fmt.Errorf("abandon message %d: %w", id, err)
+	}
+	return nil
+}
+
+// FirstDelivery records key (a team and an event, trigger or envelope id)
+// and reports whether it is new within ttl. Slack retries events and may
+// deliver one click twice; the key lives in the database so a restart
+// does not forget it.
+func (s *DB) FirstDelivery(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	now := s.Now()
+	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO dedupe (key, at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ?`),
+		key, ms(now), ms(now.Add(-ttl)))
+	if err != nil {
+		return false, fmt.Errorf("record delivery %s: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record delivery %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// ForgetDelivery removes key, so a delivery that could not be taken on
+// (the bot was too busy) is processed when Slack sends it again.
+func (s *DB) ForgetDelivery(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM dedupe WHERE key = ?`), key); err != nil {
+		return fmt.Errorf("forget delivery %s: %w", key, err)
+	}
+	return nil
+}
+
+// PurgeDeliveries forgets keys recorded before before.
+func (s *DB) PurgeDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM dedupe WHERE at < ?`), ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge old deliveries: %w", err)
+	}
+	return res.RowsAffected()
+}
