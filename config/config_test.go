@@ -50,6 +50,7 @@ func TestInvalidNamesTheKey(t *testing.T) {
 		{"port type", "port: 2222", "port: twenty", `customers[0].bastion.port: must be a whole number, not "twenty"`},
 		{"bad host key", "host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "host_key: nope", "customers[1].bastion.host_key: must be"},
 		{"customer approver", "{id: U0DAVE, name: dave}", "{id: U0DAVE, name: dave, approver: true}", "customers[1].users[0].approver: customer users can never approve"},
+		{"slack mode typo", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  mode: sockets", `slack.mode: must be "socket" or "http", not "sockets"`},
 		{"duplicate env", "      - name: staging", "      - name: prod", `customers[0].environments[1].name: "prod" appears twice`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,6 +48,11 @@ func (c *Config) validate() []string {
 	} else if !teamIDRE.MatchString(c.Slack.TeamID) {
 		bad("slack.team_id", "%q is not a Slack team id (T followed by capitals and digits)", c.Slack.TeamID)
 	}
+	switch c.Slack.Mode {
+	case "", SlackSocket, SlackHTTP:
+	default:
+		bad("slack.mode", "must be %q or %q, not %q", SlackSocket, SlackHTTP, c.Slack.Mode)
+	}
 	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("slack.api_url", "%q is not an http(s) URL", c.Slack.APIURL)
 	}
