@@ -10,7 +10,9 @@ import (
 
 // approve and deny are the text forms of the Approve and Deny buttons;
 // both go through the store, which decides with mcloud.DecideApproval
-// inside one transaction.
+// inside one transaction. A decision made in another channel than the
+// request's is also posted in the request's thread, so the requester sees
+// it; one made in the same channel is already there as the reply.
 
 func approveVerb() *Verb {
 	return &Verb{
@@ -37,7 +39,9 @@ func approveVerb() *Verb {
 			case mcloud.ApprovalCounted:
 				text := fmt.Sprintf("%s approved request #%d (%s for %s): %d of %d approvals; waiting for %d more.",
 					c.Caller.Name, r.ID, r.Verb, r.Customer, len(r.Approvals), r.Needed, r.Needed-len(r.Approvals))
-				c.svc.post(ctx, r.Requester.ChannelID, r.ID, 0, text)
+				if c.Caller.ChannelID != r.Requester.ChannelID {
+					c.svc.post(ctx, r.Requester.ChannelID, r.ID, 0, text)
+				}
 				return Reply{Title: text, Request: &r}, nil
 			}
 			text := fmt.Sprintf("%s approved request #%d (%s for %s); it runs as job #%d.", c.Caller.Name, r.ID, r.Verb, r.Customer, res.Job.ID)
