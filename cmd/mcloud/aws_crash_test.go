@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,36 +68,7 @@ func TestKill9MidRestoreResumesWithoutRequestingAgain(t *testing.T) {
 	)
 	args := []string{"shell", "-c", cfg, "--database-url", dbPath, "--user", "alice", "--channel", "devops"}
 
-	first := exec.Command(bin, args...)
-	first.Env = env
-	stdin, _ := first.StdinPipe()
-	stdout, _ := first.StdoutPipe()
-	first.Stderr = os.Stderr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(stdin, "/mcloud restore-logs customer-x "+month.Format("2006-01")+"\n")
-	requested := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		closed := false
-		for sc.Scan() {
-			if !closed && strings.Contains(sc.Text(), "Job #1: request restores:") {
-				close(requested)
-				closed = true
-			}
-		}
-	}()
-	select {
-	case <-requested:
-	case <-time.After(60 * time.Second):
-		first.Process.Kill()
-		t.Fatal("the job never finished requesting restores")
-	}
-	if err := first.Process.Kill(); err != nil { // SIGKILL: no cleanup at all
-		t.Fatal(err)
-	}
-	first.Wait()
+	killWhen(t, bin, args, env, "/mcloud restore-logs customer-x "+month.Format("2006-01")+"\n", "Job #1: request restores:")
 
 	issued := emu.TotalRestoreCalls()
 	if issued != 160 {

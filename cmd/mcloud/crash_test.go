@@ -45,6 +45,43 @@ func mcloudBinary(t *testing.T) string {
 	return binPath
 }
 
+// killWhen starts the real program with args (and env, when not nil),
+// types input, and kills it with SIGKILL (no cleanup at all) as soon as it
+// prints a line containing line.
+func killWhen(t *testing.T, bin string, args, env []string, input, line string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, input)
+	seen := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		closed := false
+		for sc.Scan() {
+			if !closed && strings.Contains(sc.Text(), line) {
+				close(seen)
+				closed = true
+			}
+		}
+	}()
+	select {
+	case <-seen:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the program never printed %q", line)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+}
+
 // fastRescueConfig is the example configuration with abandoned jobs taken
 // over after 2 s instead of an hour.
 func fastRescueConfig(t *testing.T) string {
@@ -78,35 +115,9 @@ func testKill9MidJobResumes(t *testing.T, dbPath string) {
 	cfg := fastRescueConfig(t)
 	args := []string{"shell", "-c", cfg, "--database-url", dbPath, "--user", "alice", "--channel", "devops"}
 
-	first := exec.Command(bin, args...)
-	stdin, _ := first.StdinPipe()
-	stdout, _ := first.StdoutPipe()
-	first.Stderr = os.Stderr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(stdin, "/mcloud echo customer-x survive a crash --steps 6 --pause 400ms\n:user bob\n/mcloud approve 1\n")
-	sawStep2 := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		closed := false
-		for sc.Scan() {
-			if !closed && strings.Contains(sc.Text(), "Job #1: step 2:") {
-				close(sawStep2)
-				closed = true
-			}
-		}
-	}()
-	select {
-	case <-sawStep2:
-	case <-time.After(60 * time.Second):
-		first.Process.Kill()
-		t.Fatal("the job never reached step 2")
-	}
-	if err := first.Process.Kill(); err != nil { // SIGKILL: no cleanup at all
-		t.Fatal(err)
-	}
-	first.Wait()
+	killWhen(t, bin, args, nil,
+		"/mcloud echo customer-x survive a crash --steps 6 --pause 400ms\n:user bob\n/mcloud approve 1\n",
+		"Job #1: step 2:")
 
 	ctx := context.Background()
 	db, err := store.Open(ctx, dbPath)

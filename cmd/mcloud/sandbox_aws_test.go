@@ -30,14 +30,7 @@ func TestSandboxAWSScript(t *testing.T) {
 	}
 	expect := func(i int, prompt string, wants ...string) {
 		t.Helper()
-		if xs[i].prompt != prompt {
-			t.Fatalf("command %d is %q, want %q", i, xs[i].prompt, prompt)
-		}
-		for _, w := range wants {
-			if !strings.Contains(xs[i].reply, w) {
-				t.Errorf("reply to %q lacks %q:\n%s", prompt, w, xs[i].reply)
-			}
-		}
+		expectReply(t, xs, i, prompt, wants...)
 	}
 	expect(0, "carol@#customer-x-shared> /mcloud backups customer-x",
 		"Backups of customer-x at", "2 backups flagged:",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"strings"
 	"testing"
 )
 
@@ -21,14 +20,7 @@ func TestSandboxSSHScript(t *testing.T) {
 	}
 	expect := func(i int, prompt string, wants ...string) {
 		t.Helper()
-		if xs[i].prompt != prompt {
-			t.Fatalf("command %d is %q, want %q", i, xs[i].prompt, prompt)
-		}
-		for _, w := range wants {
-			if !strings.Contains(xs[i].reply, w) {
-				t.Errorf("reply to %q lacks %q:\n%s", prompt, w, xs[i].reply)
-			}
-		}
+		expectReply(t, xs, i, prompt, wants...)
 	}
 	const x = "[#customer-x-shared, thread of request #"
 	expect(1, "bob@#devops> /mcloud approve 1",

@@ -34,6 +34,20 @@ func transcript(out string) []exchange {
 	return xs
 }
 
+// expectReply checks that command i of a transcript is prompt and that its
+// reply contains every one of wants.
+func expectReply(t *testing.T, xs []exchange, i int, prompt string, wants ...string) {
+	t.Helper()
+	if xs[i].prompt != prompt {
+		t.Fatalf("command %d is %q, want %q", i, xs[i].prompt, prompt)
+	}
+	for _, w := range wants {
+		if !strings.Contains(xs[i].reply, w) {
+			t.Errorf("reply to %q lacks %q:\n%s", prompt, w, xs[i].reply)
+		}
+	}
+}
+
 func runShellScript(t *testing.T, script string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -58,14 +72,7 @@ func TestShellAcceptanceScript(t *testing.T) {
 	}
 	expect := func(i int, prompt string, wants ...string) {
 		t.Helper()
-		if xs[i].prompt != prompt {
-			t.Fatalf("command %d is %q, want %q", i, xs[i].prompt, prompt)
-		}
-		for _, w := range wants {
-			if !strings.Contains(xs[i].reply, w) {
-				t.Errorf("reply to %q lacks %q:\n%s", prompt, w, xs[i].reply)
-			}
-		}
+		expectReply(t, xs, i, prompt, wants...)
 	}
 	expect(0, "carol@#customer-x-shared> /mcloud status customer-y", "Error: From this channel you can only act on customer-x.")
 	expect(1, "carol@#customer-x-shared> /mcloud echo customer-x please check the gateway",
