@@ -153,9 +153,9 @@ func planPatch(ctx context.Context, c *Call) (mcloud.Plan, error) {
 		return mcloud.Plan{}, err
 	}
 	p := mcloud.Plan{Summary: fmt.Sprintf("Patch %s/%s with %s: %s, one at a time, halting at the first failure",
-		c.Customer.Name, c.Env.Name, r.id, plural(len(r.hosts), "host", "hosts"))}
+		c.Customer.Name, c.Env.Name, r.id, nOf(len(r.hosts), "host", "hosts"))}
 	p.Steps = append(p.Steps, fmt.Sprintf("reach all %s through the bastion %s and verify their pinned host keys; nothing is changed yet",
-		plural(len(r.hosts), "host", "hosts"), bastionAddr(c.Customer)))
+		nOf(len(r.hosts), "host", "hosts"), bastionAddr(c.Customer)))
 	for _, h := range r.hosts {
 		p.Steps = append(p.Steps, r.describe(h))
 	}
@@ -167,7 +167,7 @@ func planPatch(ctx context.Context, c *Call) (mcloud.Plan, error) {
 			r.file.local, humanBytes(int64(len(r.file.data))), r.file.sum[:16], r.file.remote))
 	}
 	p.Notes = append(p.Notes,
-		fmt.Sprintf("A health check is tried up to %s, %s apart, each attempt for at most %s.", plural(r.pt.HealthAttempts(), "time", "times"), r.pt.HealthWait(), healthAttemptLimit),
+		fmt.Sprintf("A health check is tried up to %s, %s apart, each attempt for at most %s.", nOf(r.pt.HealthAttempts(), "time", "times"), r.pt.HealthWait(), healthAttemptLimit),
 		fmt.Sprintf("On the first failure the rollout halts: that host is rolled back with %s and the hosts after it are not touched.", r.rollbackText()),
 		"/mcloud cancel <job> stops the rollout after the host being patched.",
 		"If the bot stops mid-rollout the job is not resumed: it fails, naming the hosts it completed, for a person to check the host it was on.")
@@ -232,7 +232,7 @@ func executePatch(ctx context.Context, x *Exec) (string, error) {
 		}
 		r.done = append(r.done, h.Name)
 	}
-	return fmt.Sprintf("%s is on %s of %s/%s: %s", r.id, plural(len(r.done), "host", "hosts"), x.Customer.Name, x.Env.Name, strings.Join(r.done, ", ")), nil
+	return fmt.Sprintf("%s is on %s of %s/%s: %s", r.id, nOf(len(r.done), "host", "hosts"), x.Customer.Name, x.Env.Name, strings.Join(r.done, ", ")), nil
 }
 
 // stopped says, for a cancel, where the rollout stopped; the job runner
@@ -378,7 +378,7 @@ func (r *rollout) checkHealth(ctx context.Context, i int) (int, string) {
 		}
 		if attempt == n || ctx.Err() != nil {
 			r.audit(ctx, h, "health check", fmt.Sprintf("%s (attempt %d of %d)", what, attempt, n), why)
-			return attempt, fmt.Sprintf("%s, the last: %s", plural(attempt, "attempt", "attempts"), why)
+			return attempt, fmt.Sprintf("%s, the last: %s", nOf(attempt, "attempt", "attempts"), why)
 		}
 		if attempt == 1 {
 			r.x.Say(ctx, fmt.Sprintf("Job #%d: %s is not healthy yet (%s); checking again every %s, up to %d more times.",

@@ -55,7 +55,7 @@ func planRun(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	}
 	sc := c.svc.cfg.SSH
 	p := mcloud.Plan{Summary: fmt.Sprintf("Run `%s` on %s of %s/%s, up to %d at a time",
-		c.Params["command"], plural(len(hosts), "host", "hosts"), c.Customer.Name, c.Env.Name, sc.Fanout())}
+		c.Params["command"], nOf(len(hosts), "host", "hosts"), c.Customer.Name, c.Env.Name, sc.Fanout())}
 	for _, h := range hosts {
 		p.Steps = append(p.Steps, fmt.Sprintf("%s (%s) as %s", h.Name, h.Address, h.LoginUser(c.Customer.Bastion)))
 	}
@@ -79,7 +79,7 @@ func executeRun(ctx context.Context, x *Exec) (string, error) {
 	defer sess.Close()
 	where := fmt.Sprintf("%s/%s", x.Customer.Name, x.Env.Name)
 	var groups []outputGroup
-	_, err = x.Step(ctx, fmt.Sprintf("run on %s", plural(len(hosts), "host", "hosts")), func(ctx context.Context) (string, error) {
+	_, err = x.Step(ctx, fmt.Sprintf("run on %s", nOf(len(hosts), "host", "hosts")), func(ctx context.Context) (string, error) {
 		results := sess.RunAll(ctx, sshTargets(x.Customer, hosts), cmd)
 		groups = groupResults(results)
 		failed := failedHosts(groups)
@@ -87,7 +87,7 @@ func executeRun(ctx context.Context, x *Exec) (string, error) {
 		if len(failed) > 0 {
 			tally = fmt.Sprintf("%d failed, %s", len(failed), tally)
 		}
-		x.Say(ctx, renderGroups(fmt.Sprintf("Job #%d: `%s` on %s of %s: %s", x.Job.ID, cmd, plural(len(hosts), "host", "hosts"), where, tally), groups))
+		x.Say(ctx, renderGroups(fmt.Sprintf("Job #%d: `%s` on %s of %s: %s", x.Job.ID, cmd, nOf(len(hosts), "host", "hosts"), where, tally), groups))
 		return outcomeTally(groups), nil
 	})
 	if err != nil {
@@ -97,7 +97,7 @@ func executeRun(ctx context.Context, x *Exec) (string, error) {
 		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %d hosts of %s (%s); the output is above.",
 			cmd, len(failed), len(hosts), where, strings.Join(failed, ", "))
 	}
-	return fmt.Sprintf("ran `%s` on %s of %s; every one exited 0", cmd, plural(len(hosts), "host", "hosts"), where), nil
+	return fmt.Sprintf("ran `%s` on %s of %s; every one exited 0", cmd, nOf(len(hosts), "host", "hosts"), where), nil
 }
 
 func failedHosts(groups []outputGroup) []string {

@@ -228,10 +228,3 @@ func elapsedSince(start time.Time) string {
 	}
 	return d.Round(time.Second).String()
 }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}

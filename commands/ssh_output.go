@@ -100,7 +100,7 @@ func renderGroups(title string, groups []outputGroup) string {
 			for _, r := range groups[gi:] {
 				rest += len(r.hosts)
 			}
-			fmt.Fprintf(&b, "\n… %d more outcomes on %s not shown", len(groups)-gi, plural(rest, "host", "hosts"))
+			fmt.Fprintf(&b, "\n… %d more outcomes on %s not shown", len(groups)-gi, nOf(rest, "host", "hosts"))
 			break
 		}
 		b.WriteString(part.String())
