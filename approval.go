@@ -19,7 +19,10 @@ func DecideApproval(r Request, approver Caller, now time.Time) (ApprovalOutcome,
 	if approver.Role != RoleDevOps || !approver.Approver {
 		return ApprovalRefused, Errorf(EUNAUTHORIZED, "Only an approver can approve requests, and you are not one.")
 	}
-	if approver.UserID == r.Requester.UserID && approver.TeamID == r.Requester.TeamID {
+	// Slack user ids are unique across workspaces, and a payload's team id
+	// differs by how it arrived (command, click, Connect channel host), so
+	// the user id alone decides who made the request.
+	if approver.UserID == r.Requester.UserID {
 		return ApprovalRefused, Errorf(EUNAUTHORIZED, "You cannot approve request #%d because you made it; another approver must.", r.ID)
 	}
 	switch r.Status {
@@ -49,7 +52,7 @@ func DecideApproval(r Request, approver Caller, now time.Time) (ApprovalOutcome,
 func DecideDenial(r Request, denier Caller, now time.Time) *Error {
 	if denier.Role != RoleDevOps || !denier.Approver {
 		// The requester may withdraw their own pending request.
-		if !(denier.UserID == r.Requester.UserID && denier.TeamID == r.Requester.TeamID) {
+		if denier.UserID != r.Requester.UserID {
 			return Errorf(EUNAUTHORIZED, "Only an approver or the requester can deny request #%d.", r.ID)
 		}
 	}

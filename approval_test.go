@@ -43,8 +43,10 @@ func TestDecideApproval(t *testing.T) {
 		{"other approver after complete", approved, erin, mcloud.ApprovalRefused, mcloud.ECONFLICT},
 		{"expired by clock", expired, bob, mcloud.ApprovalRefused, mcloud.ECONFLICT},
 		{"denied", denied, bob, mcloud.ApprovalRefused, mcloud.ECONFLICT},
-		{"requester from another team with same id is not the requester",
-			pending(1, mcloud.Caller{UserID: "UBOB", TeamID: "TX"}), bob, mcloud.ApprovalComplete, ""},
+		// The same user arriving with another workspace's id (a click vs a
+		// command in a Connect channel) is still the requester.
+		{"requester under another team id",
+			pending(1, mcloud.Caller{UserID: "UBOB", TeamID: "TX"}), bob, mcloud.ApprovalRefused, mcloud.EUNAUTHORIZED},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := mcloud.DecideApproval(tt.req, tt.approver, now)

@@ -16,6 +16,15 @@ func Authorize(c Caller, verb string, access Access, customer string) *Error {
 	if access == AccessAnyone {
 		return nil
 	}
+	// A customer's shared channel is about that customer only, for
+	// everyone: answers there are seen by the customer, so another
+	// customer's name, hosts or jobs must never be asked about there.
+	if c.ChannelCustomer != "" && customer != "" && customer != c.ChannelCustomer {
+		if c.Role == RoleDevOps {
+			return Errorf(EUNAUTHORIZED, "This channel is %s's; ask about %s in its own channel or in a team channel.", c.ChannelCustomer, customer)
+		}
+		return Errorf(EUNAUTHORIZED, "From this channel you can only act on %s.", c.ChannelCustomer)
+	}
 	switch c.Role {
 	case RoleDevOps:
 		return nil

@@ -22,7 +22,9 @@ func TestAuthorize(t *testing.T) {
 		customer string
 		ok       bool
 	}{
-		{"devops any customer", devops, mcloud.AccessDevOps, "customer-y", true},
+		{"devops any customer from a team channel", mcloud.Caller{UserID: "U1", Role: mcloud.RoleDevOps}, mcloud.AccessDevOps, "customer-y", true},
+		{"devops other customer in a customer channel", devops, mcloud.AccessDevOps, "customer-y", false},
+		{"devops channel's own customer", devops, mcloud.AccessDevOps, "customer-x", true},
 		{"devops customer verb", devops, mcloud.AccessCustomer, "customer-x", true},
 		{"anyone help", stranger, mcloud.AccessAnyone, "", true},
 		{"stranger status", stranger, mcloud.AccessCustomer, "customer-x", false},

@@ -170,7 +170,9 @@ func (s *Slack) Mode() string { return s.mode }
 // Ready reports whether the store answers and Slack is connected.
 func (s *Slack) Ready(ctx context.Context) error {
 	if err := s.db.Ping(ctx); err != nil {
-		return fmt.Errorf("database unreachable: %w", err)
+		// /readyz is unauthenticated: the detail goes to the log only.
+		s.log.Warn("readiness: database unreachable", "err", err)
+		return errors.New("database unreachable")
 	}
 	if !s.connected.Load() {
 		if s.mode == config.SlackSocket {

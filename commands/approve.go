@@ -23,6 +23,9 @@ func approveVerb() *Verb {
 		Spec:     Spec{Args: []Arg{{Name: "request", Kind: KindID, About: "the request's number, shown with its plan"}}},
 		Access:   mcloud.AccessDevOps,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
+			if _, err := c.visibleRequest(ctx); err != nil {
+				return Reply{}, err
+			}
 			id, _ := strconv.ParseInt(c.Params["request"], 10, 64)
 			res, err := c.svc.store.Approve(ctx, id, c.Caller, c.svc.enqueue)
 			if err != nil {
@@ -64,15 +67,10 @@ func denyVerb() *Verb {
 		}},
 		Access: mcloud.AccessCustomer,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
-			id, _ := strconv.ParseInt(c.Params["request"], 10, 64)
-			if c.Caller.Role == mcloud.RoleCustomer {
-				// A customer may withdraw their own customer's requests only,
-				// and must not learn whether other numbers exist.
-				r, err := c.svc.store.Request(ctx, id)
-				if err != nil || r.Customer != c.Caller.Customer {
-					return Reply{}, mcloud.Errorf(mcloud.ENOTFOUND, "There is no request #%d.", id)
-				}
+			if _, err := c.visibleRequest(ctx); err != nil {
+				return Reply{}, err
 			}
+			id, _ := strconv.ParseInt(c.Params["request"], 10, 64)
 			r, err := c.svc.store.Deny(ctx, id, c.Caller, c.Params["reason"])
 			if err != nil {
 				return Reply{}, err

@@ -204,7 +204,8 @@ func (s *Service) Config() *config.Config { return s.cfg }
 func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string) (reply Reply) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.Log.Error("command panicked", "line", line, "panic", r)
+			// Not the line itself: it may carry a secret typed after --.
+			s.Log.Error("command panicked", "verb", verbOf(line), "panic", r)
 			reply = Reply{Error: "Something went wrong on our side (internal error); the DevOps team has the details in the bot's log.", Private: true}
 		}
 	}()
@@ -330,6 +331,22 @@ func (s *Service) refused(ctx context.Context, caller mcloud.Caller, customer, v
 		ChannelID: caller.ChannelID, Event: mcloud.AuditRefused, Detail: verb + ": " + err.Message}); aerr != nil {
 		s.Log.Error("audit refusal", "err", aerr)
 	}
+}
+
+// verbOf is the verb a line names, for logs: at most its first word after
+// /mcloud, cut short.
+func verbOf(line string) string {
+	f := strings.Fields(line)
+	if len(f) > 0 && (f[0] == "/mcloud" || f[0] == "mcloud") {
+		f = f[1:]
+	}
+	if len(f) == 0 {
+		return ""
+	}
+	if len(f[0]) > 32 {
+		return f[0][:32]
+	}
+	return f[0]
 }
 
 // nearest suggests a verb for a typo.

@@ -199,3 +199,47 @@ func TestHiddenSmokeTestVerb(t *testing.T) {
 		t.Fatalf("help echo = %q", r.Title)
 	}
 }
+
+// A customer's shared channel is read by the customer: DevOps typing there
+// get answers about that customer only, and other customers' requests and
+// jobs do not exist there.
+func TestCustomerChannelShowsOnlyItsCustomer(t *testing.T) {
+	svc, _, cfg := mustService(t)
+	ctx := context.Background()
+	aliceInX := caller(t, cfg, "alice", "customer-x-shared")
+	bobInX := caller(t, cfg, "bob", "customer-x-shared")
+	dave := caller(t, cfg, "dave", "customer-y-shared")
+	if r := svc.Handle(ctx, dave, "/mcloud echo customer-y private business"); r.Request == nil {
+		t.Fatalf("dave's request: %+v", r)
+	}
+	for _, tt := range []struct {
+		who  mcloud.Caller
+		line string
+		want string
+	}{
+		{aliceInX, "/mcloud status customer-y", "This channel is customer-x's; ask about customer-y in its own channel or in a team channel."},
+		{aliceInX, "/mcloud echo customer-y hi", "This channel is customer-x's; ask about customer-y in its own channel or in a team channel."},
+		{bobInX, "/mcloud approve 1", "There is no request #1."},
+		{bobInX, "/mcloud deny 1", "There is no request #1."},
+	} {
+		if r := svc.Handle(ctx, tt.who, tt.line); r.Error != tt.want {
+			t.Errorf("%s in #customer-x-shared: error %q, want %q", tt.line, r.Error, tt.want)
+		}
+	}
+	bobInY := caller(t, cfg, "bob", "customer-y-shared")
+	if r := svc.Handle(ctx, bobInY, "/mcloud approve 1"); r.Job == nil {
+		t.Fatalf("approve in customer-y's channel: %+v", r)
+	}
+	for _, line := range []string{"/mcloud job 1", "/mcloud cancel 1"} {
+		if r := svc.Handle(ctx, aliceInX, line); r.Error != "There is no job #1." {
+			t.Errorf("%s in #customer-x-shared: %+v", line, r)
+		}
+	}
+	if r := svc.Handle(ctx, aliceInX, "/mcloud jobs"); strings.Contains(strings.Join(r.Lines, "\n"), "customer-y") {
+		t.Fatalf("jobs in customer-x's channel lists customer-y: %v", r.Lines)
+	}
+	alice := caller(t, cfg, "alice", "devops")
+	if r := svc.Handle(ctx, alice, "/mcloud job 1"); r.Error != "" {
+		t.Fatalf("job 1 from the team channel: %s", r.Error)
+	}
+}

@@ -18,8 +18,8 @@ func jobsVerb() *Verb {
 		Access:   mcloud.AccessCustomer,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
 			customer := c.Params["customer"]
-			if c.Caller.Role == mcloud.RoleCustomer {
-				customer = c.Caller.Customer // a customer sees only their own
+			if scope := c.scope(); scope != "" {
+				customer = scope // a customer channel shows only its customer
 			}
 			list, err := c.svc.store.Jobs(ctx, customer, false, 20)
 			if err != nil {
@@ -87,6 +87,9 @@ func cancelVerb() *Verb {
 		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the job's number, from /mcloud jobs"}}},
 		Access:   mcloud.AccessDevOps,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
+			if _, err := c.visibleJob(ctx); err != nil {
+				return Reply{}, err
+			}
 			id, _ := strconv.ParseInt(c.Params["job"], 10, 64)
 			j, err := c.svc.store.RequestCancel(ctx, id, c.Caller)
 			if err != nil {
@@ -104,18 +107,41 @@ func cancelVerb() *Verb {
 	}
 }
 
-// visibleJob loads the job named by the "job" param, hiding other
-// customers' jobs from customer users as if they did not exist.
+// scope is the one customer this call may see: a customer user's own, or
+// the customer whose shared channel it was typed in (whoever typed it: the
+// customer reads that channel). "" means any customer.
+func (c *Call) scope() string {
+	if c.Caller.Role == mcloud.RoleCustomer {
+		return c.Caller.Customer
+	}
+	return c.Caller.ChannelCustomer
+}
+
+// visibleJob loads the job named by the "job" param, hiding jobs outside
+// the call's scope as if they did not exist.
 func (c *Call) visibleJob(ctx context.Context) (*mcloud.Job, error) {
 	id, _ := strconv.ParseInt(c.Params["job"], 10, 64)
 	j, err := c.svc.store.Job(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if c.Caller.Role == mcloud.RoleCustomer && j.Customer != c.Caller.Customer {
+	if scope := c.scope(); scope != "" && j.Customer != scope {
 		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no job #%d.", id)
 	}
 	return j, nil
+}
+
+// visibleRequest is visibleJob for the "request" param.
+func (c *Call) visibleRequest(ctx context.Context) (*mcloud.Request, error) {
+	id, _ := strconv.ParseInt(c.Params["request"], 10, 64)
+	r, err := c.svc.store.Request(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if scope := c.scope(); scope != "" && r.Customer != scope {
+		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no request #%d.", id)
+	}
+	return r, nil
 }
 
 func jobLine(j mcloud.Job, now time.Time) string {
