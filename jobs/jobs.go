@@ -212,19 +212,30 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 		run.Say(ctx, fmt.Sprintf("Job #%d started: %s for %s.", job.ID, job.Verb, job.Customer))
 	}
 
-	beatCtx, stopBeat := context.WithCancel(ctx)
+	// The job runs under its own context, which the heartbeat cancels if a
+	// newer attempt took the job over: this one must then stop at once.
+	jobCtx, superseded := context.WithCancelCause(ctx)
+	defer superseded(nil)
+	beatCtx, stopBeat := context.WithCancel(jobCtx)
 	defer stopBeat()
-	go q.heartbeat(beatCtx, job.ID)
+	go q.heartbeat(beatCtx, job, superseded)
 
-	summary, err := q.runner.RunJob(ctx, run)
+	summary, err := q.runner.RunJob(jobCtx, run)
 	switch {
+	case errors.Is(err, store.ErrSuperseded) || errors.Is(context.Cause(jobCtx), store.ErrSuperseded):
+		q.log.Warn("job attempt superseded; stopped without writing more", "job", job.ID, "attempt", job.Attempt)
+		return nil
 	case err == nil:
 		q.finish(ctx, run, mcloud.JobSucceeded, "", summary)
 	case errors.Is(err, ErrCancelled):
 		q.finish(ctx, run, mcloud.JobCancelled, "", "cancelled at a step boundary; "+run.progress())
 	case ctx.Err() != nil:
 		// This process is shutting down: leave the job "running" so the
-		// next process resumes it, exactly as after a crash.
+		// next process resumes it as after a crash, but without waiting for
+		// the heartbeat to go stale.
+		if rerr := q.db.ReleaseJob(context.WithoutCancel(ctx), job.ID, job.Attempt); rerr != nil {
+			q.log.Warn("release job on shutdown", "job", job.ID, "err", rerr)
+		}
 		return ctx.Err()
 	default:
 		msg := mcloud.ErrorMessage(err)
@@ -249,12 +260,12 @@ func (q *Queue) finish(ctx context.Context, run *Run, status mcloud.JobStatus, e
 	}
 	// Record the outcome even if the job's own context was cancelled, and
 	// announce it in the same transaction.
-	if _, err := q.db.FinishJob(context.WithoutCancel(ctx), run.Job.ID, status, errText, detail, run.post(text)); err != nil {
+	if _, err := q.db.FinishJob(context.WithoutCancel(ctx), run.Job.ID, run.Job.Attempt, status, errText, detail, run.post(text)); err != nil {
 		q.log.Error("record job outcome", "job", run.Job.ID, "err", err)
 	}
 }
 
-func (q *Queue) heartbeat(ctx context.Context, id int64) {
+func (q *Queue) heartbeat(ctx context.Context, job *mcloud.Job, superseded context.CancelCauseFunc) {
 	t := time.NewTicker(max(q.opts.RescueAfter/4, 100*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -262,8 +273,13 @@ func (q *Queue) heartbeat(ctx context.Context, id int64) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := q.db.Heartbeat(ctx, id); err != nil && ctx.Err() == nil {
-				q.log.Warn("job heartbeat", "job", id, "err", err)
+			err := q.db.Heartbeat(ctx, job.ID, job.Attempt)
+			if errors.Is(err, store.ErrSuperseded) {
+				superseded(store.ErrSuperseded)
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				q.log.Warn("job heartbeat", "job", job.ID, "err", err)
 			}
 		}
 	}

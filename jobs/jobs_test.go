@@ -22,6 +22,7 @@ type stepRunner struct {
 	resumable bool
 	release   chan struct{}
 	ran       atomic.Int64
+	stopped   atomic.Bool // a step's context ended while it waited
 }
 
 func (r *stepRunner) Resumable(string) bool { return r.resumable }
@@ -34,6 +35,7 @@ func (r *stepRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error) 
 				select {
 				case <-r.release:
 				case <-ctx.Done():
+					r.stopped.Store(true)
 					return "", ctx.Err()
 				}
 			}
@@ -216,5 +218,58 @@ func TestFinishedJobNeverRunsAgain(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := r.ran.Load(); n != 1 {
 		t.Fatalf("step ran %d times, want once", n)
+	}
+}
+
+// An attempt whose job was taken over (its heartbeat looked dead to
+// another process) is stopped and writes nothing more: no step, no outcome.
+func TestSupersededAttemptStops(t *testing.T) {
+	r := &stepRunner{steps: 2, resumable: true, release: make(chan struct{})}
+	db, q := setup(t, r)
+	job := submit(t, db, q)
+	start(t, q)
+	for r.ran.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Another process takes the job over while the first attempt waits.
+	if _, interrupted, err := db.StartJob(context.Background(), job.ID, db.Now().Add(time.Hour)); err != nil || !interrupted {
+		t.Fatalf("take over: interrupted=%v err=%v", interrupted, err)
+	}
+	for !r.stopped.Load() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	j, _ := db.Job(context.Background(), job.ID)
+	if j.Status != mcloud.JobRunning || j.Attempt != 2 {
+		t.Fatalf("job after the old attempt stopped: %s, attempt %d; want running, attempt 2", j.Status, j.Attempt)
+	}
+	if steps, _ := db.JobSteps(context.Background(), job.ID); len(steps) != 0 {
+		t.Fatalf("the superseded attempt saved steps: %+v", steps)
+	}
+	if got := posts(t, db); strings.Contains(got, "failed") || strings.Contains(got, "succeeded") {
+		t.Fatalf("the superseded attempt announced an outcome:\n%s", got)
+	}
+}
+
+// A process that stops cleanly hands its running job on at once: the next
+// process need not wait for the heartbeat to go stale.
+func TestCleanStopReleasesRunningJob(t *testing.T) {
+	r := &stepRunner{steps: 2, resumable: true, release: make(chan struct{})}
+	db, q := setup(t, r)
+	job := submit(t, db, q)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for r.ran.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+	defer c()
+	q.Stop(sctx)
+	stale, err := db.StaleJobs(context.Background(), db.Now().Add(-time.Hour))
+	if err != nil || len(stale) != 1 || stale[0].ID != job.ID {
+		t.Fatalf("after a clean stop, jobs ready to resume = %+v, %v; want job #%d at once", stale, err, job.ID)
 	}
 }

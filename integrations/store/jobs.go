@@ -38,6 +38,23 @@ func (s *DB) Jobs(ctx context.Context, customer string, active bool, limit int) 
 // fresh), so this attempt must not start it a second time.
 var ErrBusy = errors.New("job is running elsewhere")
 
+// ErrSuperseded means a newer attempt took the job over (this attempt's
+// heartbeat went quiet long enough to look dead): this attempt must stop
+// and write nothing more.
+var ErrSuperseded = errors.New("job was taken over by a newer attempt")
+
+// owns checks, inside tx, that attempt is still the job's current one.
+func (s *DB) owns(ctx context.Context, tx *sql.Tx, id int64, attempt int) error {
+	var current int
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT attempt FROM jobs WHERE id = ?`+s.forUpdate()), id).Scan(&current); err != nil {
+		return fmt.Errorf("read attempt of job #%d: %w", id, err)
+	}
+	if current != attempt {
+		return ErrSuperseded
+	}
+	return nil
+}
+
 // StartJob marks job id running for a new attempt. It returns the job as it
 // now is and whether an earlier attempt had started and never finished (its
 // process died): the caller resumes or fails it, and says which. A job that
@@ -92,7 +109,8 @@ func (s *DB) StartJob(ctx context.Context, id int64, staleBefore time.Time) (job
 // FinishJob records a job's outcome, audits it with detail, and queues
 // announce (when it has text) in the same transaction, so a crash can lose
 // neither the outcome nor the message that tells people about it.
-func (s *DB) FinishJob(ctx context.Context, id int64, status mcloud.JobStatus, errText, detail string, announce mcloud.Post) (*mcloud.Job, error) {
+// attempt must still be the job's current one (ErrSuperseded).
+func (s *DB) FinishJob(ctx context.Context, id int64, attempt int, status mcloud.JobStatus, errText, detail string, announce mcloud.Post) (*mcloud.Job, error) {
 	var job *mcloud.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		j, err := s.getJob(ctx, tx, id, true)
@@ -102,6 +120,9 @@ func (s *DB) FinishJob(ctx context.Context, id int64, status mcloud.JobStatus, e
 		job = j
 		if j.Status.Done() {
 			return nil
+		}
+		if j.Attempt != attempt {
+			return ErrSuperseded
 		}
 		if err := s.finish(ctx, tx, j, status, errText, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: j.ChannelID}, detail); err != nil {
 			return err
@@ -168,10 +189,27 @@ func (s *DB) RequestCancel(ctx context.Context, id int64, who mcloud.Caller) (*m
 	return job, nil
 }
 
-// Heartbeat records that job id is still being worked on by a live process.
-func (s *DB) Heartbeat(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND status = ?`), ms(s.Now()), id, string(mcloud.JobRunning)); err != nil {
+// Heartbeat records that attempt of job id is still being worked on by a
+// live process; ErrSuperseded when a newer attempt owns the job.
+func (s *DB) Heartbeat(ctx context.Context, id int64, attempt int) error {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND status = ? AND attempt = ?`),
+		ms(s.Now()), id, string(mcloud.JobRunning), attempt)
+	if err != nil {
 		return fmt.Errorf("heartbeat job #%d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrSuperseded
+	}
+	return nil
+}
+
+// ReleaseJob clears attempt's heartbeat when its process stops cleanly, so
+// the next process resumes the job at once instead of waiting for the
+// heartbeat to go stale.
+func (s *DB) ReleaseJob(ctx context.Context, id int64, attempt int) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE jobs SET heartbeat_at = 0 WHERE id = ? AND status = ? AND attempt = ?`),
+		id, string(mcloud.JobRunning), attempt); err != nil {
+		return fmt.Errorf("release job #%d: %w", id, err)
 	}
 	return nil
 }
@@ -240,6 +278,9 @@ func (s *DB) Step(ctx context.Context, jobID int64, name string) (value string, 
 // job skips a saved step, so its message must already be on its way.
 func (s *DB) SaveStep(ctx context.Context, job *mcloud.Job, name, value, detail string, announce mcloud.Post) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.owns(ctx, tx, job.ID, job.Attempt); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO job_steps (job_id, name, value, done_at) VALUES (?, ?, ?, ?)`),
 			job.ID, name, value, ms(s.Now())); err != nil {
 			return err

@@ -229,10 +229,22 @@ func TestJobLifecycle(t *testing.T) {
 		if err != nil || !interrupted || j.Attempt != 2 {
 			t.Fatalf("second start = %+v interrupted=%v %v", j, interrupted, err)
 		}
+		// The first attempt, still running somewhere, can write nothing more.
+		first := *j
+		first.Attempt = 1
+		if err := db.SaveStep(ctx, &first, "late", "x", "late", mcloud.Post{}); !errors.Is(err, store.ErrSuperseded) {
+			t.Fatalf("step saved by a superseded attempt: %v", err)
+		}
+		if err := db.Heartbeat(ctx, job.ID, 1); !errors.Is(err, store.ErrSuperseded) {
+			t.Fatalf("heartbeat of a superseded attempt: %v", err)
+		}
+		if _, err := db.FinishJob(ctx, job.ID, 1, mcloud.JobFailed, "x", "x", mcloud.Post{}); !errors.Is(err, store.ErrSuperseded) {
+			t.Fatalf("outcome recorded by a superseded attempt: %v", err)
+		}
 		if v, done, _ := db.Step(ctx, job.ID, "say"); !done || v != "said hi" {
 			t.Fatalf("step checkpoint = %q %v", v, done)
 		}
-		if _, err := db.FinishJob(ctx, job.ID, mcloud.JobSucceeded, "", "done", mcloud.Post{ChannelID: "C0DEVOPS", JobID: job.ID, Text: "Job done"}); err != nil {
+		if _, err := db.FinishJob(ctx, job.ID, 2, mcloud.JobSucceeded, "", "done", mcloud.Post{ChannelID: "C0DEVOPS", JobID: job.ID, Text: "Job done"}); err != nil {
 			t.Fatal(err)
 		}
 		if posts, _ := db.PendingPosts(ctx, 10); len(posts) != 2 || posts[0].Text != "said hi" || posts[1].Text != "Job done" {
