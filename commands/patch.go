@@ -225,6 +225,9 @@ func executePatch(ctx context.Context, x *Exec) (string, error) {
 		return "", r.stopped(ctx, err)
 	}
 	for i, h := range r.hosts {
+		if err := ctx.Err(); err != nil {
+			return "", err // shutting down: no new host is started
+		}
 		// A host is one step: cancel is honoured between hosts, never
 		// between a host's stop and its start.
 		if _, err := x.Step(ctx, "patch "+h.Name, func(ctx context.Context) (string, error) { return r.patchHost(ctx, i) }); err != nil {
@@ -303,6 +306,10 @@ func (r *rollout) patchHost(ctx context.Context, i int) (string, error) {
 		}
 		did = append(did, "pre-check ok")
 	}
+	// From here the host is being changed: a shutdown of the bot must not
+	// leave it stopped or half-patched, so the rest of its sequence (and a
+	// rollback) runs to its end, bounded by each command's own timeout.
+	ctx = context.WithoutCancel(ctx)
 	why, reached := r.command(ctx, i, "stop", expand(r.pt.StopCommand(), v))
 	changed = reached
 	if why != "" {

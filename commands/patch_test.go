@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -342,5 +343,32 @@ func TestPatchRefusesFileChangedAfterApproval(t *testing.T) {
 	}
 	if got := w.ranSequence(); len(got) != 0 {
 		t.Fatalf("ran %q", got)
+	}
+}
+
+// A bot stopped (SIGTERM, a deploy) while a host is mid-patch finishes that
+// host's sequence rather than leaving its service stopped, starts no other
+// host, and leaves the job for the next process to report.
+func TestPatchFinishesTheHostWhenTheBotStops(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{})
+	w.writePatch("P-12", "twelve")
+	w.mark(0, "block-apply")
+	_, job := w.request("carol", "customer-x-shared", "/mcloud patch customer-x prod P-12")
+	w.waitFor("host-1's apply to start", func() bool { return w.exists(0, "apply-started") })
+	stopped := make(chan struct{})
+	go func() { w.stop(); close(stopped) }()
+	time.Sleep(300 * time.Millisecond) // the job's context is cancelled by now
+	w.mark(0, "release")
+	<-stopped
+	if got := w.hostLog(0); len(got) != 4 || got[3] != "systemctl start wso2am" || !w.exists(0, "installed-P-12") {
+		t.Fatalf("host-1 must be finished, not left stopped: %q", got)
+	}
+	if a, b := w.hostLog(1), w.hostLog(2); len(a)+len(b) != 0 {
+		t.Fatalf("hosts after the shutdown were touched: %q %q", a, b)
+	}
+	j, _ := w.db.Job(context.Background(), job)
+	steps, _ := w.db.JobSteps(context.Background(), job)
+	if j.Status != mcloud.JobRunning || len(steps) != 2 || steps[1].Name != "patch host-1" {
+		t.Fatalf("job %s with steps %+v; want running (handed to the next process) with host-1 recorded", j.Status, steps)
 	}
 }

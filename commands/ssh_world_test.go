@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,8 @@ type sshWorld struct {
 	// ran where.
 	sequence string
 	prod     map[string]any // customer-x's prod environment, as configured
+	// stop shuts the job queue down as the bot does on SIGTERM.
+	stop func()
 }
 
 const sshLoopback = sshtest.NetworkLoopback
@@ -132,12 +135,16 @@ func (w *sshWorld) open(parallelism int) {
 	if err := q.Start(qctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		q.Stop(sctx)
-	})
+	var once sync.Once
+	w.stop = func() {
+		once.Do(func() {
+			cancel()
+			sctx, c := context.WithTimeout(context.Background(), time.Minute)
+			defer c()
+			q.Stop(sctx)
+		})
+	}
+	t.Cleanup(w.stop)
 	w.svc, w.db = svc, db
 }
 

@@ -39,7 +39,9 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	if result != "" {
 		detail += ": " + result
 	}
-	if err := r.q.db.SaveStep(ctx, r.Job, name, result, detail, r.post(fmt.Sprintf("Job #%d: %s", r.Job.ID, detail))); err != nil {
+	// A step that did its work is recorded even if the job is being
+	// stopped meanwhile: the next attempt must not do it again.
+	if err := r.q.db.SaveStep(context.WithoutCancel(ctx), r.Job, name, result, detail, r.post(fmt.Sprintf("Job #%d: %s", r.Job.ID, detail))); err != nil {
 		return "", err
 	}
 	r.done = append(r.done, name)

@@ -146,7 +146,9 @@ func (a *app) close() {
 	if a.stop != nil {
 		a.stop()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Long enough for a patch to finish the host it is changing (it will
+	// not start another); everything else stops at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := a.queue.Stop(ctx); err != nil {
 		a.log.Warn("stop job queue", "err", err)
