@@ -388,7 +388,7 @@ func TestPosterRefreshesPlanOnExpiry(t *testing.T) {
 	r.start("replica-a")
 	r.waitAllSent(time.Minute)
 	r.ws.WaitFor(t, time.Minute, "the request to expire", func() bool {
-		expired, err := r.db.ExpirePending(ctx)
+		expired, err := r.db.ExpirePending(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -103,7 +103,7 @@ type Store interface {
 	Submit(ctx context.Context, r *mcloud.Request, enqueue store.Enqueue) (*mcloud.Job, error)
 	Approve(ctx context.Context, id int64, approver mcloud.Caller, enqueue store.Enqueue) (store.ApproveResult, error)
 	Deny(ctx context.Context, id int64, denier mcloud.Caller, reason string) (mcloud.Request, error)
-	ExpirePending(ctx context.Context) ([]mcloud.Request, error)
+	ExpirePending(ctx context.Context, announce func(mcloud.Request) mcloud.Post) ([]mcloud.Request, error)
 	Request(ctx context.Context, id int64) (*mcloud.Request, error)
 	PendingRequests(ctx context.Context, customer string) ([]mcloud.Request, error)
 	Job(ctx context.Context, id int64) (*mcloud.Job, error)
@@ -408,17 +408,14 @@ func (s *Service) Resumable(verb string) bool {
 	return v != nil && v.Resumable
 }
 
-// ExpireRequests expires overdue requests and tells their channels. Run it
-// periodically.
+// ExpireRequests expires overdue requests and tells their threads, in one
+// transaction. Run it periodically.
 func (s *Service) ExpireRequests(ctx context.Context) error {
-	expired, err := s.store.ExpirePending(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range expired {
-		s.post(ctx, r.Requester.ChannelID, r.ID, 0, fmt.Sprintf("Request #%d (%s for %s) expired without enough approvals; nothing ran. Ask again if it is still needed.", r.ID, r.Verb, r.Customer))
-	}
-	return nil
+	_, err := s.store.ExpirePending(ctx, func(r mcloud.Request) mcloud.Post {
+		return mcloud.Post{ChannelID: r.Requester.ChannelID, RequestID: r.ID,
+			Text: fmt.Sprintf("Request #%d (%s for %s) expired without enough approvals; nothing ran. Ask again if it is still needed.", r.ID, r.Verb, r.Customer)}
+	})
+	return err
 }
 
 func (s *Service) post(ctx context.Context, channel string, requestID, jobID int64, text string) {

@@ -167,9 +167,10 @@ func (s *DB) Deny(ctx context.Context, id int64, denier mcloud.Caller, reason st
 	return out, nil
 }
 
-// ExpirePending marks every pending request past its expiry as expired and
-// returns them, so the caller can tell the requesters.
-func (s *DB) ExpirePending(ctx context.Context) ([]mcloud.Request, error) {
+// ExpirePending marks every pending request past its expiry as expired,
+// queues announce(request) for each in the same transaction (so no expiry
+// goes untold), and returns them. announce may be nil.
+func (s *DB) ExpirePending(ctx context.Context, announce func(mcloud.Request) mcloud.Post) ([]mcloud.Request, error) {
 	var expired []mcloud.Request
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.rebind(requestSelect+` WHERE status = ? AND expires_at <= ?`+s.forUpdate()),
@@ -190,6 +191,11 @@ func (s *DB) ExpirePending(ctx context.Context) ([]mcloud.Request, error) {
 			sys := mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: r.Requester.ChannelID}
 			if err := s.audit(ctx, tx, auditFor(&r, sys, mcloud.AuditExpired, "expired without enough approvals; nothing ran")); err != nil {
 				return err
+			}
+			if announce != nil {
+				if _, err := s.post(ctx, tx, announce(r)); err != nil {
+					return err
+				}
 			}
 			expired = append(expired, r)
 		}

@@ -190,9 +190,14 @@ func TestDenyAndExpire(t *testing.T) {
 		old := newRequest(db, 1, carol)
 		old.ExpiresAt = db.Now().Add(-time.Second)
 		db.Submit(ctx, old, q.enqueue)
-		expired, err := db.ExpirePending(ctx)
+		expired, err := db.ExpirePending(ctx, func(r mcloud.Request) mcloud.Post {
+			return mcloud.Post{ChannelID: r.Requester.ChannelID, RequestID: r.ID, Text: "expired"}
+		})
 		if err != nil || len(expired) != 1 || expired[0].ID != old.ID {
 			t.Fatalf("ExpirePending = %v, %v", expired, err)
+		}
+		if posts, _ := db.PendingPosts(ctx, 10); len(posts) != 1 || posts[0].RequestID != old.ID || posts[0].Text != "expired" {
+			t.Fatalf("expiry announcements = %+v", posts)
 		}
 		if _, err := db.Approve(ctx, old.ID, bob, q.enqueue); mcloud.ErrorCode(err) != mcloud.ECONFLICT {
 			t.Fatalf("approve after expiry err = %v, want conflict", err)
