@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -204,6 +205,22 @@ func tagsAt(form url.Values, prefix string) map[string]string {
 }
 
 // matchValue applies AWS filter wildcards (* and ?) to one value.
+// matchFilters reports whether an item passes every Filter.N of a query.
+// values gives the item's values for a filter name (any one may match), or
+// known=false for a name this call does not support.
+func matchFilters(filters []filter, values func(name string) (vals []string, known bool)) (bool, *apiError) {
+	for _, f := range filters {
+		vals, known := values(f.name)
+		if !known {
+			return false, badRequestf("InvalidParameterValue", "Unrecognized filter name: %s", f.name)
+		}
+		if !slices.ContainsFunc(vals, func(v string) bool { return matchValue(f.values, v) }) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 func matchValue(patterns []string, v string) bool {
 	for _, p := range patterns {
 		if p == v {

@@ -343,26 +343,20 @@ func (e *Emulator) describeDBInstances(q *queryRequest) (any, *apiError) {
 		if ident != "" && ident != d.Identifier && ident != d.arn {
 			continue
 		}
-		ok := true
-		for _, f := range filters {
-			var val string
-			switch f.name {
+		ok, aerr := matchFilters(filters, func(name string) ([]string, bool) {
+			switch name {
 			case "db-instance-id":
-				if !matchValue(f.values, d.Identifier) && !matchValue(f.values, d.arn) {
-					ok = false
-				}
-				continue
+				return []string{d.Identifier, d.arn}, true
 			case "engine":
-				val = d.Engine
+				return []string{d.Engine}, true
 			case "dbi-resource-id":
-				val = d.resourceID
-			default:
-				e.mu.Unlock()
-				return nil, badRequestf("InvalidParameterValue", "Unrecognized filter name: %s", f.name)
+				return []string{d.resourceID}, true
 			}
-			if !matchValue(f.values, val) {
-				ok = false
-			}
+			return nil, false
+		})
+		if aerr != nil {
+			e.mu.Unlock()
+			return nil, aerr
 		}
 		if ok {
 			list = append(list, d)
@@ -473,27 +467,24 @@ func (e *Emulator) describeDBSnapshots(q *queryRequest) (any, *apiError) {
 		if snapType != "" && s.snapType != snapType {
 			continue
 		}
-		ok := true
-		for _, f := range filters {
-			var val string
-			switch f.name {
+		ok, aerr := matchFilters(filters, func(name string) ([]string, bool) {
+			switch name {
 			case "db-instance-id":
-				val = s.instanceID
+				return []string{s.instanceID}, true
 			case "db-snapshot-id":
-				val = s.id
+				return []string{s.id}, true
 			case "snapshot-type":
-				val = s.snapType
+				return []string{s.snapType}, true
 			case "engine":
-				val = s.engine
+				return []string{s.engine}, true
 			case "dbi-resource-id":
-				val = s.resourceID
-			default:
-				e.mu.Unlock()
-				return nil, badRequestf("InvalidParameterValue", "Unrecognized filter name: %s", f.name)
+				return []string{s.resourceID}, true
 			}
-			if !matchValue(f.values, val) {
-				ok = false
-			}
+			return nil, false
+		})
+		if aerr != nil {
+			e.mu.Unlock()
+			return nil, aerr
 		}
 		if ok {
 			kept = append(kept, s)
@@ -679,27 +670,24 @@ func (e *Emulator) describeExportTasks(q *queryRequest) (any, *apiError) {
 		if (id != "" && t.id != id) || (srcARN != "" && t.sourceARN != srcARN) {
 			continue
 		}
-		ok := true
-		for _, f := range filters {
-			var val string
-			switch f.name {
+		ok, aerr := matchFilters(filters, func(name string) ([]string, bool) {
+			switch name {
 			case "export-task-identifier":
-				val = t.id
+				return []string{t.id}, true
 			case "s3-bucket":
-				val = t.bucket
+				return []string{t.bucket}, true
 			case "source-arn":
-				val = t.sourceARN
+				return []string{t.sourceARN}, true
 			case "status":
-				val, _ = t.status(e.opts.ExportDelay, now)
-				val = strings.ToLower(val)
-				f.values = lower(f.values)
-			default:
-				e.mu.Unlock()
-				return nil, badRequestf("InvalidParameterValue", "Unrecognized filter name: %s", f.name)
+				// AWS matches the status in either case.
+				st, _ := t.status(e.opts.ExportDelay, now)
+				return []string{strings.ToLower(st), strings.ToUpper(st)}, true
 			}
-			if !matchValue(f.values, val) {
-				ok = false
-			}
+			return nil, false
+		})
+		if aerr != nil {
+			e.mu.Unlock()
+			return nil, aerr
 		}
 		if ok {
 			list = append(list, t)
@@ -751,10 +739,3 @@ func (e *Emulator) writeExportFiles(t *exportTask) {
 	}
 }
 
-func lower(in []string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = strings.ToLower(s)
-	}
-	return out
-}
