@@ -738,4 +738,3 @@ func (e *Emulator) writeExportFiles(t *exportTask) {
 		e.logf("rds export %s: writing export files to %s: %v", t.id, t.bucket, err)
 	}
 }
-
