@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,20 +88,7 @@ func TestKill9MidRestoreResumesWithoutRequestingAgain(t *testing.T) {
 		t.Fatalf("after kill -9: job %s with steps %v; want running, restores requested, waiting", job.Status, steps)
 	}
 
-	second := exec.Command(bin, args...)
-	second.Env = env
-	second.Stdin = strings.NewReader(":wait\n/mcloud job 1\n")
-	second.Stderr = os.Stderr
-	done := make(chan []byte, 1)
-	go func() { out, _ := second.Output(); done <- out }()
-	var out string
-	select {
-	case b := <-done:
-		out = string(b)
-	case <-time.After(2 * time.Minute):
-		second.Process.Kill()
-		t.Fatal("the restarted process did not finish the job")
-	}
+	out, _ := restart(t, bin, args, env, ":wait\n/mcloud job 1\n")
 	for _, want := range []string{
 		"Job #1 was interrupted (the process running it stopped) and is resuming from its last completed step.",
 		"Job #1: wait for restores: 160 restored copies ready",

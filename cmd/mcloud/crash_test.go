@@ -82,6 +82,27 @@ func killWhen(t *testing.T, bin string, args, env []string, input, line string) 
 	cmd.Wait()
 }
 
+// restart runs the real program again with args (and env, when not nil)
+// on input, waits up to two minutes for it to finish the interrupted work
+// and exit, and returns what it printed and its exit code.
+func restart(t *testing.T, bin string, args, env []string, input string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(input)
+	cmd.Stderr = os.Stderr
+	done := make(chan []byte, 1)
+	go func() { out, _ := cmd.Output(); done <- out }()
+	select {
+	case b := <-done:
+		return string(b), cmd.ProcessState.ExitCode()
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("the restarted process did not finish the job")
+		return "", -1
+	}
+}
+
 // fastRescueConfig is the example configuration with abandoned jobs taken
 // over after 2 s instead of an hour.
 func fastRescueConfig(t *testing.T) string {
@@ -134,21 +155,7 @@ func testKill9MidJobResumes(t *testing.T, dbPath string) {
 		t.Fatalf("after kill -9: job %s with %d steps done; want running, mid-way", job.Status, len(stepsBefore))
 	}
 
-	second := exec.Command(bin, args...)
-	second.Stdin = strings.NewReader(":wait\n:user alice\n/mcloud audit customer-x\n")
-	second.Stderr = os.Stderr
-	outCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	done := make(chan []byte, 1)
-	go func() { out, _ := second.Output(); done <- out }()
-	var out string
-	select {
-	case b := <-done:
-		out = string(b)
-	case <-outCtx.Done():
-		second.Process.Kill()
-		t.Fatal("the restarted process did not finish the job")
-	}
+	out, exit := restart(t, bin, args, nil, ":wait\n:user alice\n/mcloud audit customer-x\n")
 	for _, want := range []string{
 		"Job #1 was interrupted (the process running it stopped) and is resuming from its last completed step.",
 		`Job #1 succeeded: repeated "survive a crash" in 6 step(s)`,
@@ -158,8 +165,8 @@ func testKill9MidJobResumes(t *testing.T, dbPath string) {
 			t.Errorf("restarted output lacks %q:\n%s", want, out)
 		}
 	}
-	if second.ProcessState.ExitCode() != 0 {
-		t.Errorf("restarted shell exited %d", second.ProcessState.ExitCode())
+	if exit != 0 {
+		t.Errorf("restarted shell exited %d", exit)
 	}
 
 	job, _ = db.Job(ctx, 1)
