@@ -357,7 +357,7 @@ func TestPatchFinishesTheHostWhenTheBotStops(t *testing.T) {
 	w.waitFor("host-1's apply to start", func() bool { return w.exists(0, "apply-started") })
 	stopped := make(chan struct{})
 	go func() { w.stop(); close(stopped) }()
-	time.Sleep(300 * time.Millisecond) // the job's context is cancelled by now
+	time.Sleep(time.Second) // the shutdown has cancelled the job's context by now
 	w.mark(0, "release")
 	<-stopped
 	if got := w.hostLog(0); len(got) != 4 || got[3] != "systemctl start wso2am" || !w.exists(0, "installed-P-12") {
