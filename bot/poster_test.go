@@ -21,28 +21,10 @@ import (
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/pgtest"
+	"github.com/mcloud/mcloud/internal/storetest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// eachDB runs fn on a fresh SQLite file and a fresh PostgreSQL database.
-func eachDB(t *testing.T, fn func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, filepath.Join(t.TempDir(), "mcloud.db")) })
-	t.Run("postgres", func(t *testing.T) { fn(t, pgtest.URL(t)) })
-}
-
-func openStore(tb testing.TB, dsn string) *store.DB {
-	tb.Helper()
-	db, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
 
 // postRig is a store, a fake Slack and posters between them.
 type postRig struct {
@@ -56,7 +38,7 @@ func newPostRig(t *testing.T, dsn string) *postRig {
 	cfg := exampleConfig(t)
 	ws := slackfake.New(t)
 	cfg.Slack.APIURL = ws.APIURL()
-	return &postRig{t: t, db: openStore(t, dsn), ws: ws, cfg: cfg}
+	return &postRig{t: t, db: storetest.Open(t, dsn), ws: ws, cfg: cfg}
 }
 
 // start runs a poster as owner until the test ends; timeouts are short so
@@ -188,7 +170,7 @@ var (
 // then takes one message and never answers. Afterwards every message is
 // in Slack exactly once, in its thread, in order.
 func TestPosterThroughRateLimitAndOutage(t *testing.T) {
-	eachDB(t, func(t *testing.T, dsn string) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
 		r := newPostRig(t, dsn)
 		r1, r2 := r.request(customerX, carolCaller), r.request(customerX, carolCaller)
 		r3 := r.request(devops, aliceCaller)

@@ -25,6 +25,7 @@ import (
 	"github.com/mcloud/mcloud/commands"
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/storetest"
 	"github.com/mcloud/mcloud/jobs"
 )
 
@@ -97,13 +98,7 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	log := newTestLogger(tb)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	db, err := store.Open(ctx, o.dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
+	db := storetest.Open(tb, o.dsn)
 	svc, err := commands.New(cfg, db)
 	if err != nil {
 		tb.Fatal(err)

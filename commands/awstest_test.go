@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/mcloud/mcloud/integrations/aws"
 	"github.com/mcloud/mcloud/integrations/aws/awsemu"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/storetest"
 	"github.com/mcloud/mcloud/jobs"
 )
 
@@ -64,14 +64,7 @@ func newAWSWorld(t testing.TB, o awsWorldOptions) *awsWorld {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "mcloud.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, "")
 	if o.storeNow {
 		db.Now = o.now
 	}

@@ -2,7 +2,6 @@ package commands_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/mcloud/mcloud/commands"
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/storetest"
 	"github.com/mcloud/mcloud/jobs"
 )
 
@@ -21,15 +21,7 @@ func mustService(tb testing.TB) (*commands.Service, *store.DB, *config.Config) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "mcloud.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
+	db := storetest.Open(tb, "")
 	svc, err := commands.New(cfg, db)
 	if err != nil {
 		tb.Fatal(err)

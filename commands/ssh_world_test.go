@@ -20,6 +20,7 @@ import (
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/ssh/sshtest"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/storetest"
 	"github.com/mcloud/mcloud/jobs"
 )
 
@@ -113,14 +114,7 @@ func (w *sshWorld) open(parallelism int) {
 	}, w.prod, parallelism)
 
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "mcloud.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, "")
 	svc, err := commands.New(w.cfg, db)
 	if err != nil {
 		t.Fatal(err)

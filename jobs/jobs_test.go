@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/storetest"
 	"github.com/mcloud/mcloud/jobs"
 )
 
@@ -49,15 +49,7 @@ func (r *stepRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error) 
 
 func setup(t *testing.T, runner jobs.Runner) (*store.DB, *jobs.Queue) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "mcloud.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, "")
 	q, err := jobs.New(db, runner, jobs.Options{RescueAfter: time.Second, PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

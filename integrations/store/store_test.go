@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,28 +12,17 @@ import (
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/pgtest"
+	"github.com/mcloud/mcloud/internal/storetest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // eachDB runs fn against a fresh SQLite file and a fresh PostgreSQL database.
 func eachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, mustOpen(t, filepath.Join(t.TempDir(), "mcloud.db"))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, mustOpen(t, pgtest.URL(t))) })
+	storetest.Each(t, func(t *testing.T, dsn string) { fn(t, storetest.Open(t, dsn)) })
 }
 
-func mustOpen(tb testing.TB, dsn string) *store.DB {
-	tb.Helper()
-	db, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
+func mustOpen(tb testing.TB, dsn string) *store.DB { return storetest.Open(tb, dsn) }
 
 var (
 	carol = mcloud.Caller{UserID: "U0CAROL", TeamID: "T0CUSTX", Name: "carol", ChannelID: "C0CUSTX", Role: mcloud.RoleCustomer, Customer: "customer-x"}
