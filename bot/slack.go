@@ -397,14 +397,24 @@ func busyRetry(w http.ResponseWriter) {
 	http.Error(w, busyText, http.StatusServiceUnavailable)
 }
 
-func (s *Slack) handleCommand(w http.ResponseWriter, r *http.Request) {
+// verifiedForm verifies a request and parses its form body, answering the
+// failure itself (401 or 400) when it returns false.
+func (s *Slack) verifiedForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	body, ok := s.verify(w, r)
 	if !ok {
-		return
+		return nil, false
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		s.badRequest(w, r, "body is not form-encoded")
+		return nil, false
+	}
+	return form, true
+}
+
+func (s *Slack) handleCommand(w http.ResponseWriter, r *http.Request) {
+	form, ok := s.verifiedForm(w, r)
+	if !ok {
 		return
 	}
 	cmd := slashFromForm(form)
@@ -421,13 +431,8 @@ func (s *Slack) handleCommand(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Slack) handleInteraction(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.verify(w, r)
+	form, ok := s.verifiedForm(w, r)
 	if !ok {
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		s.badRequest(w, r, "body is not form-encoded")
 		return
 	}
 	payload := form.Get("payload")

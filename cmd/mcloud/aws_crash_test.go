@@ -11,7 +11,6 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/integrations/aws/awsemu"
-	"github.com/mcloud/mcloud/integrations/store"
 )
 
 // TestKill9MidRestoreResumesWithoutRequestingAgain starts restore-logs in
@@ -74,16 +73,7 @@ func TestKill9MidRestoreResumesWithoutRequestingAgain(t *testing.T) {
 		t.Fatalf("%d restores requested before the kill, want the 160 archived files", issued)
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	job, err := db.Job(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps, _ := db.JobSteps(ctx, 1)
+	db, job, steps := jobState(t, dbPath, 1)
 	if job.Status != mcloud.JobRunning || len(steps) != 1 || steps[0].Name != "request restores" {
 		t.Fatalf("after kill -9: job %s with steps %v; want running, restores requested, waiting", job.Status, steps)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/pgtest"
+	"github.com/mcloud/mcloud/internal/storetest"
 )
 
 var (
@@ -82,6 +83,22 @@ func killWhen(t *testing.T, bin string, args, env []string, input, line string) 
 	cmd.Wait()
 }
 
+// jobState opens the store the program used and reads job id and its
+// completed steps, as the program left them.
+func jobState(t *testing.T, dsn string, id int64) (*store.DB, *mcloud.Job, []store.Step) {
+	t.Helper()
+	db := storetest.Open(t, dsn)
+	job, err := db.Job(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := db.JobSteps(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, job, steps
+}
+
 // restart runs the real program again with args (and env, when not nil)
 // on input, waits up to two minutes for it to finish the interrupted work
 // and exit, and returns what it printed and its exit code.
@@ -141,16 +158,7 @@ func testKill9MidJobResumes(t *testing.T, dbPath string) {
 		"Job #1: step 2:")
 
 	ctx := context.Background()
-	db, err := store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	job, err := db.Job(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stepsBefore, _ := db.JobSteps(ctx, 1)
+	db, job, stepsBefore := jobState(t, dbPath, 1)
 	if job.Status != mcloud.JobRunning || len(stepsBefore) < 2 || len(stepsBefore) >= 6 {
 		t.Fatalf("after kill -9: job %s with %d steps done; want running, mid-way", job.Status, len(stepsBefore))
 	}
