@@ -30,13 +30,7 @@ func TestExampleIsValid(t *testing.T) {
 
 // Each broken file must be refused with the exact key and why.
 func TestInvalidNamesTheKey(t *testing.T) {
-	base, err := os.ReadFile("../examples/mcloud.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		name, old, new, want string
-	}{
+	expectInvalid(t, []edit{
 		{"dr region typo", "dr_region: us-west-2", "dr_region: us-wst-2", `customers[1].aws.dr_region: unknown region "us-wst-2"`},
 		{"unknown key", "retention_months: 3", "retention_month: 3", "customers[0].retention_month: unknown key"},
 		{"inline secret", "bot_token: ${SLACK_BOT_TOKEN}", "bot_token: xoxb-123-456", "slack.bot_token: must be an environment reference"},
@@ -52,7 +46,22 @@ func TestInvalidNamesTheKey(t *testing.T) {
 		{"customer approver", "{id: U0DAVE, name: dave}", "{id: U0DAVE, name: dave, approver: true}", "customers[1].users[0].approver: customer users can never approve"},
 		{"slack mode typo", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  mode: sockets", `slack.mode: must be "socket" or "http", not "sockets"`},
 		{"duplicate env", "      - name: staging", "      - name: prod", `customers[0].environments[1].name: "prod" appears twice`},
-	} {
+	})
+}
+
+// edit is a change to the example configuration and the error it must
+// cause: the exact key and why.
+type edit struct{ name, old, new, want string }
+
+// expectInvalid applies each edit to examples/mcloud.yaml on its own and
+// checks the configuration is refused with the wanted error.
+func expectInvalid(t *testing.T, edits []edit) {
+	t.Helper()
+	base, err := os.ReadFile("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range edits {
 		t.Run(tt.name, func(t *testing.T) {
 			if !strings.Contains(string(base), tt.old) {
 				t.Fatalf("example no longer contains %q", tt.old)

@@ -237,13 +237,7 @@ func (c *Config) validateAWS(path string, a CustomerAWS, bad func(string, string
 		bad(path+".account_id", "%q is not a 12-digit AWS account id", a.AccountID)
 	}
 	if a.RoleARN != "" {
-		m := roleARNRE.FindStringSubmatch(a.RoleARN)
-		switch {
-		case m == nil:
-			bad(path+".role_arn", "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", a.RoleARN)
-		case a.AccountID != "" && m[1] != a.AccountID:
-			bad(path+".role_arn", "is in account %s but account_id is %s", m[1], a.AccountID)
-		}
+		checkRoleARN(path+".role_arn", a.RoleARN, a.AccountID, "", bad)
 	}
 	if a.RoleARN != "" && !a.ExternalID.Set() {
 		bad(path+".external_id", "missing; assuming a customer's role always uses an external id")
@@ -259,6 +253,18 @@ func (c *Config) validateAWS(path string, a CustomerAWS, bad func(string, string
 		bad(path+".dr_region", "unknown region %q", a.DRRegion)
 	} else if a.DRRegion == a.Region {
 		bad(path+".dr_region", "is the same as region %q; disaster recovery needs another region", a.Region)
+	}
+}
+
+// checkRoleARN checks that arn is an IAM role ARN in account (when known);
+// why, if set, follows the account mismatch.
+func checkRoleARN(key, arn, account, why string, bad func(string, string, ...any)) {
+	m := roleARNRE.FindStringSubmatch(arn)
+	switch {
+	case m == nil:
+		bad(key, "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", arn)
+	case account != "" && m[1] != account:
+		bad(key, "is in account %s but account_id is %s%s", m[1], account, why)
 	}
 }
 

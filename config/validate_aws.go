@@ -39,13 +39,7 @@ func (c *Config) validateAWSOps() []string {
 		path := fmt.Sprintf("customers[%d]", i)
 		a := cu.AWS
 		if a.ExportRoleARN != "" {
-			m := roleARNRE.FindStringSubmatch(a.ExportRoleARN)
-			switch {
-			case m == nil:
-				bad(path+".aws.export_role_arn", "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", a.ExportRoleARN)
-			case a.AccountID != "" && m[1] != a.AccountID:
-				bad(path+".aws.export_role_arn", "is in account %s but account_id is %s; RDS exports use a role in the customer's own account", m[1], a.AccountID)
-			}
+			checkRoleARN(path+".aws.export_role_arn", a.ExportRoleARN, a.AccountID, "; RDS exports use a role in the customer's own account", bad)
 			if a.ExportKMSKeyID == "" {
 				bad(path+".aws.export_kms_key_id", "missing; RDS encrypts every snapshot export with a KMS key, so db-export needs one with export_role_arn")
 			}

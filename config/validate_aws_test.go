@@ -11,15 +11,9 @@ import (
 
 // The AWS verbs' keys are refused with the exact key and why.
 func TestAWSOpsKeysNameTheKey(t *testing.T) {
-	base, err := os.ReadFile("../examples/mcloud.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const roleX = "export_role_arn: arn:aws:iam::111111111111:role/mcloud-rds-export"
 	const kmsX = "export_kms_key_id: alias/mcloud-exports"
-	for _, tt := range []struct {
-		name, old, new, want string
-	}{
+	expectInvalid(t, []edit{
 		{"export role in another account", roleX, "export_role_arn: arn:aws:iam::999999999999:role/x",
 			"customers[0].aws.export_role_arn: is in account 999999999999 but account_id is 111111111111"},
 		{"export role not an ARN", roleX, "export_role_arn: mcloud-rds-export", `customers[0].aws.export_role_arn: "mcloud-rds-export" is not an IAM role ARN`},
@@ -33,17 +27,7 @@ func TestAWSOpsKeysNameTheKey(t *testing.T) {
 			`customers[0].environments[1].rds_instances[0]: "x_stg_db" is not an RDS instance identifier`},
 		{"rds instance twice", "      - name: staging\n", "      - name: staging\n        rds_instances: [x-db, x-db]\n",
 			`customers[0].environments[1].rds_instances[1]: "x-db" is already listed at customers[0].environments[1].rds_instances[0]`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if !strings.Contains(string(base), tt.old) {
-				t.Fatalf("example no longer contains %q", tt.old)
-			}
-			_, err := config.Parse([]byte(strings.Replace(string(base), tt.old, tt.new, 1)))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error = %v\nwant it to contain %q", err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestAWSOpsKeysAccepted(t *testing.T) {
