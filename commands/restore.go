@@ -167,9 +167,9 @@ func (k archiveKind) layout(a restoreArgs) string {
 	return fmt.Sprintf("s3://%s/%s%s/<%s>/%s/", a.bucket, k.root, env, k.source, a.month.Format("2006/01"))
 }
 
-// list returns every archive of the month, environment by environment and
-// source by source, paging through each.
-func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) ([]aws.Object, error) {
+// sources returns the "<root><env>/<source>/" prefixes the archives live
+// under: of every environment, or of the chosen one.
+func (k archiveKind) sources(ctx context.Context, acct AWSAccount, a restoreArgs) ([]string, error) {
 	envs := []string{k.root + a.env + "/"}
 	if a.env == "" {
 		var err error
@@ -177,19 +177,31 @@ func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) (
 			return nil, err
 		}
 	}
-	var out []aws.Object
+	var out []string
 	for _, env := range envs {
 		sources, err := acct.ListPrefixes(ctx, a.bucket, env)
 		if err != nil {
 			return nil, err
 		}
-		for _, src := range sources {
-			if err := acct.WalkObjects(ctx, a.bucket, src+a.month.Format("2006/01/"), func(o aws.Object) error {
-				out = append(out, o)
-				return nil
-			}); err != nil {
-				return nil, err
-			}
+		out = append(out, sources...)
+	}
+	return out, nil
+}
+
+// list returns every archive of the month, source by source, paging
+// through each.
+func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) ([]aws.Object, error) {
+	sources, err := k.sources(ctx, acct, a)
+	if err != nil {
+		return nil, err
+	}
+	var out []aws.Object
+	for _, src := range sources {
+		if err := acct.WalkObjects(ctx, a.bucket, src+a.month.Format("2006/01/"), func(o aws.Object) error {
+			out = append(out, o)
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -199,34 +211,25 @@ func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) (
 // kind's root (or the chosen environment), read from the key layout's
 // year and month levels: a few listings per source, none of the files.
 func (k archiveKind) months(ctx context.Context, acct AWSAccount, a restoreArgs) ([]time.Time, error) {
-	envs := []string{k.root + a.env + "/"}
-	if a.env == "" {
-		var err error
-		if envs, err = acct.ListPrefixes(ctx, a.bucket, k.root); err != nil {
-			return nil, err
-		}
+	sources, err := k.sources(ctx, acct, a)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[time.Time]bool{}
-	for _, env := range envs {
-		sources, err := acct.ListPrefixes(ctx, a.bucket, env)
+	for _, src := range sources {
+		years, err := acct.ListPrefixes(ctx, a.bucket, src)
 		if err != nil {
 			return nil, err
 		}
-		for _, src := range sources {
-			years, err := acct.ListPrefixes(ctx, a.bucket, src)
+		for _, y := range years {
+			months, err := acct.ListPrefixes(ctx, a.bucket, y)
 			if err != nil {
 				return nil, err
 			}
-			for _, y := range years {
-				months, err := acct.ListPrefixes(ctx, a.bucket, y)
-				if err != nil {
-					return nil, err
-				}
-				for _, m := range months {
-					// src + "2024/03/"; anything else is not an archive month.
-					if t, err := time.Parse("2006/01/", strings.TrimPrefix(m, src)); err == nil {
-						seen[t] = true
-					}
+			for _, m := range months {
+				// src + "2024/03/"; anything else is not an archive month.
+				if t, err := time.Parse("2006/01/", strings.TrimPrefix(m, src)); err == nil {
+					seen[t] = true
 				}
 			}
 		}
@@ -461,29 +464,30 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	// job does not request anything again; if the process dies inside it,
 	// the rerun lists again and S3's own restore status (ongoing, done)
 	// keeps what was already requested from being requested twice.
-	failed := map[string]string{} // this attempt's failed requests: key -> reason
+	r := &restoreRun{k: k, x: x, acct: acct, a: a, archived: archived,
+		failed: map[string]string{}, states: map[string]aws.RestoreStatus{}}
 	requested := false
 	if _, err := x.Step(ctx, "request restores", func(ctx context.Context) (string, error) {
-		summary, issued, err := k.request(ctx, x, acct, a, archived, failed)
+		summary, issued, err := r.request(ctx)
 		requested = issued > 0
 		return summary, err
 	}); err != nil {
 		return "", err
 	}
 
-	states := map[string]aws.RestoreStatus{}
 	if _, err := x.Step(ctx, "wait for restores", func(ctx context.Context) (string, error) {
-		return k.wait(ctx, x, acct, a, archived, failed, states, requested)
+		return r.wait(ctx, requested)
 	}); err != nil {
 		return "", err
 	}
-	if len(states) < len(archived) {
+	if len(r.states) < len(archived) {
 		// The wait finished in an earlier attempt: read where each file
 		// stands once, without waiting.
-		if _, err := k.poll(ctx, x, acct, a, archived, failed, states); err != nil {
+		if _, err := r.poll(ctx); err != nil {
 			return "", err
 		}
 	}
+	failed, states := r.failed, r.states
 
 	var files []fileLink
 	restored, ready := 0, 0
@@ -529,24 +533,38 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	return summary, nil
 }
 
+// restoreRun is one attempt at a restore job's archived files: what this
+// attempt's restore requests failed with, and which files have settled
+// (restored, or not restored for good). Its methods are the job's steps.
+type restoreRun struct {
+	k        archiveKind
+	x        *Exec
+	acct     AWSAccount
+	a        restoreArgs
+	archived []aws.Object
+	failed   map[string]string            // key -> why its restore request failed
+	states   map[string]aws.RestoreStatus // settled files only
+}
+
 // request asks S3 to restore every archived file that has no restore
 // yet, with bounded concurrency, and reports each failure by file.
-func (k archiveKind) request(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string) (string, int, error) {
+func (r *restoreRun) request(ctx context.Context) (string, int, error) {
+	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to request: no file of the month is archived", 0, nil
 	}
-	results := acct.RestoreMany(ctx, a.bucket, archived, aws.RestoreManyOptions{Days: restoreDays, Tier: a.tier})
+	results := r.acct.RestoreMany(ctx, a.bucket, archived, aws.RestoreManyOptions{Days: restoreDays, Tier: a.tier})
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
 	n := map[aws.RestoreOutcome]int{}
 	var problems []fileLink
-	for _, r := range results {
-		n[r.Outcome]++
-		if r.Outcome == aws.RestoreFailed {
-			failed[r.Key] = r.Reason
-			problems = append(problems, fileLink{Key: r.Key, Problem: r.Reason})
-			x.svc.Log.Warn("restore request failed", "job", x.Job.ID, "bucket", a.bucket, "key", r.Key, "err", r.Err)
+	for _, res := range results {
+		n[res.Outcome]++
+		if res.Outcome == aws.RestoreFailed {
+			r.failed[res.Key] = res.Reason
+			problems = append(problems, fileLink{Key: res.Key, Problem: res.Reason})
+			x.svc.Log.Warn("restore request failed", "job", x.Job.ID, "bucket", a.bucket, "key", res.Key, "err", res.Err)
 		}
 	}
 	if len(problems) == len(archived) {
@@ -574,8 +592,8 @@ func (k archiveKind) request(ctx context.Context, x *Exec, acct AWSAccount, a re
 // is still restoring. It says once when the restores run past AWS's
 // expected time, and gives up (failing the job, with what was still
 // pending) at giveUpAfter times it.
-func (k archiveKind) wait(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string,
-	states map[string]aws.RestoreStatus, justRequested bool) (string, error) {
+func (r *restoreRun) wait(ctx context.Context, justRequested bool) (string, error) {
+	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to wait for", nil
 	}
@@ -591,7 +609,7 @@ func (k archiveKind) wait(ctx context.Context, x *Exec, acct AWSAccount, a resto
 		if x.Cancelled(ctx) {
 			return "", jobs.ErrCancelled
 		}
-		pending, err := k.poll(ctx, x, acct, a, archived, failed, states)
+		pending, err := r.poll(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return "", ctx.Err()
@@ -632,7 +650,7 @@ func (k archiveKind) wait(ctx context.Context, x *Exec, acct AWSAccount, a resto
 		}
 	}
 	done, none := 0, 0
-	for _, st := range states {
+	for _, st := range r.states {
 		if st == aws.RestoreCompleted {
 			done++
 		} else {
@@ -659,10 +677,10 @@ const maxFailedPolls = 5
 // are settled without a request. A file deleted meanwhile is settled as
 // not restored. When every request of the round fails it returns the
 // pending files and the error.
-func (k archiveKind) poll(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string,
-	states map[string]aws.RestoreStatus) ([]aws.Object, error) {
+func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
+	x, a, failed, states := r.x, r.a, r.failed, r.states
 	var todo []aws.Object
-	for _, o := range archived {
+	for _, o := range r.archived {
 		if _, settled := states[o.Key]; settled {
 			continue
 		}
@@ -682,7 +700,7 @@ func (k archiveKind) poll(ctx context.Context, x *Exec, acct AWSAccount, a resto
 	for i, o := range todo {
 		keys[i] = o.Key
 	}
-	heads, errs := acct.HeadMany(ctx, a.bucket, keys, 0)
+	heads, errs := r.acct.HeadMany(ctx, a.bucket, keys, 0)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

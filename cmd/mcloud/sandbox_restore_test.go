@@ -13,10 +13,7 @@ import (
 // customer is refused the same month in her channel with the window
 // sentence; a month with no archives names the months that have them.
 func TestSandboxRestoresTheREADMEExample(t *testing.T) {
-	for _, v := range []string{"CUSTOMER_X_EXTERNAL_ID", "CUSTOMER_Y_EXTERNAL_ID", "MCLOUD_AWS_ENDPOINT", "AWS_PROFILE"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
+	freshMachine(t)
 	now := time.Now().UTC()
 	this := now.Format("2006-01")
 	window := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -3, 0).Format("2006-01") + " to " + this
@@ -63,6 +60,15 @@ func TestSandboxRestoresTheREADMEExample(t *testing.T) {
 	}
 	if n := strings.Count(out, " succeeded: "); n != 2 || strings.Contains(out, " failed: ") {
 		t.Errorf("want the two DevOps restores to succeed:\n%s", out)
+	}
+}
+
+// freshMachine runs the sandbox as on a new machine: no AWS account, no
+// external ids in the environment.
+func freshMachine(t *testing.T) {
+	for _, v := range []string{"CUSTOMER_X_EXTERNAL_ID", "CUSTOMER_Y_EXTERNAL_ID", "MCLOUD_AWS_ENDPOINT", "AWS_PROFILE"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
 	}
 }
 
