@@ -425,8 +425,10 @@ func (k archiveKind) plan(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	}
 	p.Notes = append(p.Notes, fmt.Sprintf("Found under %s: %s.", k.layout(a), classList(st.classes, st.classBytes)))
 	if waiting[aws.StorageClassDeepArchive] > 0 {
-		p.Notes = append(p.Notes, fmt.Sprintf("%s in DEEP_ARCHIVE: its restores take up to 12 hours on Standard and up to 48 hours on Bulk; "+
-			"Expedited is refused for DEEP_ARCHIVE.", nOf(waiting[aws.StorageClassDeepArchive], "file is", "files are")))
+		deep := aws.StorageClassDeepArchive
+		p.Notes = append(p.Notes, fmt.Sprintf("%s in DEEP_ARCHIVE, whose restores complete %s on Standard and %s on Bulk; "+
+			"Expedited is refused for DEEP_ARCHIVE.", nOf(waiting[deep], "file is", "files are"),
+			expectedRestore(deep, aws.TierStandard).text, expectedRestore(deep, aws.TierBulk).text))
 	}
 	if st.readable > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("%s not archived and linked without a restore.", nOf(st.readable, "file is", "files are")))

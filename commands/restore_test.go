@@ -314,7 +314,7 @@ func TestDevOpsRestoresAMonthOutsideTheWindowFromDeepArchive(t *testing.T) {
 		old + " is outside customer-x's 3-month self-service window (" + window + "); restoring because DevOps asked.",
 		fmt.Sprintf("Found under s3://customer-x-logs/logs/<env>/<host>/%s/: 8 DEEP_ARCHIVE (%.1f MiB), 4 GLACIER (%.1f MiB).",
 			strings.ReplaceAll(old, "-", "/"), float64(deepBytes)/(1<<20), float64(glacierBytes)/(1<<20)),
-		"8 files are in DEEP_ARCHIVE: its restores take up to 12 hours on Standard and up to 48 hours on Bulk; Expedited is refused for DEEP_ARCHIVE.",
+		"8 files are in DEEP_ARCHIVE, whose restores complete within 12 hours on Standard and within 48 hours on Bulk; Expedited is refused for DEEP_ARCHIVE.",
 	} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("plan notes lack %q:\n%s", want, notes)

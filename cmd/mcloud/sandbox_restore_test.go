@@ -40,7 +40,7 @@ func TestSandboxRestoresTheREADMEExample(t *testing.T) {
 		"AWS expects DEEP_ARCHIVE within 12 hours (Standard tier)",
 		"2024-03 is outside customer-x's 3-month self-service window ("+window+"); restoring because DevOps asked.",
 		"Found under s3://customer-x-logs/logs/<env>/<host>/2024/03/: 93 DEEP_ARCHIVE (",
-		"93 files are in DEEP_ARCHIVE: its restores take up to 12 hours on Standard and up to 48 hours on Bulk; Expedited is refused for DEEP_ARCHIVE.",
+		"93 files are in DEEP_ARCHIVE, whose restores complete within 12 hours on Standard and within 48 hours on Bulk; Expedited is refused for DEEP_ARCHIVE.",
 		"No approval needed; running as job #1.",
 		"Job #1: request restores: requested 93 restores (Standard tier, copies kept 7 days)",
 		"Job #1: wait for restores: 93 restored copies ready",
