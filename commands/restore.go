@@ -52,7 +52,8 @@ func restoreVerb(k archiveKind) *Verb {
 		Summary: fmt.Sprintf("restore a month of %s archives from Glacier and post download links when they are ready", k.noun),
 		Help: fmt.Sprintf("Lists the month's %s archives (s3://<%s>/%s<env>/<%s>/YYYY/MM/...), restores the ones in GLACIER or DEEP_ARCHIVE "+
 			"for %d days, waits for them (hours; the job survives restarts) and posts download links: one per file, or one manifest "+
-			"link when there are more than %d. Only the current month and the customer's retention_months before it can be restored. "+
+			"link when there are more than %d. Customer users can restore the current month and the customer's retention_months before it; "+
+			"DevOps can restore any month whose archives exist, and the plan says when it is outside the customer's window. "+
 			"--tier: bulk (cheapest, 5-12 h from GLACIER, up to 48 h from DEEP_ARCHIVE), standard (default, 3-5 h / up to 12 h) or "+
 			"expedited (1-5 min, GLACIER only). --env restricts it to one environment.",
 			k.noun, k.key, k.root, k.source, restoreDays, maxInlineLinks),
@@ -125,6 +126,38 @@ func (k archiveKind) args(p mcloud.Params, cu *config.Customer, now time.Time) (
 	return a, nil
 }
 
+// monthAccess is what a restore of a month may do, decided by
+// decideMonth.
+type monthAccess struct {
+	// outsideWindow: DevOps asked for a month before the customer's
+	// self-service window, which the plan says.
+	outsideWindow bool
+	// oldest and newest are the window's months: this month and the
+	// retention months before it.
+	oldest, newest time.Time
+}
+
+// decideMonth decides whether caller may restore month. Customer users
+// keep the self-service promise (this month and the customer's
+// retention months before it) and are refused outside it, with the same
+// sentence as ever. DevOps may go further back, since archives are kept
+// longer than the promise; whether anything is there is for the listing
+// to tell. A month in the future is refused for everyone.
+func decideMonth(month, now time.Time, retention int, role mcloud.Role, customer string) (monthAccess, *mcloud.Error) {
+	refused := checkRetention(month, now, retention, customer)
+	now = now.UTC()
+	acc := monthAccess{newest: time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)}
+	acc.oldest = acc.newest.AddDate(0, -retention, 0)
+	switch {
+	case refused == nil:
+		return acc, nil
+	case role == mcloud.RoleDevOps && month.Before(acc.oldest):
+		acc.outsideWindow = true
+		return acc, nil
+	}
+	return acc, refused
+}
+
 // layout is the listed key pattern, for messages.
 func (k archiveKind) layout(a restoreArgs) string {
 	env := "<env>"
@@ -134,9 +167,9 @@ func (k archiveKind) layout(a restoreArgs) string {
 	return fmt.Sprintf("s3://%s/%s%s/<%s>/%s/", a.bucket, k.root, env, k.source, a.month.Format("2006/01"))
 }
 
-// list returns every archive of the month, environment by environment and
-// source by source, paging through each.
-func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) ([]aws.Object, error) {
+// sources returns the "<root><env>/<source>/" prefixes the archives live
+// under: of every environment, or of the chosen one.
+func (k archiveKind) sources(ctx context.Context, acct AWSAccount, a restoreArgs) ([]string, error) {
 	envs := []string{k.root + a.env + "/"}
 	if a.env == "" {
 		var err error
@@ -144,22 +177,107 @@ func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) (
 			return nil, err
 		}
 	}
-	var out []aws.Object
+	var out []string
 	for _, env := range envs {
 		sources, err := acct.ListPrefixes(ctx, a.bucket, env)
 		if err != nil {
 			return nil, err
 		}
-		for _, src := range sources {
-			if err := acct.WalkObjects(ctx, a.bucket, src+a.month.Format("2006/01/"), func(o aws.Object) error {
-				out = append(out, o)
-				return nil
-			}); err != nil {
-				return nil, err
-			}
+		out = append(out, sources...)
+	}
+	return out, nil
+}
+
+// list returns every archive of the month, source by source, paging
+// through each.
+func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) ([]aws.Object, error) {
+	sources, err := k.sources(ctx, acct, a)
+	if err != nil {
+		return nil, err
+	}
+	var out []aws.Object
+	for _, src := range sources {
+		if err := acct.WalkObjects(ctx, a.bucket, src+a.month.Format("2006/01/"), func(o aws.Object) error {
+			out = append(out, o)
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// months returns, oldest first, every month that has archives under the
+// kind's root (or the chosen environment), read from the key layout's
+// year and month levels: a few listings per source, none of the files.
+func (k archiveKind) months(ctx context.Context, acct AWSAccount, a restoreArgs) ([]time.Time, error) {
+	sources, err := k.sources(ctx, acct, a)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[time.Time]bool{}
+	for _, src := range sources {
+		years, err := acct.ListPrefixes(ctx, a.bucket, src)
+		if err != nil {
+			return nil, err
+		}
+		for _, y := range years {
+			months, err := acct.ListPrefixes(ctx, a.bucket, y)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range months {
+				// src + "2024/03/"; anything else is not an archive month.
+				if t, err := time.Parse("2006/01/", strings.TrimPrefix(m, src)); err == nil {
+					seen[t] = true
+				}
+			}
+		}
+	}
+	out := make([]time.Time, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out, nil
+}
+
+// noArchives is the one sentence for a month with nothing under it: where
+// mcloud looked and which months do have archives. A customer user only
+// learns about the months of their own window.
+func (k archiveKind) noArchives(a restoreArgs, cu *config.Customer, have []time.Time, acc monthAccess, devops bool) *mcloud.Error {
+	const ym = "2006-01"
+	where := fmt.Sprintf("There are no %s archives for %s under %s", k.noun, a.monthText(), k.layout(a))
+	root := fmt.Sprintf("s3://%s/%s", a.bucket, k.root)
+	if a.env != "" {
+		root += a.env + "/"
+	}
+	if !devops {
+		var inWindow []time.Time
+		for _, t := range have {
+			if !t.Before(acc.oldest) && !t.After(acc.newest) {
+				inWindow = append(inWindow, t)
+			}
+		}
+		have = inWindow
+		if len(have) == 0 {
+			return mcloud.Errorf(mcloud.ENOTFOUND, "%s; none of the months you can restore (%s to %s) has %s archives under %s.",
+				where, acc.oldest.Format(ym), acc.newest.Format(ym), k.noun, root)
+		}
+	}
+	if len(have) == 0 {
+		return mcloud.Errorf(mcloud.ENOTFOUND, "%s; %s has no %s archives under %s at all.", where, cu.Name, k.noun, root)
+	}
+	first, last := have[0].Format(ym), have[len(have)-1].Format(ym)
+	span := fmt.Sprintf("from %s to %s", first, last)
+	if first == last {
+		span = "for " + first + " only"
+	}
+	if !devops {
+		return mcloud.Errorf(mcloud.ENOTFOUND, "%s; of the months you can restore (%s to %s), %s's %s archives exist %s.",
+			where, acc.oldest.Format(ym), acc.newest.Format(ym), cu.Name, k.noun, span)
+	}
+	return mcloud.Errorf(mcloud.ENOTFOUND, "%s; %s's %s archives exist %s.", where, cu.Name, k.noun, span)
 }
 
 // archiveStats sums up a month's listing for the plan.
@@ -167,16 +285,18 @@ type archiveStats struct {
 	files, readable, restoring, restored int
 	bytes                                int64
 	classes                              map[string]int
+	classBytes                           map[string]int64
 	toRestore                            map[string]int // archived, no restore yet, by class
 	restoreBytes                         int64
 }
 
 func statsOf(objs []aws.Object) archiveStats {
-	s := archiveStats{classes: map[string]int{}, toRestore: map[string]int{}}
+	s := archiveStats{classes: map[string]int{}, classBytes: map[string]int64{}, toRestore: map[string]int{}}
 	for _, o := range objs {
 		s.files++
 		s.bytes += o.Size
 		s.classes[o.StorageClass]++
+		s.classBytes[o.StorageClass] += o.Size
 		switch {
 		case !o.Archived():
 			s.readable++
@@ -192,8 +312,9 @@ func statsOf(objs []aws.Object) archiveStats {
 	return s
 }
 
-// classList is "800 GLACIER, 400 DEEP_ARCHIVE", in a stable order.
-func classList(byClass map[string]int) string {
+// classList is "800 GLACIER, 400 DEEP_ARCHIVE", in a stable order; with
+// sizes, "800 GLACIER (1.2 GiB), 400 DEEP_ARCHIVE (3.0 GiB)".
+func classList(byClass map[string]int, sizes ...map[string]int64) string {
 	names := make([]string, 0, len(byClass))
 	for c := range byClass {
 		names = append(names, c)
@@ -201,7 +322,11 @@ func classList(byClass map[string]int) string {
 	sort.Strings(names)
 	parts := make([]string, 0, len(names))
 	for _, c := range names {
-		parts = append(parts, fmt.Sprintf("%s %s", thousands(byClass[c]), c))
+		part := fmt.Sprintf("%s %s", thousands(byClass[c]), c)
+		if len(sizes) > 0 {
+			part += " (" + humanBytes(sizes[0][c]) + ")"
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -246,8 +371,10 @@ func (k archiveKind) plan(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	if err != nil {
 		return mcloud.Plan{}, err
 	}
-	if err := checkRetention(a.month, now, cu.RetentionMonths, cu.Name); err != nil {
-		return mcloud.Plan{}, err
+	devops := c.Caller.Role == mcloud.RoleDevOps
+	access, merr := decideMonth(a.month, now, cu.RetentionMonths, c.Caller.Role, cu.Name)
+	if merr != nil {
+		return mcloud.Plan{}, merr
 	}
 	// The request stores the month itself, so "last-month" approved after
 	// midnight on the 1st still restores the month that was planned.
@@ -262,8 +389,11 @@ func (k archiveKind) plan(ctx context.Context, c *Call) (mcloud.Plan, error) {
 		return mcloud.Plan{}, c.svc.awsFailed(fmt.Sprintf("Listing %s's %s archives", cu.Name, k.noun), err)
 	}
 	if len(objs) == 0 {
-		return mcloud.Plan{}, mcloud.Errorf(mcloud.ENOTFOUND, "There are no %s archives of %s for %s (%s); nothing to restore.",
-			k.noun, cu.Name, a.monthText(), k.layout(a))
+		have, err := k.months(ctx, acct, a)
+		if err != nil {
+			return mcloud.Plan{}, c.svc.awsFailed(fmt.Sprintf("Listing %s's %s archive months", cu.Name, k.noun), err)
+		}
+		return mcloud.Plan{}, k.noArchives(a, cu, have, access, devops)
 	}
 	st := statsOf(objs)
 	if a.tier == aws.TierExpedited && st.toRestore[aws.StorageClassDeepArchive] > 0 {
@@ -289,7 +419,17 @@ func (k archiveKind) plan(ctx context.Context, c *Call) (mcloud.Plan, error) {
 		p.Steps = append(p.Steps, fmt.Sprintf("wait for the restored copies, checking with backoff; AWS expects %s (%s tier)", expectation(waiting, a.tier), a.tier))
 	}
 	p.Steps = append(p.Steps, fmt.Sprintf("post download links (one manifest link when there are more than %d files)", maxInlineLinks))
-	p.Notes = append(p.Notes, fmt.Sprintf("Found under %s: %s.", k.layout(a), classList(st.classes)))
+	if access.outsideWindow {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s is outside %s's %d-month self-service window (%s to %s); restoring because DevOps asked.",
+			a.monthText(), cu.Name, cu.RetentionMonths, access.oldest.Format("2006-01"), access.newest.Format("2006-01")))
+	}
+	p.Notes = append(p.Notes, fmt.Sprintf("Found under %s: %s.", k.layout(a), classList(st.classes, st.classBytes)))
+	if waiting[aws.StorageClassDeepArchive] > 0 {
+		deep := aws.StorageClassDeepArchive
+		p.Notes = append(p.Notes, fmt.Sprintf("%s in DEEP_ARCHIVE, whose restores complete %s on Standard and %s on Bulk; "+
+			"Expedited is refused for DEEP_ARCHIVE.", nOf(waiting[deep], "file is", "files are"),
+			expectedRestore(deep, aws.TierStandard).text, expectedRestore(deep, aws.TierBulk).text))
+	}
 	if st.readable > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("%s not archived and linked without a restore.", nOf(st.readable, "file is", "files are")))
 	}
@@ -326,29 +466,30 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	// job does not request anything again; if the process dies inside it,
 	// the rerun lists again and S3's own restore status (ongoing, done)
 	// keeps what was already requested from being requested twice.
-	failed := map[string]string{} // this attempt's failed requests: key -> reason
+	r := &restoreRun{k: k, x: x, acct: acct, a: a, archived: archived,
+		failed: map[string]string{}, states: map[string]aws.RestoreStatus{}}
 	requested := false
 	if _, err := x.Step(ctx, "request restores", func(ctx context.Context) (string, error) {
-		summary, issued, err := k.request(ctx, x, acct, a, archived, failed)
+		summary, issued, err := r.request(ctx)
 		requested = issued > 0
 		return summary, err
 	}); err != nil {
 		return "", err
 	}
 
-	states := map[string]aws.RestoreStatus{}
 	if _, err := x.Step(ctx, "wait for restores", func(ctx context.Context) (string, error) {
-		return k.wait(ctx, x, acct, a, archived, failed, states, requested)
+		return r.wait(ctx, requested)
 	}); err != nil {
 		return "", err
 	}
-	if len(states) < len(archived) {
+	if len(r.states) < len(archived) {
 		// The wait finished in an earlier attempt: read where each file
 		// stands once, without waiting.
-		if _, err := k.poll(ctx, x, acct, a, archived, failed, states); err != nil {
+		if _, err := r.poll(ctx); err != nil {
 			return "", err
 		}
 	}
+	failed, states := r.failed, r.states
 
 	var files []fileLink
 	restored, ready := 0, 0
@@ -394,24 +535,38 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	return summary, nil
 }
 
+// restoreRun is one attempt at a restore job's archived files: what this
+// attempt's restore requests failed with, and which files have settled
+// (restored, or not restored for good). Its methods are the job's steps.
+type restoreRun struct {
+	k        archiveKind
+	x        *Exec
+	acct     AWSAccount
+	a        restoreArgs
+	archived []aws.Object
+	failed   map[string]string            // key -> why its restore request failed
+	states   map[string]aws.RestoreStatus // settled files only
+}
+
 // request asks S3 to restore every archived file that has no restore
 // yet, with bounded concurrency, and reports each failure by file.
-func (k archiveKind) request(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string) (string, int, error) {
+func (r *restoreRun) request(ctx context.Context) (string, int, error) {
+	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to request: no file of the month is archived", 0, nil
 	}
-	results := acct.RestoreMany(ctx, a.bucket, archived, aws.RestoreManyOptions{Days: restoreDays, Tier: a.tier})
+	results := r.acct.RestoreMany(ctx, a.bucket, archived, aws.RestoreManyOptions{Days: restoreDays, Tier: a.tier})
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
 	n := map[aws.RestoreOutcome]int{}
 	var problems []fileLink
-	for _, r := range results {
-		n[r.Outcome]++
-		if r.Outcome == aws.RestoreFailed {
-			failed[r.Key] = r.Reason
-			problems = append(problems, fileLink{Key: r.Key, Problem: r.Reason})
-			x.svc.Log.Warn("restore request failed", "job", x.Job.ID, "bucket", a.bucket, "key", r.Key, "err", r.Err)
+	for _, res := range results {
+		n[res.Outcome]++
+		if res.Outcome == aws.RestoreFailed {
+			r.failed[res.Key] = res.Reason
+			problems = append(problems, fileLink{Key: res.Key, Problem: res.Reason})
+			x.svc.Log.Warn("restore request failed", "job", x.Job.ID, "bucket", a.bucket, "key", res.Key, "err", res.Err)
 		}
 	}
 	if len(problems) == len(archived) {
@@ -439,8 +594,8 @@ func (k archiveKind) request(ctx context.Context, x *Exec, acct AWSAccount, a re
 // is still restoring. It says once when the restores run past AWS's
 // expected time, and gives up (failing the job, with what was still
 // pending) at giveUpAfter times it.
-func (k archiveKind) wait(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string,
-	states map[string]aws.RestoreStatus, justRequested bool) (string, error) {
+func (r *restoreRun) wait(ctx context.Context, justRequested bool) (string, error) {
+	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to wait for", nil
 	}
@@ -456,7 +611,7 @@ func (k archiveKind) wait(ctx context.Context, x *Exec, acct AWSAccount, a resto
 		if x.Cancelled(ctx) {
 			return "", jobs.ErrCancelled
 		}
-		pending, err := k.poll(ctx, x, acct, a, archived, failed, states)
+		pending, err := r.poll(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return "", ctx.Err()
@@ -497,7 +652,7 @@ func (k archiveKind) wait(ctx context.Context, x *Exec, acct AWSAccount, a resto
 		}
 	}
 	done, none := 0, 0
-	for _, st := range states {
+	for _, st := range r.states {
 		if st == aws.RestoreCompleted {
 			done++
 		} else {
@@ -524,10 +679,10 @@ const maxFailedPolls = 5
 // are settled without a request. A file deleted meanwhile is settled as
 // not restored. When every request of the round fails it returns the
 // pending files and the error.
-func (k archiveKind) poll(ctx context.Context, x *Exec, acct AWSAccount, a restoreArgs, archived []aws.Object, failed map[string]string,
-	states map[string]aws.RestoreStatus) ([]aws.Object, error) {
+func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
+	x, a, failed, states := r.x, r.a, r.failed, r.states
 	var todo []aws.Object
-	for _, o := range archived {
+	for _, o := range r.archived {
 		if _, settled := states[o.Key]; settled {
 			continue
 		}
@@ -547,7 +702,7 @@ func (k archiveKind) poll(ctx context.Context, x *Exec, acct AWSAccount, a resto
 	for i, o := range todo {
 		keys[i] = o.Key
 	}
-	heads, errs := acct.HeadMany(ctx, a.bucket, keys, 0)
+	heads, errs := r.acct.HeadMany(ctx, a.bucket, keys, 0)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

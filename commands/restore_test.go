@@ -189,24 +189,34 @@ func seedMonthKeys(w *awsWorld, month string, n int) []string {
 	return keys
 }
 
-// Months outside the retention window, in the future or malformed are
-// refused with one sentence and the usage line, before AWS is asked.
+// A customer user's months outside the self-service window, months in
+// the future and malformed months are refused with one sentence and the
+// usage line, before AWS is asked.
 func TestRestoreLogsRefusesMonthsOutsideTheWindow(t *testing.T) {
 	w := newAWSWorld(t, awsWorldOptions{now: julyNow})
+	// Archives exist for the refused months: the customer is refused by
+	// the window, not by an empty month.
+	seedMonth(w, "2024-03", 4, []string{"DEEP_ARCHIVE"})
+	seedMonth(w, "2023-07", 4, []string{"DEEP_ARCHIVE"})
+	carol := w.as("carol", "customer-x-shared")
 	alice := w.as("alice", "devops")
-	for _, tt := range []struct{ line, want string }{
-		{"/mcloud restore-logs customer-x 2024-03", "2024-03 is outside customer-x's retention window: you can restore 2024-04 to 2024-07 (this month and the 3 before it)."},
-		{"/mcloud restore-logs customer-x 2023-07", "2023-07 is outside customer-x's retention window: you can restore 2024-04 to 2024-07 (this month and the 3 before it)."},
-		{"/mcloud restore-logs customer-x 2024-08", "2024-08 is in the future; the newest month with archives is 2024-07."},
-		{"/mcloud restore-logs customer-x 2024-13", `"2024-13" is not a month: the month must be 01 to 12.`},
-		{"/mcloud restore-logs customer-x 2024-00", `"2024-00" is not a month: the month must be 01 to 12.`},
-		{"/mcloud restore-logs customer-x march", `"march" is not a month: write it as YYYY-MM, like 2024-03 (or this-month, last-month).`},
-		{"/mcloud restore-artifacts customer-x 2024-03", "2024-03 is outside customer-x's retention window: you can restore 2024-04 to 2024-07 (this month and the 3 before it)."},
-		{"/mcloud restore-logs customer-x 2024-05 --tier fast", `--tier must be one of bulk, standard, expedited, not "fast".`},
-		{"/mcloud restore-logs customer-x 2024-05 --env prd", `Unknown environment "prd" for customer-x; it has: prod, staging.`},
-		{"/mcloud restore-logs customer-x", "Missing <month>: which month, as YYYY-MM (or this-month, last-month)."},
+	for _, tt := range []struct {
+		who        mcloud.Caller
+		line, want string
+	}{
+		{carol, "/mcloud restore-logs customer-x 2024-03", "2024-03 is outside customer-x's retention window: you can restore 2024-04 to 2024-07 (this month and the 3 before it)."},
+		{carol, "/mcloud restore-logs customer-x 2023-07", "2023-07 is outside customer-x's retention window: you can restore 2024-04 to 2024-07 (this month and the 3 before it)."},
+		{carol, "/mcloud restore-artifacts customer-x 2024-03", "2024-03 is outside customer-x's retention window: you can restore 2024-04 to 2024-07 (this month and the 3 before it)."},
+		{carol, "/mcloud restore-logs customer-x 2024-08", "2024-08 is in the future; the newest month with archives is 2024-07."},
+		{alice, "/mcloud restore-logs customer-x 2024-08", "2024-08 is in the future; the newest month with archives is 2024-07."},
+		{alice, "/mcloud restore-logs customer-x 2024-13", `"2024-13" is not a month: the month must be 01 to 12.`},
+		{alice, "/mcloud restore-logs customer-x 2024-00", `"2024-00" is not a month: the month must be 01 to 12.`},
+		{alice, "/mcloud restore-logs customer-x march", `"march" is not a month: write it as YYYY-MM, like 2024-03 (or this-month, last-month).`},
+		{alice, "/mcloud restore-logs customer-x 2024-05 --tier fast", `--tier must be one of bulk, standard, expedited, not "fast".`},
+		{alice, "/mcloud restore-logs customer-x 2024-05 --env prd", `Unknown environment "prd" for customer-x; it has: prod, staging.`},
+		{alice, "/mcloud restore-logs customer-x", "Missing <month>: which month, as YYYY-MM (or this-month, last-month)."},
 	} {
-		r := w.svc.Handle(context.Background(), alice, tt.line)
+		r := w.svc.Handle(context.Background(), tt.who, tt.line)
 		if r.Error != tt.want {
 			t.Errorf("%s:\n error %q\n want  %q", tt.line, r.Error, tt.want)
 		}
@@ -217,13 +227,129 @@ func TestRestoreLogsRefusesMonthsOutsideTheWindow(t *testing.T) {
 	if n := w.emu.Calls("s3:ListObjectsV2"); n != 0 {
 		t.Fatalf("refused months still listed the bucket %d times", n)
 	}
-	// Inside the window, an empty month is a clear "nothing there".
-	r := w.svc.Handle(context.Background(), alice, "/mcloud restore-logs customer-x 2024-04")
-	if want := "There are no log archives of customer-x for 2024-04 (s3://customer-x-logs/logs/<env>/<host>/2024/04/); nothing to restore."; r.Error != want {
-		t.Fatalf("empty month: %q, want %q", r.Error, want)
-	}
 	if jobs, _ := w.db.Jobs(context.Background(), "", false, 10); len(jobs) != 0 {
 		t.Fatalf("refused requests created jobs: %v", jobs)
+	}
+}
+
+// A month with no archives is one sentence naming where mcloud looked and
+// which months do have archives. DevOps learn the whole range; a customer
+// user only the months of their own window.
+func TestRestoreOfAnEmptyMonthNamesTheMonthsThatExist(t *testing.T) {
+	w := newAWSWorld(t, awsWorldOptions{now: julyNow})
+	for _, m := range []string{"2023-02", "2023-11", "2024-05", "2024-06"} {
+		seedMonth(w, m, 4, []string{"DEEP_ARCHIVE", "GLACIER"})
+	}
+	w.put("customer-x-artifacts", awsemu.Object{Key: "artifacts/prod/wso2am/2024/06/02/wso2am-artifacts.tar.gz", StorageClass: "GLACIER", Size: 1 << 20})
+	alice := w.as("alice", "devops")
+	carol := w.as("carol", "customer-x-shared")
+	for _, tt := range []struct {
+		who        mcloud.Caller
+		line, want string
+	}{
+		{alice, "/mcloud restore-logs customer-x 2023-06",
+			"There are no log archives for 2023-06 under s3://customer-x-logs/logs/<env>/<host>/2023/06/; customer-x's log archives exist from 2023-02 to 2024-06."},
+		{alice, "/mcloud restore-logs customer-x 2024-07 --env staging",
+			"There are no log archives for 2024-07 under s3://customer-x-logs/logs/staging/<host>/2024/07/; customer-x's log archives exist from 2023-02 to 2024-06."},
+		{alice, "/mcloud restore-artifacts customer-x 2022-01",
+			"There are no artifact archives for 2022-01 under s3://customer-x-artifacts/artifacts/<env>/<product>/2022/01/; customer-x's artifact archives exist for 2024-06 only."},
+		{carol, "/mcloud restore-logs customer-x 2024-04",
+			"There are no log archives for 2024-04 under s3://customer-x-logs/logs/<env>/<host>/2024/04/; of the months you can restore (2024-04 to 2024-07), customer-x's log archives exist from 2024-05 to 2024-06."},
+	} {
+		r := w.svc.Handle(context.Background(), tt.who, tt.line)
+		if r.Error != tt.want {
+			t.Errorf("%s:\n error %q\n want  %q", tt.line, r.Error, tt.want)
+		}
+		if r.Request != nil {
+			t.Errorf("%s: a request for an empty month", tt.line)
+		}
+	}
+	// customer-y has no archives at all; dave learns nothing of other months.
+	r := w.svc.Handle(context.Background(), w.as("dave", "customer-y-shared"), "/mcloud restore-logs customer-y this-month")
+	if want := "There are no log archives for 2024-07 under s3://customer-y-logs/logs/<env>/<host>/2024/07/; none of the months you can restore (2024-04 to 2024-07) has log archives under s3://customer-y-logs/logs/."; r.Error != want {
+		t.Errorf("dave:\n error %q\n want  %q", r.Error, want)
+	}
+	if n := w.emu.TotalRestoreCalls(); n != 0 {
+		t.Fatalf("%d restores requested for empty months", n)
+	}
+}
+
+// DevOps may restore a month older than the customer's self-service
+// window when its archives exist: the plan says it is outside the window,
+// which classes it found and their sizes, and what Deep Archive costs in
+// time; the job waits out Deep Archive's Bulk time and posts the links.
+// The emulator runs S3's timing with each AWS hour lasting ten minutes of
+// its manual clock, so 48 hours of Bulk pass inside one role session.
+func TestDevOpsRestoresAMonthOutsideTheWindowFromDeepArchive(t *testing.T) {
+	clock := awsemu.NewManualClock(time.Now())
+	w := newAWSWorld(t, awsWorldOptions{now: clock.Now, storeNow: true, rescueAfter: 1000 * time.Hour, session: 12 * time.Hour,
+		emu: awsemu.Options{Clock: clock, RestoreDelayFor: awsemu.ScaledRestoreTimes(10 * time.Minute)}})
+	old := clock.Now().AddDate(0, -15, 0).Format("2006-01")
+	objs := seedMonth(w, old, 12, []string{"DEEP_ARCHIVE", "DEEP_ARCHIVE", "GLACIER"})
+	alice := w.as("alice", "devops")
+	// carol is refused the same month in her channel.
+	if r := w.svc.Handle(context.Background(), w.as("carol", "customer-x-shared"), "/mcloud restore-logs customer-x "+old); !strings.Contains(r.Error, "is outside customer-x's retention window") {
+		t.Fatalf("carol: %q", r.Error)
+	}
+	// Expedited is refused for Deep Archive before anything is asked.
+	if r := w.svc.Handle(context.Background(), alice, "/mcloud restore-logs customer-x "+old+" --tier expedited"); !strings.Contains(r.Error, "Expedited retrieval is not available for DEEP_ARCHIVE, and 8 of these archives are in DEEP_ARCHIVE") {
+		t.Fatalf("expedited: %q", r.Error)
+	}
+	r := w.do(alice, "/mcloud restore-logs customer-x "+old+" --tier bulk")
+	if r.Job == nil {
+		t.Fatalf("DevOps restore outside the window: %+v", r)
+	}
+	plan := r.Request.Plan
+	notes := strings.Join(plan.Notes, "\n")
+	var deepBytes, glacierBytes int64
+	for _, o := range objs {
+		if o.StorageClass == "DEEP_ARCHIVE" {
+			deepBytes += o.Size
+		} else {
+			glacierBytes += o.Size
+		}
+	}
+	window := clock.Now().AddDate(0, -3, 0).Format("2006-01") + " to " + clock.Now().Format("2006-01")
+	for _, want := range []string{
+		old + " is outside customer-x's 3-month self-service window (" + window + "); restoring because DevOps asked.",
+		fmt.Sprintf("Found under s3://customer-x-logs/logs/<env>/<host>/%s/: 8 DEEP_ARCHIVE (%.1f MiB), 4 GLACIER (%.1f MiB).",
+			strings.ReplaceAll(old, "-", "/"), float64(deepBytes)/(1<<20), float64(glacierBytes)/(1<<20)),
+		"8 files are in DEEP_ARCHIVE, whose restores complete within 12 hours on Standard and within 48 hours on Bulk; Expedited is refused for DEEP_ARCHIVE.",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("plan notes lack %q:\n%s", want, notes)
+		}
+	}
+	if steps := strings.Join(plan.Steps, "\n"); !strings.Contains(steps, "AWS expects GLACIER in 5-12 hours, DEEP_ARCHIVE within 48 hours (Bulk tier)") {
+		t.Errorf("plan steps:\n%s", steps)
+	}
+	w.waitFor("the restore requests", func() bool { return w.emu.TotalRestoreCalls() == 12 })
+	w.waitFor("the wait to poll", func() bool { return w.emu.Calls("s3:HeadObject") >= 12 })
+	// 47 AWS hours: GLACIER's Bulk is done, Deep Archive's is not.
+	clock.Advance(47 * 10 * time.Minute)
+	heads := w.emu.Calls("s3:HeadObject")
+	w.waitFor("a poll after 47 hours", func() bool { return w.emu.Calls("s3:HeadObject") >= heads+8 })
+	if j, _ := w.db.Job(context.Background(), r.Job.ID); j.Status != mcloud.JobRunning {
+		t.Fatalf("after 47 AWS hours the job is %s; Deep Archive Bulk takes up to 48", j.Status)
+	}
+	clock.Advance(10 * time.Minute)
+	j := w.waitJob(r.Job.ID)
+	thread := w.thread()
+	if j.Status != mcloud.JobSucceeded {
+		t.Fatalf("job %s: %s\n%s", j.Status, j.Error, thread)
+	}
+	for _, want := range []string{
+		"request restores: requested 12 restores (Bulk tier, copies kept 7 days)",
+		"wait for restores: 12 restored copies ready after 8h",
+		"Download links for 12 files of customer-x's log archives of " + old,
+		"12 of 12 files downloadable (12 restored, 0 readable already)",
+	} {
+		if !strings.Contains(thread, want) {
+			t.Errorf("thread lacks %q:\n%s", want, thread)
+		}
+	}
+	if strings.Contains(thread, "longer than AWS expects") {
+		t.Errorf("a restore within AWS's time was reported late:\n%s", thread)
 	}
 }
 

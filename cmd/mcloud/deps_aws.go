@@ -69,36 +69,43 @@ func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Lo
 	return &commands.AWS{Client: client, Wait: waits}, func() {}, nil
 }
 
-// Sandbox settings: AWS's hours become seconds.
+// Sandbox settings: AWS's hours become a quarter of a second, so restores
+// keep S3's proportions (GLACIER Expedited 21 ms, Standard 1.25 s, Bulk
+// 3 s; DEEP_ARCHIVE Standard 3 s, Bulk 12 s).
 const (
 	sandboxAccessKey = "AKIAMCLOUDSANDBOX001"
-	sandboxHistory   = 150 // days of log and artifact archives
+	sandboxAWSHour   = 250 * time.Millisecond
+	// sandboxHistoryMonths is how far back archives go: two years before
+	// this month, and back to sandboxOldestMonth if that is older.
+	sandboxHistoryMonths = 24
 )
 
-func sandboxRestoreDelay(class, tier string) time.Duration {
-	d := 1500 * time.Millisecond
-	switch tier {
-	case "Expedited":
-		d = 300 * time.Millisecond
-	case "Bulk":
-		d = 3 * time.Second
+// sandboxOldestMonth is the month of the README's example
+// (restore-logs customer-x 2024-03), kept in the sandbox whatever today is.
+var sandboxOldestMonth = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// sandboxArchiveStart is the first day with archives: the first of the
+// month sandboxHistoryMonths before now's, or of sandboxOldestMonth when
+// that is older.
+func sandboxArchiveStart(now time.Time) time.Time {
+	now = now.UTC()
+	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -sandboxHistoryMonths, 0)
+	if sandboxOldestMonth.Before(start) {
+		start = sandboxOldestMonth
 	}
-	if class == "DEEP_ARCHIVE" {
-		d *= 2
-	}
-	return d
+	return start
 }
 
 // sandboxAWS starts the emulator on 127.0.0.1 and seeds it with every
 // configured customer: the account and role (with the external id from
-// the environment, or a stand-in when it is unset), the buckets, five
-// months of log and artifact archives aging from STANDARD to GLACIER to
-// DEEP_ARCHIVE, tagged EBS volumes and RDS databases per environment and
+// the environment, or a stand-in when it is unset), the buckets, daily
+// log and artifact archives from sandboxArchiveStart to yesterday aging
+// from STANDARD to GLACIER to DEEP_ARCHIVE, tagged EBS volumes and RDS databases per environment and
 // their nightly snapshots, copied to the DR region for prod only (so the
 // backup report has something to flag).
 func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (commands.AWSAccounts, func(), error) {
 	emu, err := awsemu.Start("127.0.0.1:0", awsemu.Options{
-		RestoreDelayFor: sandboxRestoreDelay,
+		RestoreDelayFor: awsemu.ScaledRestoreTimes(sandboxAWSHour),
 		SnapshotDelay:   time.Second,
 		DBSnapshotDelay: 1500 * time.Millisecond,
 		ExportDelay:     3 * time.Second,
@@ -196,8 +203,8 @@ func seedCustomer(emu *awsemu.Server, cu *config.Customer, externalID string, no
 			productNames = append(productNames, p)
 		}
 		sort.Strings(productNames)
-		for day := 1; day <= sandboxHistory; day++ {
-			written := today.AddDate(0, 0, -day).Add(23*time.Hour + 55*time.Minute)
+		for day := sandboxArchiveStart(now); day.Before(today); day = day.AddDate(0, 0, 1) {
+			written := day.Add(23*time.Hour + 55*time.Minute)
 			date := written.Format("2006/01/02")
 			class := sandboxClass(now.Sub(written))
 			for _, h := range env.Hosts {

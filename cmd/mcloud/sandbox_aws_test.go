@@ -11,10 +11,7 @@ import (
 // on a fresh machine: no AWS account, no external ids in the environment.
 // Every job must finish, well within a minute.
 func TestSandboxAWSScript(t *testing.T) {
-	for _, v := range []string{"CUSTOMER_X_EXTERNAL_ID", "CUSTOMER_Y_EXTERNAL_ID", "MCLOUD_AWS_ENDPOINT", "AWS_PROFILE"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
+	freshMachine(t)
 	script, err := os.ReadFile("../../examples/sandbox-aws.mcloud")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,9 @@ var (
 	ErrWrongAccount = errors.New("assumed role belongs to a different account")
 	// ErrWaitTimeout: a waiter gave up before the resource was ready.
 	ErrWaitTimeout = errors.New("timed out waiting for AWS")
+	// ErrNoExpeditedForDeepArchive: S3 refused an Expedited restore of a
+	// DEEP_ARCHIVE object, which only Standard and Bulk can restore.
+	ErrNoExpeditedForDeepArchive = errors.New("expedited retrieval is not available for DEEP_ARCHIVE")
 )
 
 // CodeEndpointUnreachable is reported by Code when no HTTP response was
@@ -163,6 +166,9 @@ func Classify(err error) Classification {
 		return c
 	case errors.Is(err, ErrWrongAccount):
 		c.Message = "The mcloud role on file belongs to a different AWS account than this customer's; mcloud stopped to avoid touching the wrong account."
+		return c
+	case errors.Is(err, ErrNoExpeditedForDeepArchive):
+		c.Message = "Expedited retrieval is not available for DEEP_ARCHIVE objects; use Standard or Bulk."
 		return c
 	case errors.Is(err, ErrWaitTimeout):
 		c.Message = "AWS did not finish in time; the job can be resumed later."

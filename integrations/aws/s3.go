@@ -238,8 +238,10 @@ func (o RestoreOutcome) String() string {
 
 // RestoreObject asks S3 to restore one archived object for days days.
 // RestoreAlreadyInProgress is not an error: it returns RestoreInProgress.
-// Neither is InvalidObjectState, S3's answer for an object that is not
-// archived: it returns RestoreSkippedNotArchived.
+// Neither is InvalidObjectState for an object that is not archived: it
+// returns RestoreSkippedNotArchived. S3 answers InvalidObjectState to an
+// Expedited restore of a DEEP_ARCHIVE object too, so that answer is only
+// taken as "not archived" once a HEAD says the object is not archived.
 func (a *Account) RestoreObject(ctx context.Context, bucket, key string, days int32, tier Tier) (RestoreOutcome, error) {
 	if days < 1 {
 		return RestoreFailed, fmt.Errorf("restore s3://%s/%s: days must be at least 1, got %d", bucket, key, days)
@@ -257,7 +259,13 @@ func (a *Account) RestoreObject(ctx context.Context, bucket, key string, days in
 		case "RestoreAlreadyInProgress":
 			return RestoreInProgress, nil
 		case "InvalidObjectState":
-			return RestoreSkippedNotArchived, nil
+			head, herr := a.HeadObject(ctx, bucket, key)
+			switch {
+			case herr == nil && !head.Archived():
+				return RestoreSkippedNotArchived, nil
+			case herr == nil && head.StorageClass == StorageClassDeepArchive && tier == TierExpedited:
+				err = fmt.Errorf("%w: %w", ErrNoExpeditedForDeepArchive, err)
+			}
 		}
 		return RestoreFailed, fmt.Errorf("restore s3://%s/%s (%s, %d days): %w", bucket, key, tier, days, err)
 	}
@@ -386,9 +394,10 @@ func (a *Account) restoreOne(ctx context.Context, bucket string, obj Object, o R
 
 func failed(obj Object, err error, tier Tier) RestoreResult {
 	reason := Describe(err)
-	// AWS's own wording for this case varies; the bot knows exactly why.
+	// A listing that already said DEEP_ARCHIVE explains S3's refusal of
+	// Expedited without RestoreObject's extra HEAD.
 	if tier == TierExpedited && obj.StorageClass == StorageClassDeepArchive && !errors.Is(err, context.Canceled) {
-		reason = "Expedited retrieval is not available for DEEP_ARCHIVE objects; use Standard or Bulk."
+		reason = Describe(ErrNoExpeditedForDeepArchive)
 	}
 	return RestoreResult{Key: obj.Key, StorageClass: obj.StorageClass, Outcome: RestoreFailed, Reason: reason, Err: err}
 }

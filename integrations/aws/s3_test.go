@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -193,8 +194,11 @@ func TestExpeditedRestoreOfDeepArchiveIsRefused(t *testing.T) {
 	if err == nil || out != mcaws.RestoreFailed {
 		t.Fatalf("Expedited on DEEP_ARCHIVE: %v, %v; want refused", out, err)
 	}
-	if code := mcaws.Code(err); code != "InvalidArgument" {
-		t.Errorf("code %q, want InvalidArgument", code)
+	// S3 refuses it as an operation the storage class does not allow;
+	// the same code means "not archived" for a STANDARD object, so the
+	// client must not take this refusal for a skip.
+	if code := mcaws.Code(err); code != "InvalidObjectState" {
+		t.Errorf("code %q, want InvalidObjectState", code)
 	}
 	if msg := mcaws.Describe(err); !strings.Contains(msg, "Standard or Bulk") {
 		t.Errorf("sentence %q does not tell the user what to do", msg)
@@ -343,5 +347,79 @@ func TestParseRestoreHeader(t *testing.T) {
 		if tc.expiry != "" && got.Expiry.Format(time.RFC3339) != tc.expiry {
 			t.Errorf("%q: expiry %s, want %s", tc.in, got.Expiry.Format(time.RFC3339), tc.expiry)
 		}
+	}
+}
+
+// Restores take S3's documented time per storage class and tier: Deep
+// Archive up to 12 hours on Standard and 48 on Bulk, GLACIER 5 minutes
+// Expedited, 5 hours Standard, 12 hours Bulk. Each file is readable only
+// once its time has passed.
+func TestRestoreTimesFollowClassAndTier(t *testing.T) {
+	start := time.Now().UTC()
+	clock := awsemu.NewManualClock(start)
+	e := newEnv(t, awsemu.Options{Clock: clock, RestoreDelayFor: awsemu.S3RestoreTimes},
+		func(o *mcaws.Options) { o.AssumeRoleDuration = 12 * time.Hour })
+	seedBucket(t, e, archiveBucket)
+	cases := []struct {
+		key, class string
+		tier       mcaws.Tier
+		takes      time.Duration
+	}{
+		{"deep-standard", "DEEP_ARCHIVE", mcaws.TierStandard, 12 * time.Hour},
+		{"deep-bulk", "DEEP_ARCHIVE", mcaws.TierBulk, 48 * time.Hour},
+		{"glacier-expedited", "GLACIER", mcaws.TierExpedited, 5 * time.Minute},
+		{"glacier-standard", "GLACIER", mcaws.TierStandard, 5 * time.Hour},
+		{"glacier-bulk", "GLACIER", mcaws.TierBulk, 12 * time.Hour},
+	}
+	ctx := ctxT(t)
+	for _, c := range cases {
+		if err := e.emu.PutObjects(archiveBucket, awsemu.Object{Key: c.key, StorageClass: c.class, Size: 1 << 30}); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := e.acct.RestoreObject(ctx, archiveBucket, c.key, 7, c.tier); err != nil || out != mcaws.RestoreIssued {
+			t.Fatalf("%s: %v, %v", c.key, out, err)
+		}
+	}
+	// Walk the clock over each boundary, a minute before and at it.
+	var marks []time.Duration
+	for _, c := range cases {
+		marks = append(marks, c.takes-time.Minute, c.takes)
+	}
+	sort.Slice(marks, func(i, j int) bool { return marks[i] < marks[j] })
+	for _, m := range marks {
+		clock.Advance(start.Add(m).Sub(clock.Now()))
+		// A listing, not HEAD: days pass, the role session expires, and
+		// only a response with a body tells the client to renew it,
+		// which it does for the next call.
+		objs, err := e.acct.ListObjects(ctx, archiveBucket, "")
+		if mcaws.IsCode(err, "ExpiredToken") {
+			objs, err = e.acct.ListObjects(ctx, archiveBucket, "")
+		}
+		if err != nil {
+			t.Fatalf("after %s: %v", m, err)
+		}
+		got := map[string]mcaws.RestoreStatus{}
+		for _, o := range objs {
+			got[o.Key] = o.Restore.Status
+		}
+		for _, c := range cases {
+			want := mcaws.RestoreOngoing
+			if m >= c.takes {
+				want = mcaws.RestoreCompleted
+			}
+			if got[c.key] != want {
+				t.Errorf("%s after %s: restore %v, want %v", c.key, m, got[c.key], want)
+			}
+		}
+	}
+
+	// The sandbox's scale keeps the proportions: an AWS hour in 250 ms
+	// makes a Deep Archive Bulk restore 12 s, a GLACIER Expedited one 21 ms.
+	scaled := awsemu.ScaledRestoreTimes(250 * time.Millisecond)
+	if got := scaled("DEEP_ARCHIVE", "Bulk"); got != 12*time.Second {
+		t.Errorf("scaled Deep Archive Bulk = %s, want 12s", got)
+	}
+	if got := scaled("DEEP_ARCHIVE", "Standard"); got != 3*time.Second {
+		t.Errorf("scaled Deep Archive Standard = %s, want 3s", got)
 	}
 }

@@ -75,8 +75,10 @@ type Options struct {
 	Clock Clock
 
 	// RestoreDelay is how long an S3 restore stays ongoing.
-	// RestoreDelayFor, when set, overrides it per storage class and tier
-	// (for instance to make Bulk slower than Expedited in the sandbox).
+	// RestoreDelayFor, when set, overrides it per storage class and tier:
+	// S3RestoreTimes is AWS's documented timing (Deep Archive: 12 h on
+	// Standard, 48 h on Bulk), ScaledRestoreTimes the same shortened for
+	// the sandbox.
 	RestoreDelay    time.Duration
 	RestoreDelayFor func(storageClass, tier string) time.Duration
 

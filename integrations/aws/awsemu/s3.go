@@ -330,6 +330,35 @@ func (b *s3Backend) seedObject(bucket string, o Object) error {
 	return nil
 }
 
+// S3RestoreTimes is how long S3 documents a restore of class at tier may
+// take, the upper end of each range: GLACIER 1-5 minutes Expedited, 3-5
+// hours Standard, 5-12 hours Bulk; DEEP_ARCHIVE within 12 hours Standard
+// and 48 hours Bulk (S3 refuses Expedited for it, so it has no time).
+func S3RestoreTimes(class, tier string) time.Duration {
+	if class == "DEEP_ARCHIVE" {
+		if tier == "Bulk" {
+			return 48 * time.Hour
+		}
+		return 12 * time.Hour
+	}
+	switch tier {
+	case "Expedited":
+		return 5 * time.Minute
+	case "Bulk":
+		return 12 * time.Hour
+	}
+	return 5 * time.Hour
+}
+
+// ScaledRestoreTimes is S3RestoreTimes with every AWS hour lasting hour,
+// so the sandbox keeps S3's proportions (Deep Archive Bulk is the slowest,
+// Expedited the fastest) in seconds instead of days.
+func ScaledRestoreTimes(hour time.Duration) func(class, tier string) time.Duration {
+	return func(class, tier string) time.Duration {
+		return time.Duration(float64(S3RestoreTimes(class, tier)) / float64(time.Hour) * float64(hour))
+	}
+}
+
 func (e *Emulator) restoreDelay(class, tier string) time.Duration {
 	if e.opts.RestoreDelayFor != nil {
 		return e.opts.RestoreDelayFor(class, tier)
@@ -651,7 +680,10 @@ func (e *Emulator) s3Restore(w http.ResponseWriter, r *http.Request, bucket, key
 	case req.Days < 1:
 		aerr = errf(http.StatusBadRequest, "InvalidArgument", "Days must be a positive integer for objects in the %s storage class", class)
 	case tier == "Expedited" && class == "DEEP_ARCHIVE":
-		aerr = errf(http.StatusBadRequest, "InvalidArgument", "Expedited retrieval is not supported for objects in the DEEP_ARCHIVE storage class; use Standard or Bulk")
+		// S3 has no Expedited retrieval for Deep Archive and refuses
+		// the request as an operation the object's storage class does
+		// not allow, naming the class.
+		aerr = errf(http.StatusForbidden, "InvalidObjectState", "Expedited retrieval is not available for objects in the DEEP_ARCHIVE storage class; use Standard or Bulk")
 	default:
 		switch st.restore(now) {
 		case restoreInProgress:
