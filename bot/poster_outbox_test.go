@@ -312,3 +312,51 @@ func TestIsCopy(t *testing.T) {
 		}
 	}
 }
+
+// A replica that lost its channel mid-look-up (it stalled; the other
+// replica, whose clock is an hour ahead here, took the channel over) stops
+// and does not post: the message is in Slack once, from the new holder.
+func TestPosterLostLeaseDoesNotPost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		r := newPostRig(t, dsn)
+		for i := range 100 {
+			r.ws.UserMessage(customerX, "U0CAROL", "chatter "+strconv.Itoa(i))
+		}
+		r.ws.PageSize(10)
+		id := r.queue(post(customerX, 0, "backup of customer-x finished"))
+		posts, pages := 0, 0
+		r.ws.Faults(func(method string, n int) *slackfake.Fault {
+			switch method {
+			case "chat.postMessage":
+				if posts++; posts == 1 {
+					return &slackfake.Fault{Status: http.StatusInternalServerError}
+				}
+			case "conversations.history":
+				if pages++; pages <= 10 {
+					return &slackfake.Fault{Delay: 400 * time.Millisecond}
+				}
+			}
+			return nil
+		})
+		opts := PosterOptions{Interval: 10 * time.Millisecond, Timeout: time.Second, Lease: 1500 * time.Millisecond,
+			Poll: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+		r.startWith("replica-a", opts)
+		r.ws.WaitFor(t, time.Minute, "replica-a to look for the message", func() bool {
+			return countCalls(r.ws.Calls(), "conversations.history") >= 1
+		})
+		ahead := storetest.Open(t, dsn)
+		ahead.Now = func() time.Time { return time.Now().Add(time.Hour) }
+		b := &postRig{t: t, db: ahead, ws: r.ws, cfg: r.cfg}
+		b.startWith("replica-b", opts)
+		items := r.waitAllSent(time.Minute)
+		time.Sleep(opts.Lease) // room for a wrong post from replica-a
+
+		all, _ := copies(r.ws.Messages(), id)
+		if len(all) != 1 {
+			t.Fatalf("the message is in Slack %d times, want exactly once", len(all))
+		}
+		if items[0].TS != all[0].TS {
+			t.Errorf("recorded as %q, Slack has %q", items[0].TS, all[0].TS)
+		}
+	})
+}
