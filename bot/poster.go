@@ -552,7 +552,9 @@ func (p *Poster) whoAmI(ctx context.Context) (identity, error) {
 		return identity{}, errors.New("auth.test names no bot_id: slack.bot_token must be a bot token (xoxb-)")
 	}
 	p.learn(slack.Message{Msg: slack.Msg{BotID: resp.BotID}})
-	return p.whoAmI(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.me, nil
 }
 
 // learn takes the bot's identity from a message it posted itself.

@@ -215,9 +215,9 @@ func (s *DB) LeaseChannel(ctx context.Context, channelID, owner string, d time.D
 	return l, true, nil
 }
 
-// leaseHeld is the condition, for a query's arguments l's channel, owner,
+// leaseHeldSQL is the condition, for a query's arguments l's channel, owner,
 // token and the time now, that l is still its holder's.
-const leaseHeld = `EXISTS (SELECT 1 FROM slack_leases WHERE channel_id = ? AND owner = ? AND token = ? AND until > ?)`
+const leaseHeldSQL = `EXISTS (SELECT 1 FROM slack_leases WHERE channel_id = ? AND owner = ? AND token = ? AND until > ?)`
 
 // RenewLease extends l by its term while the work under it goes on (a
 // look-up through a long history, a slow send). ErrLeaseLost means it ran
@@ -339,12 +339,12 @@ func (s *DB) Retry(ctx context.Context, l Lease, id int64, next time.Time, uncer
 		keep = 1
 	}
 	return s.fenced(ctx, l, fmt.Sprintf("reschedule message %d", id), `UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + 1,
-		inflight_at = CASE WHEN ? = 1 THEN inflight_at ELSE 0 END WHERE id = ? AND sent_at = 0 AND `+leaseHeld,
+		inflight_at = CASE WHEN ? = 1 THEN inflight_at ELSE 0 END WHERE id = ? AND sent_at = 0 AND `+leaseHeldSQL,
 		ms(next), reason, keep, id)
 }
 
 // fenced runs an outbox write that only l's holder may make: the
-// statement ends with leaseHeld, whose arguments are added here. A write
+// statement ends with leaseHeldSQL, whose arguments are added here. A write
 // that changed nothing because the lease is gone is ErrLeaseLost.
 func (s *DB) fenced(ctx context.Context, l Lease, what, q string, args ...any) error {
 	now := s.Now()
@@ -367,10 +367,9 @@ func (s *DB) fenced(ctx context.Context, l Lease, what, q string, args ...any) e
 }
 
 func (s *DB) leaseHeld(ctx context.Context, l Lease) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM slack_leases WHERE channel_id = ? AND owner = ? AND token = ? AND until > ?`),
-		l.ChannelID, l.Owner, l.Token, ms(s.Now())).Scan(&n)
-	return n > 0, err
+	var held bool
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT `+leaseHeldSQL), l.ChannelID, l.Owner, l.Token, ms(s.Now())).Scan(&held)
+	return held, err
 }
 
 // Abandon gives up on a message Slack will never accept (its blocks are
@@ -379,7 +378,7 @@ func (s *DB) leaseHeld(ctx context.Context, l Lease) (bool, error) {
 // Only l's holder may (ErrLeaseLost otherwise).
 func (s *DB) Abandon(ctx context.Context, l Lease, id int64, reason string) error {
 	return s.fenced(ctx, l, fmt.Sprintf("abandon message %d", id),
-		`UPDATE outbox SET sent_at = ?, error = ?, inflight_at = 0 WHERE id = ? AND sent_at = 0 AND `+leaseHeld,
+		`UPDATE outbox SET sent_at = ?, error = ?, inflight_at = 0 WHERE id = ? AND sent_at = 0 AND `+leaseHeldSQL,
 		ms(s.Now()), reason, id)
 }
 
