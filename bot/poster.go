@@ -12,10 +12,19 @@ package bot
 // the row marked sent in one transaction. A row still in flight when it
 // comes up again (the process died waiting, or Slack answered 5xx or not
 // at all) is first looked for in the channel or thread history by that
-// metadata, and only posted if it is not there. A channel is sent by one
-// process at a time under a lease in the store, renewed before each send
-// and longer than a send's timeout, so replicas never post the same
-// channel's messages concurrently.
+// metadata, and only posted if a look-up that went through the whole
+// history found no copy; a look-up that failed in any way leaves the row
+// in flight, to be looked for again later. Only the bot's own messages
+// (its bot id or app id) count as copies: any app in a shared channel can
+// put our metadata on its messages.
+//
+// A channel is sent by one process at a time under a lease in the store.
+// The lease is renewed every third of its term while a message is being
+// worked on (a look-up can page through a long history), the work stops
+// when it cannot be renewed, and the send itself is fenced: the row is
+// marked in flight only while the lease, named by its token, is still
+// ours, and that renews it for longer than a send's timeout. So a replica
+// that lost a channel never posts in it.
 
 import (
 	"context"
@@ -46,15 +55,16 @@ const outboxEvent = "mcloud_outbox"
 // PosterStore is what the poster needs of the store.
 type PosterStore interface {
 	OutboxChannels(ctx context.Context, owner string) ([]string, error)
-	LeaseChannel(ctx context.Context, channelID, owner string, d time.Duration) (bool, error)
-	ReleaseChannel(ctx context.Context, channelID, owner string) error
+	LeaseChannel(ctx context.Context, channelID, owner string, d time.Duration) (store.Lease, bool, error)
+	RenewLease(ctx context.Context, l store.Lease) error
+	ReleaseChannel(ctx context.Context, l store.Lease) error
 	NextOutbox(ctx context.Context, channelID string) (*store.OutboxItem, error)
 	PendingUpdates(ctx context.Context, requestID int64, channelID string) ([]int64, error)
 	ThreadRoot(ctx context.Context, requestID int64, channelID string) (string, error)
-	MarkInflight(ctx context.Context, it store.OutboxItem, owner string) error
+	MarkInflight(ctx context.Context, it store.OutboxItem, l store.Lease) error
 	Delivered(ctx context.Context, it store.OutboxItem, ts string, also ...int64) error
-	Retry(ctx context.Context, id int64, next time.Time, uncertain bool, reason string) error
-	Abandon(ctx context.Context, id int64, reason string) error
+	Retry(ctx context.Context, l store.Lease, id int64, next time.Time, uncertain bool, reason string) error
+	Abandon(ctx context.Context, l store.Lease, id int64, reason string) error
 	QueueMessage(ctx context.Context, it store.OutboxItem) (int64, error)
 	Request(ctx context.Context, id int64) (*mcloud.Request, error)
 	Job(ctx context.Context, id int64) (*mcloud.Job, error)
@@ -68,7 +78,8 @@ type PosterOptions struct {
 	// Timeout bounds one call to Slack (default 10s).
 	Timeout time.Duration
 	// Lease is how long a channel stays this process's after its last
-	// renewal (default 20s); it must exceed Timeout.
+	// renewal (default 20s); it must exceed Timeout. It is renewed every
+	// third of it while a message is worked on.
 	Lease time.Duration
 	// Poll is how often the outbox is read when nothing wakes the poster
 	// (default 1s): jobs write to it without telling us.
@@ -93,6 +104,13 @@ type Poster struct {
 
 	mu     sync.Mutex
 	active map[string]bool
+	me     identity
+}
+
+// identity is who the bot is in Slack. Only messages it posted itself
+// are copies of an outbox message.
+type identity struct {
+	botID, appID string
 }
 
 // NewPoster makes a poster; Run starts it.
@@ -188,16 +206,20 @@ func (p *Poster) Run(ctx context.Context) {
 // channel sends channelID's messages while this process holds its lease
 // and there is something to send.
 func (p *Poster) channel(ctx context.Context, channelID string) {
+	var lease store.Lease
 	defer func() {
+		if lease.Token == 0 {
+			return
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := p.db.ReleaseChannel(rctx, channelID, p.opts.Owner); err != nil {
+		if err := p.db.ReleaseChannel(rctx, lease); err != nil {
 			p.log.Warn("release outbox lease", "channel", channelID, "err", err)
 		}
 	}()
 	var last time.Time
 	for ctx.Err() == nil {
-		ok, err := p.db.LeaseChannel(ctx, channelID, p.opts.Owner, p.opts.Lease)
+		l, ok, err := p.db.LeaseChannel(ctx, channelID, p.opts.Owner, p.opts.Lease)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -209,6 +231,7 @@ func (p *Poster) channel(ctx context.Context, channelID string) {
 		if !ok {
 			return // another process sends this channel
 		}
+		lease = l
 		it, err := p.db.NextOutbox(ctx, channelID)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -231,27 +254,76 @@ func (p *Poster) channel(ctx context.Context, channelID string) {
 			continue
 		}
 		last = now
-		p.deliver(ctx, *it)
+		if !p.underLease(ctx, lease, func(ctx context.Context) { p.deliver(ctx, lease, *it) }) {
+			p.log.Warn("lost the outbox lease while sending; another process sends this channel now", "channel", channelID)
+			lease = store.Lease{}
+			return
+		}
 	}
 }
 
-// deliver makes one attempt at it and records the outcome.
-func (p *Poster) deliver(ctx context.Context, it store.OutboxItem) {
+// underLease runs work with a context that ends if l is lost: l is renewed
+// every third of its term meanwhile, and work is stopped when it was taken
+// over or could not be renewed for two thirds of its term (the store is
+// unreachable; soon another replica may take it). It reports whether l
+// was held throughout.
+func (p *Poster) underLease(ctx context.Context, l store.Lease, work func(ctx context.Context)) bool {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(p.opts.Lease / 3)
+		defer t.Stop()
+		renewed := p.now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			err := p.db.RenewLease(wctx, l)
+			switch {
+			case err == nil:
+				renewed = p.now()
+			case errors.Is(err, store.ErrLeaseLost):
+				cancel(store.ErrLeaseLost)
+				return
+			case wctx.Err() != nil:
+				return
+			default:
+				p.log.Warn("renew outbox lease", "channel", l.ChannelID, "err", err)
+				if p.now().Sub(renewed) >= p.opts.Lease*2/3 {
+					cancel(store.ErrLeaseLost)
+					return
+				}
+			}
+		}
+	})
+	work(wctx)
+	close(done)
+	wg.Wait()
+	return !errors.Is(context.Cause(wctx), store.ErrLeaseLost)
+}
+
+// deliver makes one attempt at it under lease and records the outcome.
+func (p *Poster) deliver(ctx context.Context, lease store.Lease, it store.OutboxItem) {
 	var err error
 	switch it.Kind {
 	case store.KindUpdate:
-		err = p.update(ctx, it)
+		err = p.update(ctx, lease, it)
 	default:
-		err = p.post(ctx, it)
+		err = p.post(ctx, lease, it)
 	}
-	if err == nil || ctx.Err() != nil || errors.Is(err, store.ErrLeaseLost) {
-		// On shutdown the row keeps its state, exactly as after a crash.
+	if err == nil || ctx.Err() != nil || errors.Is(err, store.ErrLeaseLost) || errors.Is(err, store.ErrNotPending) {
+		// On shutdown, or once the lease is lost, the row keeps its state,
+		// exactly as after a crash.
 		return
 	}
-	p.failed(ctx, it, err)
+	p.failed(ctx, lease, it, err)
 }
 
-func (p *Poster) post(ctx context.Context, it store.OutboxItem) error {
+func (p *Poster) post(ctx context.Context, lease store.Lease, it store.OutboxItem) error {
 	thread := it.ThreadTS
 	if thread == "" && it.Kind == store.KindPost && it.RequestID != 0 {
 		root, err := p.db.ThreadRoot(ctx, it.RequestID, it.ChannelID)
@@ -261,11 +333,11 @@ func (p *Poster) post(ctx context.Context, it store.OutboxItem) error {
 		thread = root
 	}
 	if !it.InflightAt.IsZero() {
-		ts, found, err := p.find(ctx, it, thread)
-		if err != nil {
-			return fmt.Errorf("look for message %d in Slack: %w", it.ID, err)
-		}
-		if found {
+		ts, err := p.find(ctx, it, thread)
+		switch afterLookup(ts, err) {
+		case lookupFailed:
+			return &lookupError{id: it.ID, err: err}
+		case lookupFound:
 			p.log.Info("message was already in Slack; not posting it again", "outbox", it.ID, "channel", it.ChannelID)
 			return p.delivered(ctx, it, ts)
 		}
@@ -274,7 +346,7 @@ func (p *Poster) post(ctx context.Context, it store.OutboxItem) error {
 	if err != nil {
 		return err
 	}
-	if err := p.db.MarkInflight(ctx, it, p.opts.Owner); err != nil {
+	if err := p.db.MarkInflight(ctx, it, lease); err != nil {
 		return err
 	}
 	blocks := msg.Blocks
@@ -287,9 +359,10 @@ func (p *Poster) post(ctx context.Context, it store.OutboxItem) error {
 		if thread != "" {
 			opts = append(opts, slack.MsgOptionTS(thread))
 		}
-		_, ts, err := p.api.PostMessageContext(cctx, it.ChannelID, opts...)
+		_, ts, sent, err := p.api.PostMessageWithResponseContext(cctx, it.ChannelID, opts...)
 		switch {
 		case err == nil:
+			p.learn(sent)
 			return p.delivered(ctx, it, ts)
 		case slackError(err, "invalid_blocks", "invalid_blocks_format") && len(blocks) > 0:
 			// The text says the same, without buttons: better than nothing.
@@ -343,13 +416,13 @@ func (p *Poster) followUp(ctx context.Context, it store.OutboxItem) {
 
 // update re-renders a request's plan message in place. Updates are
 // idempotent, so one showing the newest state answers every pending one.
-func (p *Poster) update(ctx context.Context, it store.OutboxItem) error {
+func (p *Poster) update(ctx context.Context, lease store.Lease, it store.OutboxItem) error {
 	root, err := p.db.ThreadRoot(ctx, it.RequestID, it.ChannelID)
 	if err != nil {
 		return err
 	}
 	if root == "" {
-		return p.db.Abandon(ctx, it.ID, "the request's plan message was never posted in this channel")
+		return p.db.Abandon(ctx, lease, it.ID, "the request's plan message was never posted in this channel")
 	}
 	ids, err := p.db.PendingUpdates(ctx, it.RequestID, it.ChannelID)
 	if err != nil {
@@ -359,7 +432,7 @@ func (p *Poster) update(ctx context.Context, it store.OutboxItem) error {
 	if err != nil {
 		return err
 	}
-	if err := p.db.MarkInflight(ctx, it, p.opts.Owner); err != nil {
+	if err := p.db.MarkInflight(ctx, it, lease); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
@@ -392,12 +465,17 @@ func (p *Poster) render(ctx context.Context, it store.OutboxItem) (Message, erro
 	return PlanMessage(req, job, p.cfg, p.now()), nil
 }
 
-// find looks for it among the messages Slack has, by the outbox id in
-// their metadata, since it was first sent.
-func (p *Poster) find(ctx context.Context, it store.OutboxItem, thread string) (ts string, found bool, err error) {
+// find looks for the bot's own copy of it among the messages Slack has,
+// by the outbox id in their metadata, since it was first sent, and
+// returns its ts, or "" when the whole history since then has no copy.
+// Any error means the look-up proves nothing.
+func (p *Poster) find(ctx context.Context, it store.OutboxItem, thread string) (string, error) {
+	me, err := p.whoAmI(ctx)
+	if err != nil {
+		return "", err
+	}
 	// Slack's clock and ours may differ; a wider window only costs a page.
 	oldest := fmt.Sprintf("%d.000000", it.InflightAt.Add(-5*time.Minute).Unix())
-	want := strconv.FormatInt(it.ID, 10)
 	cursor := ""
 	for range 50 {
 		cctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
@@ -415,34 +493,130 @@ func (p *Poster) find(ctx context.Context, it store.OutboxItem, thread string) (
 			}
 		}
 		cancel()
+		if slackError(err, "thread_not_found") && thread != "" && cursor == "" {
+			// The plan message is gone, and its thread with it; a send
+			// since then went to the top of the channel, so look there.
+			thread = ""
+			continue
+		}
 		if err != nil {
-			return "", false, err
+			return "", err
 		}
 		for _, m := range msgs {
-			if m.Metadata.EventType == outboxEvent && fmt.Sprint(m.Metadata.EventPayload["outbox_id"]) == want {
-				return m.Timestamp, true, nil
+			if isCopy(m, me, it.ID) {
+				return m.Timestamp, nil
 			}
 		}
 		if next == "" {
-			return "", false, nil
+			return "", nil
 		}
 		cursor = next
 	}
-	return "", false, errors.New("too many messages since the first attempt to search them all")
+	return "", errors.New("too many messages since the first attempt to search them all")
 }
 
-// failed records a failed attempt and when to try again.
-func (p *Poster) failed(ctx context.Context, it store.OutboxItem, err error) {
-	o, wait := classify(err)
+// isCopy reports whether m is the bot's own post of outbox message id.
+// The metadata alone proves nothing: another app in a shared channel can
+// post a message with our event type and the next outbox id, and taking
+// it for ours would leave the real message unsent and thread replies
+// under the other app's.
+func isCopy(m slack.Message, me identity, id int64) bool {
+	if m.Metadata.EventType != outboxEvent || fmt.Sprint(m.Metadata.EventPayload["outbox_id"]) != strconv.FormatInt(id, 10) {
+		return false
+	}
+	switch {
+	case me.botID != "" && m.BotID != "":
+		return m.BotID == me.botID
+	case me.appID != "" && m.BotProfile != nil && m.BotProfile.AppID != "":
+		return m.BotProfile.AppID == me.appID
+	}
+	return false // not a bot's message, or we cannot tell whose
+}
+
+// whoAmI is the bot's identity: from auth.test the first time it is
+// needed, and from the answers to its own posts.
+func (p *Poster) whoAmI(ctx context.Context) (identity, error) {
+	p.mu.Lock()
+	me := p.me
+	p.mu.Unlock()
+	if me.botID != "" {
+		return me, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	resp, err := p.api.AuthTestContext(cctx)
+	if err != nil {
+		return identity{}, fmt.Errorf("ask Slack which bot this is (auth.test): %w", err)
+	}
+	if resp.BotID == "" {
+		return identity{}, errors.New("auth.test names no bot_id: slack.bot_token must be a bot token (xoxb-)")
+	}
+	p.learn(slack.Message{Msg: slack.Msg{BotID: resp.BotID}})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.me, nil
+}
+
+// learn takes the bot's identity from a message it posted itself.
+func (p *Poster) learn(m slack.Message) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.BotID != "" {
+		p.me.botID = m.BotID
+	}
+	if m.BotProfile != nil && m.BotProfile.AppID != "" {
+		p.me.appID = m.BotProfile.AppID
+	}
+}
+
+// lookup is what a look-up for a message that may be in Slack allows.
+type lookup int
+
+const (
+	lookupFailed   lookup = iota // it may be there or not: keep it in flight, look again later
+	lookupFound                  // it is there: record it, do not send it
+	lookupNotFound               // the whole history since the first try has no copy: send it
+)
+
+// afterLookup decides what a look-up's result allows. Only a look-up that
+// went through and found nothing allows sending again: whatever a failed
+// one said (a rate limit, a missing scope, a 5xx, a dropped connection),
+// the message may already be in the channel.
+func afterLookup(ts string, err error) lookup {
+	switch {
+	case err != nil:
+		return lookupFailed
+	case ts != "":
+		return lookupFound
+	}
+	return lookupNotFound
+}
+
+// lookupError is a failed look-up for message id, which may be in Slack.
+type lookupError struct {
+	id  int64
+	err error
+}
+
+func (e *lookupError) Error() string {
+	return fmt.Sprintf("look for message %d in Slack: %v", e.id, e.err)
+}
+
+func (e *lookupError) Unwrap() error { return e.err }
+
+// failed records a failed attempt under lease and when to try again.
+func (p *Poster) failed(ctx context.Context, lease store.Lease, it store.OutboxItem, err error) {
+	v := judge(err)
 	ctx = context.WithoutCancel(ctx)
-	if o == outcomeDropped {
+	if v.drop {
 		p.log.Error("Slack will never accept this message; giving up on it", "outbox", it.ID, "channel", it.ChannelID, "kind", it.Kind, "err", err)
-		if aerr := p.db.Abandon(ctx, it.ID, err.Error()); aerr != nil {
+		if aerr := p.db.Abandon(ctx, lease, it.ID, err.Error()); aerr != nil {
 			p.log.Error("record abandoned message", "outbox", it.ID, "err", aerr)
 		}
 		return
 	}
-	if o != outcomeRateLimited {
+	wait := v.wait
+	if wait == 0 {
 		wait = backoff(it.Attempts, p.opts.MaxBackoff)
 	}
 	level := slog.LevelWarn
@@ -450,10 +624,36 @@ func (p *Poster) failed(ctx context.Context, it store.OutboxItem, err error) {
 		level = slog.LevelError
 	}
 	p.log.Log(ctx, level, "Slack send failed; will retry", "outbox", it.ID, "channel", it.ChannelID, "kind", it.Kind,
-		"attempt", it.Attempts+1, "retry_in", wait.Round(time.Millisecond), "err", err)
-	if rerr := p.db.Retry(ctx, it.ID, p.now().Add(wait), o == outcomeUncertain, err.Error()); rerr != nil {
+		"attempt", it.Attempts+1, "retry_in", wait.Round(time.Millisecond), "in_flight", v.uncertain, "err", err)
+	if rerr := p.db.Retry(ctx, lease, it.ID, p.now().Add(wait), v.uncertain, err.Error()); rerr != nil {
 		p.log.Error("record failed send", "outbox", it.ID, "err", rerr)
 	}
+}
+
+// verdict is what a failed attempt means for its message.
+type verdict struct {
+	// drop: Slack will never accept it; give it up.
+	drop bool
+	// uncertain: it may be in Slack; keep it in flight, so it is looked
+	// for before it is sent again.
+	uncertain bool
+	// wait before the next attempt; 0 means back off.
+	wait time.Duration
+}
+
+// judge decides what a failed attempt means. A failed look-up leaves its
+// message uncertain whatever Slack answered (see afterLookup) and never
+// gives it up; a rate limit sets the wait either way.
+func judge(err error) verdict {
+	o, wait := classify(err)
+	if o != outcomeRateLimited {
+		wait = 0
+	}
+	var le *lookupError
+	if errors.As(err, &le) {
+		return verdict{uncertain: true, wait: wait}
+	}
+	return verdict{drop: o == outcomeDropped, uncertain: o == outcomeUncertain, wait: wait}
 }
 
 type outcome int

@@ -5,8 +5,10 @@
 // conversations.history and conversations.replies (with
 // include_all_metadata), auth.test, response_url endpoints, and
 // apps.connections.open pointing at a Socket Mode WebSocket endpoint
-// served with gorilla/websocket. Faults (429 with Retry-After, 5xx, a
-// request Slack accepts but never answers) are injected per call.
+// served with gorilla/websocket. Faults (429 with Retry-After, 5xx, ok:false
+// errors, a reset connection, a slow answer, a request Slack accepts but
+// never answers) are injected per call. Besides mcloud's bot, a second app
+// (OtherBotToken) may post, as another app in a shared channel can.
 package slackfake
 
 import (
@@ -14,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -32,7 +35,29 @@ const (
 	BotToken = "xoxb-test-bot-token"
 	AppToken = "xapp-test-app-token"
 	BotUser  = "U0MCLOUDBOT"
+	// OtherBotToken is another app's bot token in the same workspace.
+	OtherBotToken = "xoxb-other-app-token"
 )
+
+// Identity is who posts with a token: the bot user and its app.
+type Identity struct {
+	User, BotID, AppID string
+}
+
+// The identities of the two apps: mcloud's and another one.
+var (
+	Bot      = Identity{User: BotUser, BotID: "B0MCLOUD", AppID: "A0MCLOUD"}
+	OtherBot = Identity{User: "U0OTHERBOT", BotID: "B0OTHERAPP", AppID: "A0OTHERAPP"}
+	tokens   = map[string]Identity{BotToken: Bot, OtherBotToken: OtherBot}
+)
+
+type identityKey struct{}
+
+// caller is the identity of the token the request came with.
+func caller(r *http.Request) Identity {
+	id, _ := r.Context().Value(identityKey{}).(Identity)
+	return id
+}
 
 // Message is a message in a channel.
 type Message struct {
@@ -43,6 +68,9 @@ type Message struct {
 	Text     string
 	Blocks   json.RawMessage
 	Metadata slack.SlackMetadata
+	// User, BotID and AppID say who posted it; a person's message has
+	// User only.
+	User, BotID, AppID string
 	// Updates counts the chat.update calls that changed it.
 	Updates int
 }
@@ -88,6 +116,12 @@ type Fault struct {
 	// Hang records the message and then never answers, as when the
 	// process dies while waiting for Slack.
 	Hang bool
+	// Delay holds the call this long before Slack acts on it (a slow page
+	// of history, a slow post); the client may give up meanwhile, and the
+	// call still takes effect.
+	Delay time.Duration
+	// Reset drops the connection without an answer, before acting.
+	Reset bool
 }
 
 // Envelope is a Socket Mode request as Slack sends it.
@@ -117,6 +151,7 @@ type Workspace struct {
 	dials      int
 	acks       []string
 	closing    chan struct{}
+	pageSize   int
 }
 
 // sock is one Socket Mode connection; gorilla/websocket allows one writer
@@ -197,6 +232,15 @@ func (w *Workspace) Faults(f func(method string, n int) *Fault) {
 	w.fault, w.n = f, 0
 }
 
+// PageSize caps the messages in one page of conversations.history or
+// conversations.replies, as a busy channel spreads its history over many
+// pages; 0 means only the caller's limit.
+func (w *Workspace) PageSize(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pageSize = n
+}
+
 // Messages returns the channel messages in the order Slack accepted them.
 func (w *Workspace) Messages() []Message {
 	w.mu.Lock()
@@ -214,7 +258,7 @@ func (w *Workspace) UserMessage(channel, user, text string) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seq++
-	m := &Message{Seq: w.seq, Channel: channel, TS: fmt.Sprintf("%d.%06d", time.Now().Unix(), w.seq), Text: text}
+	m := &Message{Seq: w.seq, Channel: channel, TS: fmt.Sprintf("%d.%06d", time.Now().Unix(), w.seq), Text: text, User: user}
 	w.messages = append(w.messages, m)
 	w.changedLocked()
 	return m.TS
@@ -307,9 +351,24 @@ func (w *Workspace) api(method string, h handler) http.HandlerFunc {
 		w.changedLocked()
 		w.mu.Unlock()
 
-		if token != BotToken {
+		id, ok := tokens[token]
+		if !ok {
 			writeJSON(rw, map[string]any{"ok": false, "error": "invalid_auth"})
 			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+		if fault != nil && fault.Reset {
+			reset(rw)
+			return
+		}
+		if fault != nil && fault.Delay > 0 {
+			t := time.NewTimer(fault.Delay)
+			select {
+			case <-t.C:
+			case <-w.closing:
+				t.Stop()
+				return
+			}
 		}
 		if fault != nil && fault.Status == http.StatusTooManyRequests {
 			rw.Header().Set("Retry-After", strconv.Itoa(fault.RetryAfter))
@@ -332,6 +391,19 @@ func (w *Workspace) api(method string, h handler) http.HandlerFunc {
 	}
 }
 
+// reset closes the connection under rw at once, so the client reads a
+// connection reset instead of an answer.
+func reset(rw http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(rw).Hijack()
+	if err != nil {
+		panic(fmt.Sprintf("slackfake: cannot reset the connection: %v", err))
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0) // RST, not FIN
+	}
+	conn.Close()
+}
+
 func writeJSON(rw http.ResponseWriter, v any) {
 	rw.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(rw).Encode(v)
@@ -348,10 +420,12 @@ func (w *Workspace) postMessage(rw http.ResponseWriter, r *http.Request, form ur
 	if fault != nil && fault.Status >= 500 && !fault.Accept {
 		return map[string]any{} // fails without posting
 	}
+	id := caller(r)
 	w.mu.Lock()
 	w.seq++
 	m := &Message{Seq: w.seq, Channel: channel, TS: fmt.Sprintf("%d.%06d", time.Now().Unix(), w.seq),
-		ThreadTS: form.Get("thread_ts"), Text: form.Get("text"), Blocks: rawOrNil(form.Get("blocks"))}
+		ThreadTS: form.Get("thread_ts"), Text: form.Get("text"), Blocks: rawOrNil(form.Get("blocks")),
+		User: id.User, BotID: id.BotID, AppID: id.AppID}
 	if meta := form.Get("metadata"); meta != "" {
 		json.Unmarshal([]byte(meta), &m.Metadata)
 	}
@@ -366,8 +440,7 @@ func (w *Workspace) postMessage(rw http.ResponseWriter, r *http.Request, form ur
 		w.hang(r)
 		return nil
 	}
-	return map[string]any{"ok": true, "channel": channel, "ts": m.TS,
-		"message": map[string]any{"text": m.Text, "ts": m.TS, "thread_ts": m.ThreadTS, "user": BotUser}}
+	return map[string]any{"ok": true, "channel": channel, "ts": m.TS, "message": w.wire(m, url.Values{})}
 }
 
 // hang holds the request until the client gives up or the server stops.
@@ -415,44 +488,80 @@ func (w *Workspace) postEphemeral(rw http.ResponseWriter, r *http.Request, form 
 }
 
 // history answers conversations.history: top-level messages, newest
-// first, newer than oldest; metadata only with include_all_metadata.
+// first, newer than oldest; metadata only with include_all_metadata. The
+// cursor is the ts of the last message of the page before, so messages
+// posted meanwhile are not on later pages, as in Slack.
 func (w *Workspace) history(rw http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) any {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []map[string]any
+	var all []*Message
 	for i := len(w.messages) - 1; i >= 0; i-- {
 		m := w.messages[i]
 		if m.Channel != form.Get("channel") || m.ThreadTS != "" || !newer(m.TS, form.Get("oldest")) {
 			continue
 		}
-		out = append(out, w.wire(m, form))
+		if c := form.Get("cursor"); c != "" && !newer(c, m.TS) {
+			continue
+		}
+		all = append(all, m)
 	}
-	return map[string]any{"ok": true, "messages": out, "has_more": false}
+	return w.page(all, form)
 }
 
 // replies answers conversations.replies: the parent, then its replies,
-// oldest first.
+// oldest first; the cursor is the ts of the last message of the page
+// before.
 func (w *Workspace) replies(rw http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) any {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []map[string]any
+	var all []*Message
+	found := false
 	for _, m := range w.messages {
 		if m.Channel != form.Get("channel") || (m.TS != form.Get("ts") && m.ThreadTS != form.Get("ts")) {
 			continue
 		}
+		found = true
 		if m.TS != form.Get("ts") && !newer(m.TS, form.Get("oldest")) {
 			continue
 		}
-		out = append(out, w.wire(m, form))
+		if c := form.Get("cursor"); c != "" && !newer(m.TS, c) {
+			continue
+		}
+		all = append(all, m)
 	}
-	if len(out) == 0 {
+	if !found {
 		return map[string]any{"ok": false, "error": "thread_not_found"}
 	}
-	return map[string]any{"ok": true, "messages": out, "has_more": false}
+	return w.page(all, form)
+}
+
+// page answers with the first page of msgs; w.mu is held.
+func (w *Workspace) page(msgs []*Message, form url.Values) any {
+	n := len(msgs)
+	if limit, err := strconv.Atoi(form.Get("limit")); err == nil && limit > 0 {
+		n = min(n, limit)
+	}
+	if w.pageSize > 0 {
+		n = min(n, w.pageSize)
+	}
+	out := []map[string]any{}
+	for _, m := range msgs[:n] {
+		out = append(out, w.wire(m, form))
+	}
+	next := ""
+	if n < len(msgs) {
+		next = msgs[n-1].TS
+	}
+	return map[string]any{"ok": true, "messages": out, "has_more": next != "",
+		"response_metadata": map[string]any{"next_cursor": next}}
 }
 
 func (w *Workspace) wire(m *Message, form url.Values) map[string]any {
-	v := map[string]any{"type": "message", "user": BotUser, "bot_id": "B0MCLOUD", "text": m.Text, "ts": m.TS}
+	v := map[string]any{"type": "message", "user": m.User, "text": m.Text, "ts": m.TS}
+	if m.BotID != "" {
+		v["bot_id"], v["app_id"] = m.BotID, m.AppID
+		v["bot_profile"] = map[string]any{"id": m.BotID, "app_id": m.AppID}
+	}
 	if m.ThreadTS != "" {
 		v["thread_ts"] = m.ThreadTS
 	}
@@ -472,8 +581,9 @@ func newer(ts, oldest string) bool {
 }
 
 func (w *Workspace) authTest(rw http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) any {
+	id := caller(r)
 	return map[string]any{"ok": true, "url": "https://mcloud-test.slack.com/", "team": "DevOps", "team_id": "T0DEVOPS",
-		"user": "mcloud", "user_id": BotUser, "bot_id": "B0MCLOUD"}
+		"user": "mcloud", "user_id": id.User, "bot_id": id.BotID, "app_id": id.AppID}
 }
 
 // responseURL records what the bot answers through a response_url:
@@ -494,7 +604,7 @@ func (w *Workspace) responseURL(rw http.ResponseWriter, r *http.Request) {
 	if msg.ResponseType == "in_channel" {
 		w.seq++
 		w.messages = append(w.messages, &Message{Seq: w.seq, Channel: parts[1], TS: fmt.Sprintf("%d.%06d", time.Now().Unix(), w.seq),
-			Text: msg.Text, Blocks: msg.Blocks})
+			Text: msg.Text, Blocks: msg.Blocks, User: Bot.User, BotID: Bot.BotID, AppID: Bot.AppID})
 	} else {
 		w.ephemerals = append(w.ephemerals, Ephemeral{Channel: parts[1], User: parts[2], ResponseURL: r.URL.String(),
 			Text: msg.Text, Blocks: msg.Blocks})

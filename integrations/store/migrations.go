@@ -128,4 +128,8 @@ CREATE TABLE slack_leases (
 );
 CREATE INDEX dedupe_at ON dedupe (at);
 `},
+	{version: 4, name: "slack: fencing token of channel leases",
+		sqlite: `
+ALTER TABLE slack_leases ADD COLUMN token BIGINT NOT NULL DEFAULT 0;
+`},
 }

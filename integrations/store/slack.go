@@ -180,51 +180,112 @@ func (s *DB) OutboxChannels(ctx context.Context, owner string) ([]string, error)
 	return out, rows.Err()
 }
 
+// Lease is a process's hold on sending one channel's messages. Token
+// grows each time the channel changes hands (or its holder let it run
+// out), so a holder that lost the lease cannot act on it any more, not
+// even after it took the channel again: every write that must only come
+// from the holder names the token.
+type Lease struct {
+	ChannelID string
+	Owner     string
+	Token     int64
+	// Term is how long each renewal keeps the lease.
+	Term time.Duration
+}
+
 // LeaseChannel takes or renews owner's lease on sending channelID's
 // messages for d. Only one process holds a channel at a time, so each
 // channel's messages leave in order and at Slack's pace even with several
 // replicas. It reports whether owner holds the lease now.
-func (s *DB) LeaseChannel(ctx context.Context, channelID, owner string, d time.Duration) (bool, error) {
-	now := s.Now()
-	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO slack_leases (channel_id, owner, until) VALUES (?, ?, ?)
-		ON CONFLICT (channel_id) DO UPDATE SET owner = excluded.owner, until = excluded.until
-		WHERE slack_leases.owner = excluded.owner OR slack_leases.until <= ?`),
-		channelID, owner, ms(now.Add(d)), ms(now))
-	if err != nil {
-		return false, fmt.Errorf("lease outbox of %s: %w", channelID, err)
+func (s *DB) LeaseChannel(ctx context.Context, channelID, owner string, d time.Duration) (Lease, bool, error) {
+	now := ms(s.Now())
+	l := Lease{ChannelID: channelID, Owner: owner, Term: d}
+	err := s.db.QueryRowContext(ctx, s.rebind(`INSERT INTO slack_leases (channel_id, owner, until, token) VALUES (?, ?, ?, 1)
+		ON CONFLICT (channel_id) DO UPDATE SET owner = excluded.owner, until = excluded.until,
+			token = CASE WHEN slack_leases.owner = excluded.owner AND slack_leases.until > ? THEN slack_leases.token ELSE slack_leases.token + 1 END
+		WHERE slack_leases.owner = excluded.owner OR slack_leases.until <= ?
+		RETURNING token`),
+		channelID, owner, now+d.Milliseconds(), now, now).Scan(&l.Token)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Lease{}, false, nil // another process holds it
 	}
-	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("lease outbox of %s: %w", channelID, err)
+		return Lease{}, false, fmt.Errorf("lease outbox of %s: %w", channelID, err)
 	}
-	return n == 1, nil
+	return l, true, nil
 }
 
-// ReleaseChannel gives up owner's lease on channelID, if it holds it.
-func (s *DB) ReleaseChannel(ctx context.Context, channelID, owner string) error {
-	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM slack_leases WHERE channel_id = ? AND owner = ?`), channelID, owner); err != nil {
-		return fmt.Errorf("release outbox of %s: %w", channelID, err)
+// leaseHeldSQL is the condition, for a query's arguments l's channel, owner,
+// token and the time now, that l is still its holder's.
+const leaseHeldSQL = `EXISTS (SELECT 1 FROM slack_leases WHERE channel_id = ? AND owner = ? AND token = ? AND until > ?)`
+
+// RenewLease extends l by its term while the work under it goes on (a
+// look-up through a long history, a slow send). ErrLeaseLost means it ran
+// out or another process took the channel: the work must stop.
+func (s *DB) RenewLease(ctx context.Context, l Lease) error {
+	return s.renew(ctx, s.db, l)
+}
+
+func (s *DB) renew(ctx context.Context, q querier, l Lease) error {
+	now := ms(s.Now())
+	res, err := q.ExecContext(ctx, s.rebind(`UPDATE slack_leases SET until = ?
+		WHERE channel_id = ? AND owner = ? AND token = ? AND until > ?`),
+		now+l.Term.Milliseconds(), l.ChannelID, l.Owner, l.Token, now)
+	if err != nil {
+		return fmt.Errorf("renew outbox lease of %s: %w", l.ChannelID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("renew outbox lease of %s: %w", l.ChannelID, err)
+	} else if n == 0 {
+		return ErrLeaseLost
 	}
 	return nil
 }
 
+// ReleaseChannel gives up l, if it is still held. The row stays, so the
+// channel's token keeps growing.
+func (s *DB) ReleaseChannel(ctx context.Context, l Lease) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE slack_leases SET until = 0 WHERE channel_id = ? AND owner = ? AND token = ?`),
+		l.ChannelID, l.Owner, l.Token); err != nil {
+		return fmt.Errorf("release outbox of %s: %w", l.ChannelID, err)
+	}
+	return nil
+}
+
+// ErrNotPending means the message was delivered or given up meanwhile
+// (another process recorded it): there is nothing left to send.
+var ErrNotPending = errors.New("the message is no longer waiting to be sent")
+
 // MarkInflight records, before a message is sent, that its outcome is about
 // to be unknown: if the process dies before Delivered, the next sender
-// looks for it in Slack instead of posting it twice. It is the fence of the
-// lease: ErrLeaseLost means owner must not send.
-func (s *DB) MarkInflight(ctx context.Context, it OutboxItem, owner string) error {
-	now := s.Now()
-	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET inflight_at = CASE WHEN inflight_at = 0 THEN ? ELSE inflight_at END
-		WHERE id = ? AND sent_at = 0
-		AND EXISTS (SELECT 1 FROM slack_leases WHERE channel_id = ? AND owner = ? AND until > ?)`),
-		ms(now), it.ID, it.ChannelID, owner, ms(now))
+// looks for it in Slack instead of posting it twice. It is the fence of
+// the lease, checked immediately before the send: it renews l in the same
+// transaction, so the lease outlasts a send bounded by less than its term,
+// and ErrLeaseLost means the caller must not send. ErrNotPending means
+// another process has recorded the message meanwhile.
+func (s *DB) MarkInflight(ctx context.Context, it OutboxItem, l Lease) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.renew(ctx, tx, l); err != nil {
+			return err
+		}
+		now := ms(s.Now())
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE outbox SET inflight_at = CASE WHEN inflight_at = 0 THEN ? ELSE inflight_at END
+			WHERE id = ? AND channel_id = ? AND sent_at = 0`), now, it.ID, l.ChannelID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotPending
+		}
+		return nil
+	})
+	if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrNotPending) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("mark message %d in flight: %w", it.ID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("mark message %d in flight: %w", it.ID, err)
-	} else if n == 0 {
-		return ErrLeaseLost
 	}
 	return nil
 }
@@ -232,8 +293,9 @@ func (s *DB) MarkInflight(ctx context.Context, it OutboxItem, owner string) erro
 // Delivered records that it reached Slack as message ts, together with
 // the other ids it answered (updates made redundant by it). A plan becomes
 // its request's thread root. It is recorded even if the lease was lost
-// meanwhile: the message is in Slack either way, and saying so is what
-// keeps it from being sent twice.
+// meanwhile, unlike every other outcome: the message is in Slack either
+// way, and saying so is what keeps the new holder from sending it again
+// (its MarkInflight then finds nothing pending).
 func (s *DB) Delivered(ctx context.Context, it OutboxItem, ts string, also ...int64) error {
 	now := ms(s.Now())
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -268,28 +330,56 @@ func (s *DB) Delivered(ctx context.Context, it OutboxItem, ts string, also ...in
 // Retry counts a failed attempt and puts the next off until next. When uncertain (no answer, or a
 // server error), the message may have reached Slack, so it stays in
 // flight and is looked for first; otherwise Slack said no and it did not.
-func (s *DB) Retry(ctx context.Context, id int64, next time.Time, uncertain bool, reason string) error {
+// Only l's holder may say so (ErrLeaseLost otherwise): a process that
+// lost the channel must not clear the in-flight mark of a message the new
+// holder may be sending.
+func (s *DB) Retry(ctx context.Context, l Lease, id int64, next time.Time, uncertain bool, reason string) error {
 	keep := 0
 	if uncertain {
 		keep = 1
 	}
-	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + 1,
-		inflight_at = CASE WHEN ? = 1 THEN inflight_at ELSE 0 END WHERE id = ? AND sent_at = 0`),
-		ms(next), reason, keep, id); err != nil {
-		return fmt.Errorf("reschedule message %d: %w", id, err)
+	return s.fenced(ctx, l, fmt.Sprintf("reschedule message %d", id), `UPDATE outbox SET next_at = ?, error = ?, attempts = attempts + 1,
+		inflight_at = CASE WHEN ? = 1 THEN inflight_at ELSE 0 END WHERE id = ? AND sent_at = 0 AND `+leaseHeldSQL,
+		ms(next), reason, keep, id)
+}
+
+// fenced runs an outbox write that only l's holder may make: the
+// statement ends with leaseHeldSQL, whose arguments are added here. A write
+// that changed nothing because the lease is gone is ErrLeaseLost.
+func (s *DB) fenced(ctx context.Context, l Lease, what, q string, args ...any) error {
+	now := s.Now()
+	res, err := s.db.ExecContext(ctx, s.rebind(q), append(args, l.ChannelID, l.Owner, l.Token, ms(now))...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	} else if n == 0 {
+		held, err := s.leaseHeld(ctx, l)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if !held {
+			return ErrLeaseLost
+		}
 	}
 	return nil
+}
+
+func (s *DB) leaseHeld(ctx context.Context, l Lease) (bool, error) {
+	var held bool
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT `+leaseHeldSQL), l.ChannelID, l.Owner, l.Token, ms(s.Now())).Scan(&held)
+	return held, err
 }
 
 // Abandon gives up on a message Slack will never accept (its blocks are
 // invalid, the message to update is gone). It counts as done, with the
 // reason kept, so it no longer holds up its channel.
-func (s *DB) Abandon(ctx context.Context, id int64, reason string) error {
-	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET sent_at = ?, error = ?, inflight_at = 0 WHERE id = ? AND sent_at = 0`),
-		ms(s.Now()), reason, id); err != nil {
-		return fmt.Errorf("abandon message %d: %w", id, err)
-	}
-	return nil
+// Only l's holder may (ErrLeaseLost otherwise).
+func (s *DB) Abandon(ctx context.Context, l Lease, id int64, reason string) error {
+	return s.fenced(ctx, l, fmt.Sprintf("abandon message %d", id),
+		`UPDATE outbox SET sent_at = ?, error = ?, inflight_at = 0 WHERE id = ? AND sent_at = 0 AND `+leaseHeldSQL,
+		ms(s.Now()), reason, id)
 }
 
 // FirstDelivery records key (a team and an event, trigger or envelope id)

@@ -60,24 +60,33 @@ func TestFirstDelivery(t *testing.T) {
 	})
 }
 
-// Only the holder of a channel's lease may send its messages; a lease
-// runs out when its holder stops renewing it.
+// Only the holder of a channel's lease may send its messages or record
+// their failures; a lease runs out when its holder stops renewing it, and
+// a holder that lost it stays fenced out by the token even after taking
+// the channel again.
 func TestOutboxLease(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		c := withClock(db)
 		id, _ := db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: "C1", Text: "hello"}})
 		db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: "C2", Text: "other"}})
-		lease := func(owner string) bool {
+		lease := func(owner string) (store.Lease, bool) {
 			t.Helper()
-			ok, err := db.LeaseChannel(ctx, "C1", owner, 20*time.Second)
+			l, ok, err := db.LeaseChannel(ctx, "C1", owner, 20*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return ok
+			return l, ok
 		}
-		if !lease("a") || lease("b") || !lease("a") {
-			t.Fatal("a lease was not exclusive to its holder")
+		a1, ok := lease("a")
+		if !ok {
+			t.Fatal("a could not take a free channel")
+		}
+		if _, ok := lease("b"); ok {
+			t.Fatal("b took a's lease")
+		}
+		if again, ok := lease("a"); !ok || again.Token != a1.Token {
+			t.Fatalf("a's renewal changed its token %d to %d (%v)", a1.Token, again.Token, ok)
 		}
 		chans, err := db.OutboxChannels(ctx, "b")
 		if err != nil || len(chans) != 1 || chans[0] != "C2" {
@@ -87,21 +96,63 @@ func TestOutboxLease(t *testing.T) {
 		if it == nil || it.ID != id {
 			t.Fatalf("next of C1 = %+v", it)
 		}
-		if err := db.MarkInflight(ctx, *it, "b"); !errors.Is(err, store.ErrLeaseLost) {
+		forged := store.Lease{ChannelID: "C1", Owner: "b", Token: a1.Token, Term: 20 * time.Second}
+		if err := db.MarkInflight(ctx, *it, forged); !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("b marked a message of a's channel in flight: %v", err)
 		}
-		if err := db.MarkInflight(ctx, *it, "a"); err != nil {
+		// Working renews the lease: 15 s of look-up, then the fence renews
+		// it again, and the send still has the whole term.
+		c.advance(15 * time.Second)
+		if err := db.RenewLease(ctx, a1); err != nil {
 			t.Fatal(err)
 		}
-		c.advance(21 * time.Second) // a died
-		if !lease("b") {
-			t.Fatal("b could not take an expired lease")
+		c.advance(15 * time.Second)
+		if err := db.MarkInflight(ctx, *it, a1); err != nil {
+			t.Fatalf("a could not send under a lease it kept renewing: %v", err)
 		}
-		if err := db.MarkInflight(ctx, *it, "a"); !errors.Is(err, store.ErrLeaseLost) {
+		c.advance(15 * time.Second)
+		if _, ok := lease("b"); ok {
+			t.Fatal("b took the channel during a's send")
+		}
+
+		c.advance(21 * time.Second) // a stalled
+		b, ok := lease("b")
+		if !ok || b.Token == a1.Token {
+			t.Fatalf("b could not take an expired lease, or kept its token (%v, %d)", ok, b.Token)
+		}
+		if err := db.MarkInflight(ctx, *it, a1); !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("a sent after losing its lease: %v", err)
 		}
-		if err := db.ReleaseChannel(ctx, "C1", "b"); err != nil || !lease("a") {
-			t.Fatalf("a released lease could not be taken (%v)", err)
+		if err := db.RenewLease(ctx, a1); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("a renewed a lease b holds: %v", err)
+		}
+		if err := db.Retry(ctx, a1, id, c.now, false, "ratelimited"); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("a recorded a failure after losing its lease: %v", err)
+		}
+		if err := db.Abandon(ctx, a1, id, "msg_too_long"); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("a gave a message up after losing its lease: %v", err)
+		}
+		if it, _ := db.NextOutbox(ctx, "C1"); it.InflightAt.IsZero() || it.Attempts != 0 {
+			t.Fatalf("a stale holder changed the message: %+v", it)
+		}
+		if err := db.ReleaseChannel(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		a2, ok := lease("a")
+		if !ok || a2.Token <= b.Token {
+			t.Fatalf("a released lease could not be taken, or its token did not grow (%v, %d after %d)", ok, a2.Token, b.Token)
+		}
+		if err := db.MarkInflight(ctx, *it, a1); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("a's first, lost lease came back to life: %v", err)
+		}
+		if err := db.Retry(ctx, a2, id, c.now, true, "timeout"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Delivered(ctx, *it, "1700000000.000100"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.MarkInflight(ctx, *it, a2); !errors.Is(err, store.ErrNotPending) {
+			t.Fatalf("a delivered message could be sent again: %v", err)
 		}
 	})
 }
@@ -112,8 +163,8 @@ func TestOutboxDeliveryState(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		c := withClock(db)
-		owner := "a"
-		if ok, err := db.LeaseChannel(ctx, "C1", owner, time.Hour); !ok || err != nil {
+		owner, ok, err := db.LeaseChannel(ctx, "C1", "a", time.Hour)
+		if !ok || err != nil {
 			t.Fatalf("lease: %v %v", ok, err)
 		}
 		progress, _ := db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: "C1", RequestID: 7, JobID: 3, Text: "Job #3 started"}})
@@ -131,7 +182,7 @@ func TestOutboxDeliveryState(t *testing.T) {
 		firstTry := c.now
 		c.advance(time.Second)
 		// No answer: it may be in Slack, so it stays in flight since the first try.
-		if err := db.Retry(ctx, plan, c.now.Add(time.Second), true, "timeout"); err != nil {
+		if err := db.Retry(ctx, owner, plan, c.now.Add(time.Second), true, "timeout"); err != nil {
 			t.Fatal(err)
 		}
 		it, _ = db.NextOutbox(ctx, "C1")
@@ -144,7 +195,7 @@ func TestOutboxDeliveryState(t *testing.T) {
 			t.Fatalf("a second try moved the in-flight time to %v", it.InflightAt)
 		}
 		// Slack said no: it is not there.
-		db.Retry(ctx, plan, c.now, false, "ratelimited")
+		db.Retry(ctx, owner, plan, c.now, false, "ratelimited")
 		it, _ = db.NextOutbox(ctx, "C1")
 		if !it.InflightAt.IsZero() || it.Attempts != 2 {
 			t.Fatalf("after a refusal: %+v", it)
@@ -175,7 +226,7 @@ func TestOutboxDeliveryState(t *testing.T) {
 			t.Fatalf("left over: %+v", it)
 		}
 		bad, _ := db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: "C1", Text: "x"}})
-		if err := db.Abandon(ctx, bad, "msg_too_long"); err != nil {
+		if err := db.Abandon(ctx, owner, bad, "msg_too_long"); err != nil {
 			t.Fatal(err)
 		}
 		all, _ := db.OutboxItems(ctx, "C1")
