@@ -652,8 +652,14 @@ func (s *Slack) runCommand(ctx context.Context, in input) {
 	rs := newResponder(in.responseURL, in.at)
 	reply := s.svc.Handle(ctx, caller, in.text)
 	switch {
-	case reply.Error != "" || reply.Private:
+	case reply.Error != "" || !mcloud.Public(caller, reply.Private):
+		// Outside team and customer channels only the caller sees an
+		// answer; a decision still refreshes its plan message, which
+		// lives in the request's own channel.
 		s.ephemeral(ctx, caller, in, rs, ReplyMessage(reply, s.cfg, s.now()))
+		if r := reply.Request; reply.Error == "" && !reply.Private && r != nil && r.ID != 0 {
+			s.queueUpdate(ctx, r.ID, r.Requester.ChannelID)
+		}
 	case reply.Request != nil && reply.Title == "" && !reply.DryRun:
 		// A new request: its plan message is the root of its thread,
 		// rendered when sent so it shows the request as it is then.
