@@ -1,11 +1,15 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/commands"
+	"github.com/mcloud/mcloud/internal/storetest"
 )
 
 // ephemeralsTo are the texts shown to user alone in channel.
@@ -116,5 +120,35 @@ func TestSlackThirdOrganisationGetsHelpOnly(t *testing.T) {
 	}
 	if r, err := h.db.Request(context.Background(), 1); err != nil || r.Status != mcloud.RequestPending {
 		t.Fatalf("bob's request: %+v, %v; want it still pending", r, err)
+	}
+}
+
+// TestShellUnlistedChannelIsPrivate: `mcloud shell` behaves as Slack does
+// in a channel the configuration does not name (issue 8, defect 1).
+func TestShellUnlistedChannelIsPrivate(t *testing.T) {
+	cfg := exampleConfig(t)
+	db := storetest.Open(t, "")
+	svc, err := commands.New(cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sh := &Shell{Service: svc, Outbox: db, Out: &out, User: "alice", Channel: "devops", Wait: time.Second,
+		In: strings.NewReader(":channel general\n/mcloud jobs\n/mcloud status customer-y\n/mcloud echo customer-x hi\n:whoami\n")}
+	if err := sh.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"You are now in #general, a channel mcloud is not configured for", "Newest jobs", "Status of customer-y",
+		"echo for customer-x must be asked in a team channel or in customer-x's channel", "in #general (unlisted channel): devops"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("shell output lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "(only you can see this)"); n != 3 {
+		t.Errorf("%d private answers, want 3:\n%s", n, got)
+	}
+	if items, _ := db.OutboxItems(context.Background(), ""); len(items) != 0 {
+		t.Errorf("queued for a channel: %+v", items)
 	}
 }
