@@ -80,6 +80,17 @@ func TestNoAWSCredentials(t *testing.T) {
 			t.Errorf("the metadata stand-in was never asked; the endpoint override did not hold, so the test above proves nothing")
 		}
 	})
+	t.Run("sandbox: metadata service never asked", func(t *testing.T) {
+		imds, conns := metadataStandIn(t)
+		emptyAWSEnvironment(t, imds)
+		out := runShellScript(t, "/mcloud backups customer-x\n", "--user", "alice", "--channel", "devops", "--sandbox")
+		if strings.Contains(out, want) || !strings.Contains(out, "customer-x") {
+			t.Errorf("sandbox backups report:\n%s", out)
+		}
+		if n := conns.Load(); n != 0 {
+			t.Errorf("the instance metadata service was asked %d times in the sandbox; want never", n)
+		}
+	})
 	t.Run("AWS_EC2_METADATA_DISABLED turns the instance role off", func(t *testing.T) {
 		imds, conns := metadataStandIn(t)
 		emptyAWSEnvironment(t, imds)
