@@ -624,14 +624,16 @@ func (s *Slack) caller(id config.Identity, channel string) mcloud.Caller {
 }
 
 func (s *Slack) displayName(id config.Identity) string {
+	devops := s.cfg.DevOpsWorkspace().Vouches(id.TeamID, id.EnterpriseID)
 	for _, u := range s.cfg.Team.Users {
-		if u.ID == id.UserID && id.TeamID == s.cfg.Slack.TeamID {
+		if u.ID == id.UserID && devops {
 			return u.Name
 		}
 	}
-	for _, cu := range s.cfg.Customers {
+	for i := range s.cfg.Customers {
+		cu := &s.cfg.Customers[i]
 		for _, u := range cu.Users {
-			if u.ID == id.UserID && cu.TeamID != "" && cu.TeamID == id.TeamID {
+			if u.ID == id.UserID && cu.Workspace().Vouches(id.TeamID, id.EnterpriseID) {
 				return u.Name
 			}
 		}
@@ -640,7 +642,7 @@ func (s *Slack) displayName(id config.Identity) string {
 	if name == "" {
 		name = id.UserID
 	}
-	if id.TeamID != s.cfg.Slack.TeamID {
+	if !devops {
 		name += " (" + id.TeamID + ")"
 	}
 	return name
