@@ -48,6 +48,7 @@ func TestInvalidNamesTheKey(t *testing.T) {
 		// Without the customer's workspace, anyone in the shared channel
 		// could pass for the customer (issue 8, defect 2).
 		{"customer team_id missing", "    team_id: T0CUSTY\n", "", "customers[1].team_id: missing; it is the customer's own Slack workspace id"},
+		{"customer team_id missing, no users listed", "    team_id: T0CUSTY\n    users:\n      - {id: U0DAVE, name: dave}\n", "", "customers[1].team_id: missing"},
 		{"customer enterprise_id", "    team_id: T0CUSTY\n", "    team_id: T0CUSTY\n    enterprise_id: grid\n", `customers[1].enterprise_id: "grid" is not a Slack Enterprise Grid id`},
 		{"slack enterprise_id", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  enterprise_id: E0", `slack.enterprise_id: "E0" is not a Slack Enterprise Grid id`},
 		{"duplicate env", "      - name: staging", "      - name: prod", `customers[0].environments[1].name: "prod" appears twice`},
