@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/commands"
+	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/storetest"
 )
 
@@ -71,6 +72,24 @@ func TestSlackUnlistedChannelAnswersPrivately(t *testing.T) {
 	expectTexts(t, h.ephemeralsTo(alice.user, dm), "Status of customer-x")
 	if n := h.count("requests"); n != 1 {
 		t.Fatalf("%d requests stored; want only bob's from the team channel", n)
+	}
+
+	// A decision typed in a DM is the approver's alone to read there; the
+	// request's own thread in the team channel is told, and its plan
+	// message refreshed.
+	const erinDM = "D0ERIN"
+	h.sendSigned("/slack/commands", h.slashBody(erin, erinDM, "approve 1"))
+	h.waitTasks(1)
+	h.expectNothingPublicIn(erinDM)
+	expectTexts(t, h.ephemeralsTo(erin.user, erinDM), "erin approved request #1 (echo for customer-y)")
+	items, _ := h.db.OutboxItems(context.Background(), devops)
+	var told, refreshed bool
+	for _, it := range items {
+		told = told || (it.RequestID == 1 && strings.Contains(it.Text, "erin approved request #1"))
+		refreshed = refreshed || (it.RequestID == 1 && it.Kind == store.KindUpdate)
+	}
+	if !told || !refreshed {
+		t.Fatalf("team channel outbox %+v: told %v, plan refreshed %v; want both", items, told, refreshed)
 	}
 }
 
