@@ -19,10 +19,10 @@ func DecideApproval(r Request, approver Caller, now time.Time) (ApprovalOutcome,
 	if approver.Role != RoleDevOps || !approver.Approver {
 		return ApprovalRefused, Errorf(EUNAUTHORIZED, "Only an approver can approve requests, and you are not one.")
 	}
-	// Slack user ids are unique across workspaces, and a payload's team id
-	// differs by how it arrived (command, click, Connect channel host), so
-	// the user id alone decides who made the request.
-	if approver.UserID == r.Requester.UserID {
+	// Who made the request is decided by the identity rule (SameUser), as
+	// for withdrawing. A request stored before callers carried Home cannot
+	// prove whose it is, so its user id's owner is refused to be safe.
+	if SameUser(approver, r.Requester) || (r.Requester.Home == "" && approver.UserID == r.Requester.UserID) {
 		return ApprovalRefused, Errorf(EUNAUTHORIZED, "You cannot approve request #%d because you made it; another approver must.", r.ID)
 	}
 	switch r.Status {
@@ -51,8 +51,9 @@ func DecideApproval(r Request, approver Caller, now time.Time) (ApprovalOutcome,
 // DecideDenial decides whether denier may deny r at now.
 func DecideDenial(r Request, denier Caller, now time.Time) *Error {
 	if denier.Role != RoleDevOps || !denier.Approver {
-		// The requester may withdraw their own pending request.
-		if denier.UserID != r.Requester.UserID {
+		// The requester may withdraw their own pending request: the same
+		// user id from another workspace is someone else (SameUser).
+		if !SameUser(denier, r.Requester) {
 			return Errorf(EUNAUTHORIZED, "Only an approver or the requester can deny request #%d.", r.ID)
 		}
 	}

@@ -9,10 +9,10 @@ import (
 
 func TestDecideApproval(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	carol := mcloud.Caller{UserID: "UCAROL", TeamID: "TX", Role: mcloud.RoleCustomer, Customer: "customer-x"}
-	alice := mcloud.Caller{UserID: "UALICE", TeamID: "T", Role: mcloud.RoleDevOps}
-	bob := mcloud.Caller{UserID: "UBOB", TeamID: "T", Role: mcloud.RoleDevOps, Approver: true}
-	erin := mcloud.Caller{UserID: "UERIN", TeamID: "T", Role: mcloud.RoleDevOps, Approver: true}
+	carol := mcloud.Caller{UserID: "UCAROL", TeamID: "TX", Home: "TX", Role: mcloud.RoleCustomer, Customer: "customer-x"}
+	alice := mcloud.Caller{UserID: "UALICE", TeamID: "T", Home: "T", Role: mcloud.RoleDevOps}
+	bob := mcloud.Caller{UserID: "UBOB", TeamID: "T", Home: "T", Role: mcloud.RoleDevOps, Approver: true}
+	erin := mcloud.Caller{UserID: "UERIN", TeamID: "T", Home: "T", Role: mcloud.RoleDevOps, Approver: true}
 	pending := func(needed int, by mcloud.Caller, approvals ...mcloud.Approval) mcloud.Request {
 		return mcloud.Request{ID: 7, Requester: by, Needed: needed, Status: mcloud.RequestPending,
 			Approvals: approvals, ExpiresAt: now.Add(time.Hour)}
@@ -44,9 +44,14 @@ func TestDecideApproval(t *testing.T) {
 		{"expired by clock", expired, bob, mcloud.ApprovalRefused, mcloud.ECONFLICT},
 		{"denied", denied, bob, mcloud.ApprovalRefused, mcloud.ECONFLICT},
 		// The same user arriving with another workspace's id (a click vs a
-		// command in a Connect channel) is still the requester.
-		{"requester under another team id",
-			pending(1, mcloud.Caller{UserID: "UBOB", TeamID: "TX"}), bob, mcloud.ApprovalRefused, mcloud.EUNAUTHORIZED},
+		// command in a Connect channel) is still the requester: the
+		// configured workspace vouching for them (Home) is the same.
+		{"requester under another payload team id",
+			pending(1, mcloud.Caller{UserID: "UBOB", TeamID: "TX", Home: "T"}), bob, mcloud.ApprovalRefused, mcloud.EUNAUTHORIZED},
+		{"request stored before Home, same user id",
+			pending(1, mcloud.Caller{UserID: "UBOB", TeamID: "T"}), bob, mcloud.ApprovalRefused, mcloud.EUNAUTHORIZED},
+		{"same user id, customer's workspace: another person",
+			pending(1, mcloud.Caller{UserID: "UBOB", TeamID: "TX", Home: "TX", Role: mcloud.RoleCustomer}), bob, mcloud.ApprovalComplete, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := mcloud.DecideApproval(tt.req, tt.approver, now)
@@ -62,9 +67,9 @@ func TestDecideApproval(t *testing.T) {
 
 func TestDecideDenial(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	carol := mcloud.Caller{UserID: "UCAROL", TeamID: "TX", Role: mcloud.RoleCustomer}
-	alice := mcloud.Caller{UserID: "UALICE", TeamID: "T", Role: mcloud.RoleDevOps}
-	bob := mcloud.Caller{UserID: "UBOB", TeamID: "T", Role: mcloud.RoleDevOps, Approver: true}
+	carol := mcloud.Caller{UserID: "UCAROL", TeamID: "TX", Home: "TX", Role: mcloud.RoleCustomer}
+	alice := mcloud.Caller{UserID: "UALICE", TeamID: "T", Home: "T", Role: mcloud.RoleDevOps}
+	bob := mcloud.Caller{UserID: "UBOB", TeamID: "T", Home: "T", Role: mcloud.RoleDevOps, Approver: true}
 	req := mcloud.Request{ID: 1, Requester: carol, Needed: 1, Status: mcloud.RequestPending, ExpiresAt: now.Add(time.Hour)}
 	if err := mcloud.DecideDenial(req, bob, now); err != nil {
 		t.Fatalf("approver deny: %v", err)

@@ -42,5 +42,18 @@ func Authorize(c Caller, verb string, access Access, customer string) *Error {
 		}
 		return nil
 	}
+	if c.Home == "" {
+		// Nobody configured vouches for this workspace (a third
+		// organisation in a Slack Connect channel, say): say so, since
+		// the user sees the channel's customer and may wonder why.
+		return Errorf(EUNAUTHORIZED, "Your Slack workspace %s is neither the DevOps team's nor a customer's that mcloud knows, so you can only ask for help.", orUnknown(c.TeamID))
+	}
 	return Errorf(EUNAUTHORIZED, "You are not on the DevOps team and this channel is not bound to your customer, so you can only ask for help.")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package mcloud_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mcloud/mcloud"
@@ -13,7 +14,7 @@ func TestAuthorize(t *testing.T) {
 	carolElsewhere.ChannelCustomer = "customer-y"
 	carolInTeam := carol
 	carolInTeam.ChannelCustomer = ""
-	stranger := mcloud.Caller{UserID: "U9", Role: mcloud.RoleNone}
+	stranger := mcloud.Caller{UserID: "U9", Role: mcloud.RoleNone, Home: "T0DEVOPS"}
 
 	for _, tt := range []struct {
 		name     string
@@ -54,5 +55,18 @@ func TestAuthorizeDoesNotLeakOtherCustomers(t *testing.T) {
 	b := mcloud.Authorize(carol, "status", mcloud.AccessCustomer, "no-such-customer")
 	if a == nil || b == nil || a.Message != b.Message {
 		t.Fatalf("an existing and a missing customer must get the same refusal: %v / %v", a, b)
+	}
+}
+
+// TestAuthorizeThirdWorkspace: a user no configured workspace vouches for
+// gets help only, and the refusal says why.
+func TestAuthorizeThirdWorkspace(t *testing.T) {
+	evil := mcloud.Caller{UserID: "U0EVE", TeamID: "T0EVIL", ChannelKind: mcloud.ChannelCustomer, ChannelCustomer: "customer-x"}
+	if err := mcloud.Authorize(evil, "help", mcloud.AccessAnyone, ""); err != nil {
+		t.Fatalf("help refused: %v", err)
+	}
+	err := mcloud.Authorize(evil, "status", mcloud.AccessCustomer, "customer-x")
+	if err == nil || !strings.Contains(err.Message, "Your Slack workspace T0EVIL is neither the DevOps team's nor a customer's") {
+		t.Fatalf("refusal = %v; want it to name the workspace and why", err)
 	}
 }

@@ -38,8 +38,15 @@ type Caller struct {
 	Approver bool
 	// Customer is the customer whose user this is (RoleCustomer only).
 	Customer string
-	// ChannelCustomer is the customer the channel is bound to, "" for a team channel.
+	// ChannelKind is what the channel is (team, customer, other); it
+	// decides whether an answer may be public (see Public).
+	ChannelKind ChannelKind
+	// ChannelCustomer is the customer the channel is bound to, "" for a
+	// team channel or any other.
 	ChannelCustomer string
+	// Home is the configured workspace (team id) that vouches for this
+	// user, "" when none does; with UserID it is who they are (SameUser).
+	Home string
 }
 
 // Request is a command that changes something and waits for approval.
@@ -170,7 +177,9 @@ type Post struct {
 	CreatedAt time.Time
 }
 
-// HasApproved reports whether userID already approved r.
+// HasApproved reports whether userID already approved r. Approvers are
+// DevOps members, whom only the DevOps workspace vouches for, so within
+// one request the user id is their whole identity (see SameUser).
 func (r *Request) HasApproved(userID string) bool {
 	return slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.UserID == userID })
 }

@@ -80,16 +80,14 @@ func (s *Shell) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		id, _ := s.cfg.UserByName(s.User)
-		ch, _ := s.cfg.ChannelByName(s.Channel)
-		caller := s.cfg.Resolve(config.Identity{UserID: id.UserID, TeamID: id.TeamID, Name: id.Name}, ch.ID)
+		caller := s.caller()
 		if !strings.HasPrefix(line, "/mcloud") {
 			s.println("(not a command: start with /mcloud, e.g. /mcloud help)")
 			continue
 		}
 		reply := s.Service.Handle(ctx, caller, line)
 		text := Text(reply, s.cfg)
-		if reply.Private {
+		if !mcloud.Public(caller, reply.Private) {
 			text += "\n(only you can see this)"
 		}
 		s.println(indent(text))
@@ -125,17 +123,20 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 		s.println("You are now " + arg + ".")
 	case ":channel":
 		arg = strings.TrimPrefix(arg, "#")
-		if _, ok := s.cfg.ChannelByName(arg); !ok {
-			s.println(fmt.Sprintf("Unknown channel %q; channels: %s", arg, strings.Join(s.channelNames(), ", ")))
+		if arg == "" {
+			s.println(fmt.Sprintf("Which channel? Channels: %s, or any other name for a channel mcloud is not configured for.", strings.Join(s.channelNames(), ", ")))
 			return false
 		}
 		s.Channel = arg
+		if _, ok := s.cfg.ChannelByName(arg); !ok {
+			// Like #general in Slack: the shell must show what Slack would.
+			s.println("You are now in #" + arg + ", a channel mcloud is not configured for: only you see its answers, and requests are refused here.")
+			return false
+		}
 		s.println("You are now in #" + arg + ".")
 	case ":whoami":
-		id, _ := s.cfg.UserByName(s.User)
-		ch, _ := s.cfg.ChannelByName(s.Channel)
-		c := s.cfg.Resolve(config.Identity{UserID: id.UserID, TeamID: id.TeamID, Name: id.Name}, ch.ID)
-		who := fmt.Sprintf("%s (%s, team %s) in #%s: %s", c.Name, c.UserID, c.TeamID, s.Channel, c.Role)
+		c := s.caller()
+		who := fmt.Sprintf("%s (%s, team %s) in #%s (%s): %s", c.Name, c.UserID, c.TeamID, s.Channel, c.ChannelKind, c.Role)
 		if c.Approver {
 			who += ", approver"
 		}
@@ -158,6 +159,18 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 		s.println(fmt.Sprintf("Unknown shell command %s; type :help.", f[0]))
 	}
 	return false
+}
+
+// caller is the current user in the current channel, resolved as Slack's
+// would be; a channel the configuration does not name stands for an
+// unlisted Slack channel.
+func (s *Shell) caller() mcloud.Caller {
+	id, _ := s.cfg.UserByName(s.User)
+	ch, ok := s.cfg.ChannelByName(s.Channel)
+	if !ok {
+		ch = config.Channel{ID: s.Channel, Name: s.Channel}
+	}
+	return s.cfg.Resolve(config.Identity{UserID: id.UserID, TeamID: id.TeamID, Name: id.Name}, ch.ID)
 }
 
 // settle waits until no job is queued or running and every message has

@@ -624,14 +624,16 @@ func (s *Slack) caller(id config.Identity, channel string) mcloud.Caller {
 }
 
 func (s *Slack) displayName(id config.Identity) string {
+	devops := s.cfg.DevOpsWorkspace().Vouches(id.TeamID, id.EnterpriseID)
 	for _, u := range s.cfg.Team.Users {
-		if u.ID == id.UserID && id.TeamID == s.cfg.Slack.TeamID {
+		if u.ID == id.UserID && devops {
 			return u.Name
 		}
 	}
-	for _, cu := range s.cfg.Customers {
+	for i := range s.cfg.Customers {
+		cu := &s.cfg.Customers[i]
 		for _, u := range cu.Users {
-			if u.ID == id.UserID && cu.TeamID != "" && cu.TeamID == id.TeamID {
+			if u.ID == id.UserID && cu.Workspace().Vouches(id.TeamID, id.EnterpriseID) {
 				return u.Name
 			}
 		}
@@ -640,7 +642,7 @@ func (s *Slack) displayName(id config.Identity) string {
 	if name == "" {
 		name = id.UserID
 	}
-	if id.TeamID != s.cfg.Slack.TeamID {
+	if !devops {
 		name += " (" + id.TeamID + ")"
 	}
 	return name
@@ -652,8 +654,14 @@ func (s *Slack) runCommand(ctx context.Context, in input) {
 	rs := newResponder(in.responseURL, in.at)
 	reply := s.svc.Handle(ctx, caller, in.text)
 	switch {
-	case reply.Error != "" || reply.Private:
+	case reply.Error != "" || !mcloud.Public(caller, reply.Private):
+		// Outside team and customer channels only the caller sees an
+		// answer; a decision still refreshes its plan message, which
+		// lives in the request's own channel.
 		s.ephemeral(ctx, caller, in, rs, ReplyMessage(reply, s.cfg, s.now()))
+		if r := reply.Request; reply.Error == "" && !reply.Private && r != nil && r.ID != 0 {
+			s.queueUpdate(ctx, r.ID, r.Requester.ChannelID)
+		}
 	case reply.Request != nil && reply.Title == "" && !reply.DryRun:
 		// A new request: its plan message is the root of its thread,
 		// rendered when sent so it shows the request as it is then.

@@ -145,7 +145,7 @@ func TestSlackClickRefused(t *testing.T) {
 	}{
 		{"requester who is an approver", bob, devops, bobPlan, "1", "You cannot approve request #1 because you made it; another approver must."},
 		{"requester who is a customer", carol, customerX, carolPlan, "2", `"approve" is for the DevOps team only`},
-		{"Slack Connect user named bob with bob's id", impostor, customerX, carolPlan, "2", `"approve" is for the DevOps team only`},
+		{"Slack Connect user named bob with bob's id", impostor, customerX, carolPlan, "2", "Your Slack workspace T0EVIL is neither the DevOps team's nor a customer's"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -76,7 +76,7 @@ func denyVerb() *Verb {
 				return Reply{}, err
 			}
 			text := fmt.Sprintf("%s denied request #%d (%s for %s); it will not run.", c.Caller.Name, r.ID, r.Verb, r.Customer)
-			if r.Requester.UserID == c.Caller.UserID {
+			if mcloud.SameUser(r.Requester, c.Caller) {
 				text = fmt.Sprintf("%s withdrew request #%d (%s for %s); it will not run.", c.Caller.Name, r.ID, r.Verb, r.Customer)
 			}
 			if r.Reason != "" {

@@ -103,7 +103,7 @@ func (a *AWS) Account(cu *config.Customer) (AWSAccount, error) {
 	if !ok && cu.AWS.ExternalID.Set() {
 		return nil, mcloud.Errorf(mcloud.ECONFLICT, "The external id for %s's AWS role (environment variable %s) is not set where mcloud runs; ask the DevOps team to set it.", cu.Name, cu.AWS.ExternalID.Ref)
 	}
-	acct, err := a.Client.Account(aws.CustomerAccount{AccountID: cu.AWS.AccountID, RoleARN: cu.AWS.RoleARN, ExternalID: ext,
+	acct, err := a.Client.Account(aws.CustomerAccount{Name: cu.Name, AccountID: cu.AWS.AccountID, RoleARN: cu.AWS.RoleARN, ExternalID: ext,
 		Region: cu.AWS.Region, DRRegion: cu.AWS.DRRegion})
 	if err != nil {
 		return nil, fmt.Errorf("AWS account of %s: %w", cu.Name, err)
@@ -148,6 +148,10 @@ func (s *Service) awsFailed(what string, err error) error {
 	}
 	c := aws.Classify(err)
 	s.Log.Warn("AWS call failed", "what", what, "code", c.Code, "err", c.Detail)
+	if errors.Is(err, aws.ErrNoCredentials) {
+		// Nothing this command did: the sentence says what to fix.
+		return &mcloud.Error{Code: mcloud.ECONFLICT, Message: c.Message}
+	}
 	return &mcloud.Error{Code: mcloud.ECONFLICT, Message: what + " failed: " + c.Message}
 }
 

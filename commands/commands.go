@@ -209,6 +209,9 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 			reply = Reply{Error: "Something went wrong on our side (internal error); the DevOps team has the details in the bot's log.", Private: true}
 		}
 	}()
+	if r, bad := s.refuseInvisible(line); bad {
+		return r
+	}
 	words, rest, err := tokenize(strings.TrimSpace(line))
 	if err != nil {
 		return Reply{Error: capitalize(err.Error()) + ".", Usage: "/mcloud help", Private: true}
@@ -307,6 +310,10 @@ func (s *Service) propose(ctx context.Context, c *Call) (Reply, error) {
 	}
 	if dry {
 		return Reply{Request: req, DryRun: true}, nil
+	}
+	if err := mcloud.MayRequest(c.Caller, c.Verb.Name, c.Customer.Name); err != nil {
+		s.refused(ctx, c.Caller, c.Customer.Name, c.Verb.Name, err)
+		return Reply{}, err
 	}
 	if s.enqueue == nil {
 		return Reply{}, errors.New("job queue not connected")

@@ -37,7 +37,10 @@ func helpVerb() *Verb {
 			case mcloud.RoleCustomer:
 				r.Lines = append(r.Lines, "", fmt.Sprintf("You are a %s user here: every change you ask for waits for DevOps approval.", c.Caller.Customer))
 			case mcloud.RoleNone:
-				r.Lines = append(r.Lines, "", "You are not on the DevOps team and this channel is not bound to your customer, so there is nothing else you can run here.")
+				// The same sentence as every refusal, saying why.
+				if err := mcloud.Authorize(c.Caller, "status", mcloud.AccessCustomer, ""); err != nil {
+					r.Lines = append(r.Lines, "", err.Message)
+				}
 			}
 			r.Lines = append(r.Lines, "", "Type /mcloud help <command> for details and examples.")
 			return r, nil

@@ -39,7 +39,10 @@ type SSH struct {
 // Slack holds the app's credentials. The team's own workspace is TeamID:
 // a user of any other workspace is, at most, a customer user.
 type Slack struct {
-	TeamID        string `yaml:"team_id"`
+	TeamID string `yaml:"team_id"`
+	// EnterpriseID is the team's Enterprise Grid organisation, when it has
+	// one: a user of any of its workspaces is vouched for as the team's.
+	EnterpriseID  string `yaml:"enterprise_id"`
 	BotToken      Secret `yaml:"bot_token"`
 	AppToken      Secret `yaml:"app_token"`
 	SigningSecret Secret `yaml:"signing_secret"`
@@ -101,8 +104,11 @@ type Jobs struct {
 type Customer struct {
 	Name    string  `yaml:"name"`
 	Channel Channel `yaml:"channel"`
-	// TeamID is the customer's own Slack workspace, when known.
-	TeamID          string        `yaml:"team_id"`
+	// TeamID is the customer's own Slack workspace (required): only its
+	// users, or those listed in Users, are the customer's.
+	TeamID string `yaml:"team_id"`
+	// EnterpriseID is the customer's Enterprise Grid organisation, if any.
+	EnterpriseID    string        `yaml:"enterprise_id"`
 	Users           []User        `yaml:"users"`
 	AWS             CustomerAWS   `yaml:"aws"`
 	Buckets         Buckets       `yaml:"buckets"`

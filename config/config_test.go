@@ -45,6 +45,12 @@ func TestInvalidNamesTheKey(t *testing.T) {
 		{"bad host key", "host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "host_key: nope", "customers[1].bastion.host_key: must be"},
 		{"customer approver", "{id: U0DAVE, name: dave}", "{id: U0DAVE, name: dave, approver: true}", "customers[1].users[0].approver: customer users can never approve"},
 		{"slack mode typo", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  mode: sockets", `slack.mode: must be "socket" or "http", not "sockets"`},
+		// Without the customer's workspace, anyone in the shared channel
+		// could pass for the customer (issue 8, defect 2).
+		{"customer team_id missing", "    team_id: T0CUSTY\n", "", "customers[1].team_id: missing; it is the customer's own Slack workspace id"},
+		{"customer team_id missing, no users listed", "    team_id: T0CUSTY\n    users:\n      - {id: U0DAVE, name: dave}\n", "", "customers[1].team_id: missing"},
+		{"customer enterprise_id", "    team_id: T0CUSTY\n", "    team_id: T0CUSTY\n    enterprise_id: grid\n", `customers[1].enterprise_id: "grid" is not a Slack Enterprise Grid id`},
+		{"slack enterprise_id", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  enterprise_id: E0", `slack.enterprise_id: "E0" is not a Slack Enterprise Grid id`},
 		{"duplicate env", "      - name: staging", "      - name: prod", `customers[0].environments[1].name: "prod" appears twice`},
 	})
 }
@@ -76,6 +82,7 @@ func expectInvalid(t *testing.T, edits []edit) {
 
 func TestResolve(t *testing.T) {
 	c := mustLoadExample(t)
+	c.Slack.EnterpriseID = "E0GRID"
 	alice, _ := c.UserByName("alice")
 	bob, _ := c.UserByName("bob")
 	carol, _ := c.UserByName("carol")
@@ -86,22 +93,31 @@ func TestResolve(t *testing.T) {
 		role     mcloud.Role
 		approver bool
 		customer string
+		home     string
+		kind     mcloud.ChannelKind
 	}{
-		{"alice in devops", alice, "C0DEVOPS", mcloud.RoleDevOps, false, ""},
-		{"bob approver", bob, "C0CUSTX", mcloud.RoleDevOps, true, ""},
-		{"carol in her channel", carol, "C0CUSTX", mcloud.RoleCustomer, false, "customer-x"},
-		// Slack Connect: a stranger from another workspace who calls
-		// themselves "bob" is a customer user of the channel, no more.
-		{"impostor named bob", config.Identity{UserID: "U0BOB", TeamID: "T0EVIL", Name: "bob"}, "C0CUSTY", mcloud.RoleCustomer, false, "customer-y"},
-		{"carol in customer-y's channel", carol, "C0CUSTY", mcloud.RoleNone, false, ""},
-		{"customer-x workspace stranger in customer-y's channel", config.Identity{UserID: "U0NEW", TeamID: "T0CUSTX"}, "C0CUSTY", mcloud.RoleNone, false, ""},
-		{"home team non-member", config.Identity{UserID: "U0MALLORY", TeamID: "T0DEVOPS"}, "C0DEVOPS", mcloud.RoleNone, false, ""},
-		{"foreign user in team channel", config.Identity{UserID: "U0STRANGER", TeamID: "T0EVIL"}, "C0DEVOPS", mcloud.RoleNone, false, ""},
+		{"alice in devops", alice, "C0DEVOPS", mcloud.RoleDevOps, false, "", "T0DEVOPS", mcloud.ChannelTeam},
+		{"bob approver", bob, "C0CUSTX", mcloud.RoleDevOps, true, "", "T0DEVOPS", mcloud.ChannelCustomer},
+		{"bob in #general", bob, "C0GENERAL", mcloud.RoleDevOps, true, "", "T0DEVOPS", mcloud.ChannelOther},
+		{"bob from another workspace of the team's grid", config.Identity{UserID: "U0BOB", TeamID: "T0OTHERWS", EnterpriseID: "E0GRID"}, "C0DEVOPS", mcloud.RoleDevOps, true, "", "T0DEVOPS", mcloud.ChannelTeam},
+		{"carol in her channel", carol, "C0CUSTX", mcloud.RoleCustomer, false, "customer-x", "T0CUSTX", mcloud.ChannelCustomer},
+		// Slack Connect: a user of a third organisation, whatever they call
+		// themselves, is nobody's: help only (issue 8, defect 2).
+		{"impostor named bob", config.Identity{UserID: "U0BOB", TeamID: "T0EVIL", Name: "bob"}, "C0CUSTY", mcloud.RoleNone, false, "", "", mcloud.ChannelCustomer},
+		{"third organisation in customer-x's channel", config.Identity{UserID: "U0EVE", TeamID: "T0EVIL"}, "C0CUSTX", mcloud.RoleNone, false, "", "", mcloud.ChannelCustomer},
+		{"third organisation claiming the team's grid with another team", config.Identity{UserID: "U0EVE", TeamID: "T0EVIL", EnterpriseID: "E0EVIL"}, "C0CUSTX", mcloud.RoleNone, false, "", "", mcloud.ChannelCustomer},
+		// carol stays customer-x's; Authorize keeps her to her own channel.
+		{"carol in customer-y's channel", carol, "C0CUSTY", mcloud.RoleCustomer, false, "customer-x", "T0CUSTX", mcloud.ChannelCustomer},
+		{"customer-x workspace user in customer-y's channel", config.Identity{UserID: "U0NEW", TeamID: "T0CUSTX"}, "C0CUSTY", mcloud.RoleCustomer, false, "customer-x", "T0CUSTX", mcloud.ChannelCustomer},
+		{"listed customer user from another of their workspaces", config.Identity{UserID: carol.UserID, TeamID: "T0CUSTX2"}, "C0CUSTX", mcloud.RoleCustomer, false, "customer-x", "T0CUSTX", mcloud.ChannelCustomer},
+		{"home team non-member", config.Identity{UserID: "U0MALLORY", TeamID: "T0DEVOPS"}, "C0DEVOPS", mcloud.RoleNone, false, "", "T0DEVOPS", mcloud.ChannelTeam},
+		{"foreign user in team channel", config.Identity{UserID: "U0STRANGER", TeamID: "T0EVIL"}, "C0DEVOPS", mcloud.RoleNone, false, "", "", mcloud.ChannelTeam},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := c.Resolve(tt.id, tt.channel)
-			if got.Role != tt.role || got.Approver != tt.approver || got.Customer != tt.customer {
-				t.Fatalf("Resolve = role %v approver %v customer %q; want %v %v %q", got.Role, got.Approver, got.Customer, tt.role, tt.approver, tt.customer)
+			if got.Role != tt.role || got.Approver != tt.approver || got.Customer != tt.customer || got.Home != tt.home || got.ChannelKind != tt.kind {
+				t.Fatalf("Resolve = role %v approver %v customer %q home %q %v; want %v %v %q %q %v", got.Role, got.Approver, got.Customer, got.Home, got.ChannelKind,
+					tt.role, tt.approver, tt.customer, tt.home, tt.kind)
 			}
 		})
 	}

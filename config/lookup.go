@@ -130,21 +130,23 @@ func (c *Config) UserName(id string) string {
 }
 
 // Resolve turns a verified identity in a channel into a Caller with a role.
-// A member of the team's own workspace listed in team.users is DevOps. A
-// user of any other workspace (Slack Connect) is a customer user of the
-// channel's customer, and only there; whatever their name says, they are
-// never DevOps and never an approver.
+// Roles come from the workspace that vouches for the user (DESIGN.md, the
+// trust model): a member of team.users vouched for by the team's own
+// workspace (slack.team_id, or its Enterprise Grid) is DevOps; a user
+// vouched for by a customer's workspace, or listed under its users, is
+// that customer's user, and acts only in that customer's channel; anyone
+// else (a colleague outside the team, a third organisation in a Slack
+// Connect channel) gets help only. The channel's kind decides what may be
+// posted there (mcloud.Public).
 func (c *Config) Resolve(id Identity, channelID string) mcloud.Caller {
 	caller := mcloud.Caller{UserID: id.UserID, TeamID: id.TeamID, EnterpriseID: id.EnterpriseID,
 		ChannelID: channelID, Name: id.Name}
 	if caller.Name == "" {
 		caller.Name = c.UserName(id.UserID)
 	}
-	chCustomer := c.ChannelCustomer(channelID)
-	if chCustomer != nil {
-		caller.ChannelCustomer = chCustomer.Name
-	}
-	if id.TeamID == c.Slack.TeamID {
+	caller.ChannelKind, caller.ChannelCustomer = mcloud.ClassifyChannel(channelID, c.teamChannelIDs(), c.customerChannels())
+	if c.DevOpsWorkspace().Vouches(id.TeamID, id.EnterpriseID) {
+		caller.Home = c.Slack.TeamID
 		for _, u := range c.Team.Users {
 			if u.ID == id.UserID {
 				caller.Role = mcloud.RoleDevOps
@@ -154,45 +156,58 @@ func (c *Config) Resolve(id Identity, channelID string) mcloud.Caller {
 		}
 		return caller // a colleague outside the team: help only
 	}
-	if chCustomer != nil {
-		// Someone the configuration places with another customer (by user
-		// id or workspace) is a stranger here, never that customer's user.
-		if home := c.customerOf(id); home != nil && home != chCustomer {
-			return caller
-		}
+	if cu := c.customerOf(id); cu != nil {
+		caller.Home = cu.TeamID
 		caller.Role = mcloud.RoleCustomer
-		caller.Customer = chCustomer.Name
-		return caller
-	}
-	// Outside any customer channel a foreign user is placed by the
-	// configuration, if at all, but still only acts in their own channel.
-	for _, cu := range c.Customers {
-		for _, u := range cu.Users {
-			if u.ID == id.UserID {
-				caller.Role = mcloud.RoleCustomer
-				caller.Customer = cu.Name
-				return caller
-			}
-		}
+		caller.Customer = cu.Name
 	}
 	return caller
 }
 
-// customerOf is the customer the configuration places id with, by user id
-// or by workspace, or nil.
+// DevOpsWorkspace is the workspace that vouches for the DevOps team.
+func (c *Config) DevOpsWorkspace() mcloud.Workspace {
+	return mcloud.Workspace{TeamID: c.Slack.TeamID, EnterpriseID: c.Slack.EnterpriseID}
+}
+
+// Workspace is the workspace that vouches for the customer's users.
+func (cu *Customer) Workspace() mcloud.Workspace {
+	return mcloud.Workspace{TeamID: cu.TeamID, EnterpriseID: cu.EnterpriseID}
+}
+
+// customerOf is the customer the configuration places id with: listed by
+// user id, or vouched for by the customer's workspace; nil for nobody's.
 func (c *Config) customerOf(id Identity) *Customer {
 	for i := range c.Customers {
-		cu := &c.Customers[i]
-		if cu.TeamID != "" && cu.TeamID == id.TeamID {
-			return cu
-		}
-		for _, u := range cu.Users {
+		for _, u := range c.Customers[i].Users {
 			if u.ID == id.UserID {
-				return cu
+				return &c.Customers[i]
 			}
 		}
 	}
+	for i := range c.Customers {
+		if c.Customers[i].Workspace().Vouches(id.TeamID, id.EnterpriseID) {
+			return &c.Customers[i]
+		}
+	}
 	return nil
+}
+
+func (c *Config) teamChannelIDs() []string {
+	out := make([]string, len(c.Team.Channels))
+	for i, ch := range c.Team.Channels {
+		out[i] = ch.ID
+	}
+	return out
+}
+
+func (c *Config) customerChannels() map[string]string {
+	out := make(map[string]string, len(c.Customers))
+	for _, cu := range c.Customers {
+		if cu.Channel.ID != "" {
+			out[cu.Channel.ID] = cu.Name
+		}
+	}
+	return out
 }
 
 // Approvers returns how many approvers verb needs when a caller of role asks,

@@ -16,6 +16,7 @@ var (
 	userIDRE  = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	chanIDRE  = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 	teamIDRE  = regexp.MustCompile(`^T[A-Z0-9]{2,}$`)
+	enterRE   = regexp.MustCompile(`^E[A-Z0-9]{2,}$`)
 	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]+$`)
 	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -47,6 +48,9 @@ func (c *Config) validate() []string {
 		bad("slack.team_id", "missing; it is the DevOps team's own Slack workspace id, like T0123ABCD")
 	} else if !teamIDRE.MatchString(c.Slack.TeamID) {
 		bad("slack.team_id", "%q is not a Slack team id (T followed by capitals and digits)", c.Slack.TeamID)
+	}
+	if c.Slack.EnterpriseID != "" && !enterRE.MatchString(c.Slack.EnterpriseID) {
+		bad("slack.enterprise_id", "%q is not a Slack Enterprise Grid id (E followed by capitals and digits)", c.Slack.EnterpriseID)
 	}
 	switch c.Slack.Mode {
 	case "", SlackSocket, SlackHTTP:
@@ -157,15 +161,7 @@ func (c *Config) validate() []string {
 			customers[cu.Name] = path
 		}
 		checkChannel(path+".channel", cu.Channel)
-		if cu.TeamID != "" && !teamIDRE.MatchString(cu.TeamID) {
-			bad(path+".team_id", "%q is not a Slack team id", cu.TeamID)
-		}
-		if cu.TeamID != "" && cu.TeamID == c.Slack.TeamID {
-			bad(path+".team_id", "is the DevOps team's own workspace; customer users must come from their own")
-		}
-		if len(cu.Users) > 0 && cu.TeamID == "" {
-			bad(path+".team_id", "missing; customer users belong to the customer's own Slack workspace")
-		}
+		c.validateCustomerWorkspace(path, cu, bad)
 		for j, u := range cu.Users {
 			checkUser(fmt.Sprintf("%s.users[%d]", path, j), u)
 			if u.Approver {
@@ -230,6 +226,27 @@ func (c *Config) validate() []string {
 	p = append(p, c.validateSSHOps()...)
 	slices.Sort(p)
 	return p
+}
+
+// validateCustomerWorkspace checks the workspace that vouches for the
+// customer's users: without it, anyone from any organisation in the shared
+// channel could pass for the customer.
+func (c *Config) validateCustomerWorkspace(path string, cu Customer, bad func(string, string, ...any)) {
+	switch {
+	case cu.TeamID == "":
+		bad(path+".team_id", "missing; it is the customer's own Slack workspace id, like T0123ABCD, and only its users (or those listed under users) act as the customer")
+	case !teamIDRE.MatchString(cu.TeamID):
+		bad(path+".team_id", "%q is not a Slack team id", cu.TeamID)
+	case cu.TeamID == c.Slack.TeamID:
+		bad(path+".team_id", "is the DevOps team's own workspace; customer users must come from their own")
+	}
+	switch {
+	case cu.EnterpriseID == "":
+	case !enterRE.MatchString(cu.EnterpriseID):
+		bad(path+".enterprise_id", "%q is not a Slack Enterprise Grid id (E followed by capitals and digits)", cu.EnterpriseID)
+	case cu.EnterpriseID == c.Slack.EnterpriseID:
+		bad(path+".enterprise_id", "is the DevOps team's own Enterprise Grid organisation; customer users must come from their own")
+	}
 }
 
 func (c *Config) validateAWS(path string, a CustomerAWS, bad func(string, string, ...any)) {

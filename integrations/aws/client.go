@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -67,6 +68,12 @@ type Options struct {
 	// Credentials, when set, replaces the default credential chain for the
 	// base identity that assumes customer roles.
 	Credentials *StaticCredentials
+	// NoInstanceRole keeps the SDK off the EC2 instance metadata service
+	// (169.254.169.254), which it otherwise asks for an instance role when
+	// nothing else provides credentials. It is implied by Endpoint and
+	// Credentials: an emulator or the sandbox never has an instance role,
+	// and nothing of theirs may leave loopback.
+	NoInstanceRole bool
 	// HTTPClient defaults to the SDK's client with enough idle connections
 	// per host for RestoreConcurrency.
 	HTTPClient awssdk.HTTPClient
@@ -119,6 +126,9 @@ func LoadConfig(ctx context.Context, o Options) (awssdk.Config, error) {
 		loadOpts = append(loadOpts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
 	}
+	if o.NoInstanceRole || o.Endpoint != "" || o.Credentials != nil {
+		loadOpts = append(loadOpts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	httpClient := o.HTTPClient
 	if httpClient == nil {
 		// The SDK keeps 10 idle connections per host; RestoreMany runs more
@@ -169,6 +179,8 @@ func NewFromConfig(cfg awssdk.Config, o Options) *Client {
 
 // CustomerAccount is one customer AWS account mcloud manages.
 type CustomerAccount struct {
+	// Name is who the account is for (the customer), for messages.
+	Name       string
 	AccountID  string
 	RoleARN    string
 	ExternalID string
@@ -218,7 +230,10 @@ func (c *Client) Account(spec CustomerAccount) (*Account, error) {
 	if a := c.accounts[spec]; a != nil {
 		return a, nil
 	}
-	stsClient := sts.NewFromConfig(c.base, func(o *sts.Options) { o.Region = spec.Region })
+	stsClient := sts.NewFromConfig(c.base, func(o *sts.Options) {
+		o.Region = spec.Region
+		o.Credentials = baseCredentials{p: o.Credentials, account: spec.Name}
+	})
 	ext := spec.ExternalID
 	provider := stscreds.NewAssumeRoleProvider(stsClient, spec.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		if ext != "" {
@@ -242,6 +257,26 @@ func (c *Client) Account(spec CustomerAccount) (*Account, error) {
 	}
 	c.accounts[spec] = a
 	return a, nil
+}
+
+// baseCredentials marks a failure to get mcloud's own credentials, the
+// ones that assume the customer's role, as ErrNoCredentials: the SDK's
+// chain reports it as whatever its last source said (often an instance
+// metadata error), which tells a user nothing.
+type baseCredentials struct {
+	p       awssdk.CredentialsProvider
+	account string
+}
+
+func (b baseCredentials) Retrieve(ctx context.Context) (awssdk.Credentials, error) {
+	if b.p == nil {
+		return awssdk.Credentials{}, &NoCredentialsError{Account: b.account, Err: errors.New("no credential provider is configured")}
+	}
+	creds, err := b.p.Retrieve(ctx)
+	if err != nil && ctx.Err() == nil {
+		return creds, &NoCredentialsError{Account: b.account, Err: err}
+	}
+	return creds, err
 }
 
 // expiredCodes are the answers AWS gives for a session it no longer

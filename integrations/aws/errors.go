@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 
@@ -20,7 +21,23 @@ var (
 	// ErrNoExpeditedForDeepArchive: S3 refused an Expedited restore of a
 	// DEEP_ARCHIVE object, which only Standard and Bulk can restore.
 	ErrNoExpeditedForDeepArchive = errors.New("expedited retrieval is not available for DEEP_ARCHIVE")
+	// ErrNoCredentials: mcloud has no credentials of its own (environment,
+	// profile, instance or task role) to assume a customer's role with.
+	ErrNoCredentials = errors.New("no AWS credentials")
 )
+
+// NoCredentialsError is ErrNoCredentials for one account, with the SDK's
+// reason (for logs).
+type NoCredentialsError struct {
+	Account string
+	Err     error
+}
+
+func (e *NoCredentialsError) Error() string {
+	return fmt.Sprintf("no AWS credentials for %s: %v", e.Account, e.Err)
+}
+
+func (e *NoCredentialsError) Unwrap() []error { return []error{ErrNoCredentials, e.Err} }
 
 // CodeEndpointUnreachable is reported by Code when no HTTP response was
 // received at all (DNS, refused connection, TLS, timeout on connect).
@@ -160,9 +177,17 @@ func Classify(err error) Classification {
 	}
 	c := Classification{Code: Code(err), Detail: err.Error()}
 	c.Retryable = retryable[c.Code]
+	var noCreds *NoCredentialsError
 	switch {
 	case assumeRoleFailed(err) && (c.Code == "AccessDenied" || c.Code == "AccessDeniedException"):
 		c.Message = "mcloud could not assume its role in this customer account: check the role's trust policy and the external ID on file."
+		return c
+	case errors.As(err, &noCreds):
+		// Before the transport checks: without credentials the chain's last
+		// source (instance metadata) often fails as a network error.
+		c.Code = "NoCredentials"
+		c.Message = fmt.Sprintf("No AWS credentials for %s: mcloud found none where it runs (AWS_* environment variables, a profile, an instance or task role) to assume the customer's role with; ask the DevOps team.", orAccount(noCreds.Account))
+		c.Retryable = false
 		return c
 	case errors.Is(err, ErrWrongAccount):
 		c.Message = "The mcloud role on file belongs to a different AWS account than this customer's; mcloud stopped to avoid touching the wrong account."
@@ -207,4 +232,11 @@ func awsMessage(err error) string {
 		m += "."
 	}
 	return m
+}
+
+func orAccount(name string) string {
+	if name == "" {
+		return "this account"
+	}
+	return name
 }

@@ -25,10 +25,10 @@ func eachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 func mustOpen(tb testing.TB, dsn string) *store.DB { return storetest.Open(tb, dsn) }
 
 var (
-	carol = mcloud.Caller{UserID: "U0CAROL", TeamID: "T0CUSTX", Name: "carol", ChannelID: "C0CUSTX", Role: mcloud.RoleCustomer, Customer: "customer-x"}
-	alice = mcloud.Caller{UserID: "U0ALICE", TeamID: "T0DEVOPS", Name: "alice", ChannelID: "C0DEVOPS", Role: mcloud.RoleDevOps}
-	bob   = mcloud.Caller{UserID: "U0BOB", TeamID: "T0DEVOPS", Name: "bob", ChannelID: "C0CUSTX", Role: mcloud.RoleDevOps, Approver: true}
-	erin  = mcloud.Caller{UserID: "U0ERIN", TeamID: "T0DEVOPS", Name: "erin", ChannelID: "C0CUSTX", Role: mcloud.RoleDevOps, Approver: true}
+	carol = mcloud.Caller{UserID: "U0CAROL", TeamID: "T0CUSTX", Home: "T0CUSTX", Name: "carol", ChannelID: "C0CUSTX", Role: mcloud.RoleCustomer, Customer: "customer-x"}
+	alice = mcloud.Caller{UserID: "U0ALICE", TeamID: "T0DEVOPS", Home: "T0DEVOPS", Name: "alice", ChannelID: "C0DEVOPS", Role: mcloud.RoleDevOps}
+	bob   = mcloud.Caller{UserID: "U0BOB", TeamID: "T0DEVOPS", Home: "T0DEVOPS", Name: "bob", ChannelID: "C0CUSTX", Role: mcloud.RoleDevOps, Approver: true}
+	erin  = mcloud.Caller{UserID: "U0ERIN", TeamID: "T0DEVOPS", Home: "T0DEVOPS", Name: "erin", ChannelID: "C0CUSTX", Role: mcloud.RoleDevOps, Approver: true}
 )
 
 type counter struct{ n atomic.Int64 }
