@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -312,4 +313,54 @@ func httptestRecorder(t *testing.T, h http.Handler) string {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return "\n" + rec.Body.String()
+}
+
+// TestServeMetricsGuard: the Slack listener faces the internet, so without
+// metrics.token it refuses /metrics and says what to set; metrics.listen
+// moves /metrics to its own address; a token whose variable is unset stops
+// serve before it starts.
+func TestServeMetricsGuard(t *testing.T) {
+	ws := slackfake.New(t)
+	for k, v := range map[string]string{"SLACK_BOT_TOKEN": slackfake.BotToken, "SLACK_SIGNING_SECRET": serveSecret,
+		"CUSTOMER_X_EXTERNAL_ID": "x", "CUSTOMER_Y_EXTERNAL_ID": "y", "MCLOUD_METRICS_TOKEN": metricsToken, "UNSET_TOKEN": ""} {
+		t.Setenv(k, v)
+	}
+	os.Unsetenv("SLACK_APP_TOKEN")
+	os.Unsetenv("UNSET_TOKEN")
+	withMetrics := func(section string) string {
+		return writeConfig(t, func(s string) string {
+			return strings.Replace(s, "  app_token: ${SLACK_APP_TOKEN}     # set it to use Socket Mode (no public URL)\n",
+				"  api_url: "+ws.APIURL()+"\n", 1) + section
+		})
+	}
+
+	t.Run("neither", func(t *testing.T) {
+		base, _ := serveInProcess(t, withMetrics(""))
+		if code, body := scrapeStatus(t, base, metricsToken); code != http.StatusForbidden || !strings.Contains(body, "set metrics.token") {
+			t.Errorf("/metrics with no metrics settings: %d %q", code, body)
+		}
+	})
+	t.Run("listen", func(t *testing.T) {
+		base, logs := serveInProcess(t, withMetrics("\nmetrics:\n  listen: 127.0.0.1:0\n  token: ${MCLOUD_METRICS_TOKEN}\n"))
+		if code, _ := scrapeStatus(t, base, metricsToken); code != http.StatusNotFound {
+			t.Errorf("/metrics on the Slack listener with metrics.listen set: %d, want 404", code)
+		}
+		m := regexp.MustCompile(`msg="metrics serving" listen=(\S+)`).FindStringSubmatch(logs.String())
+		if m == nil {
+			t.Fatalf("no metrics listener in the log:\n%s", logs)
+		}
+		if code, _ := scrapeStatus(t, "http://"+m[1], ""); code != http.StatusUnauthorized {
+			t.Errorf("metrics.listen without the token: %d, want 401", code)
+		}
+		if code, body := scrapeStatus(t, "http://"+m[1], metricsToken); code != http.StatusOK || !strings.Contains(body, "mcloud_outbox_messages ") {
+			t.Errorf("metrics.listen with the token: %d\n%s", code, body)
+		}
+	})
+	t.Run("unset token", func(t *testing.T) {
+		cfg := withMetrics("\nmetrics:\n  token: ${UNSET_TOKEN}\n")
+		code, _, stderr := run(t, "serve", "--check-config", "-c", cfg)
+		if code != 1 || !strings.Contains(stderr, "metrics.token: environment variable UNSET_TOKEN is not set") {
+			t.Errorf("check-config: exit %d\n%s", code, stderr)
+		}
+	})
 }
