@@ -39,14 +39,7 @@ const metricsToken = "metrics-test-token"
 // see the scrape's mcloud_* lines.
 func TestServeMetricsAfterAWSTour(t *testing.T) {
 	ws := slackfake.New(t)
-	cfgPath := writeConfig(t, func(s string) string {
-		out := strings.Replace(s, "  app_token: ${SLACK_APP_TOKEN}     # set it to use Socket Mode (no public URL)\n",
-			"  api_url: "+ws.APIURL()+"\n", 1)
-		if out == s {
-			t.Fatal("the example configuration no longer has the app_token line this test replaces")
-		}
-		return out + "\nmetrics:\n  token: ${MCLOUD_METRICS_TOKEN}\n"
-	})
+	cfgPath := withMetrics(t, slackConfig(t, ws), "\nmetrics:\n  token: ${MCLOUD_METRICS_TOKEN}\n")
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +138,20 @@ func TestServeMetricsAfterAWSTour(t *testing.T) {
 	if strings.Contains(logs.String(), metricsToken) {
 		t.Error("the metrics token is in the log")
 	}
+}
+
+// withMetrics appends section to the configuration file at path.
+func withMetrics(t *testing.T, path, section string) string {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, section); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // playTour sends each /mcloud line of a shell script as a signed slash
@@ -327,21 +334,16 @@ func TestServeMetricsGuard(t *testing.T) {
 	}
 	os.Unsetenv("SLACK_APP_TOKEN")
 	os.Unsetenv("UNSET_TOKEN")
-	withMetrics := func(section string) string {
-		return writeConfig(t, func(s string) string {
-			return strings.Replace(s, "  app_token: ${SLACK_APP_TOKEN}     # set it to use Socket Mode (no public URL)\n",
-				"  api_url: "+ws.APIURL()+"\n", 1) + section
-		})
-	}
+	configWith := func(section string) string { return withMetrics(t, slackConfig(t, ws), section) }
 
 	t.Run("neither", func(t *testing.T) {
-		base, _ := serveInProcess(t, withMetrics(""))
+		base, _ := serveInProcess(t, configWith(""))
 		if code, body := scrapeStatus(t, base, metricsToken); code != http.StatusForbidden || !strings.Contains(body, "set metrics.token") {
 			t.Errorf("/metrics with no metrics settings: %d %q", code, body)
 		}
 	})
 	t.Run("listen", func(t *testing.T) {
-		base, logs := serveInProcess(t, withMetrics("\nmetrics:\n  listen: 127.0.0.1:0\n  token: ${MCLOUD_METRICS_TOKEN}\n"))
+		base, logs := serveInProcess(t, configWith("\nmetrics:\n  listen: 127.0.0.1:0\n  token: ${MCLOUD_METRICS_TOKEN}\n"))
 		if code, _ := scrapeStatus(t, base, metricsToken); code != http.StatusNotFound {
 			t.Errorf("/metrics on the Slack listener with metrics.listen set: %d, want 404", code)
 		}
@@ -357,7 +359,7 @@ func TestServeMetricsGuard(t *testing.T) {
 		}
 	})
 	t.Run("unset token", func(t *testing.T) {
-		cfg := withMetrics("\nmetrics:\n  token: ${UNSET_TOKEN}\n")
+		cfg := configWith("\nmetrics:\n  token: ${UNSET_TOKEN}\n")
 		code, _, stderr := run(t, "serve", "--check-config", "-c", cfg)
 		if code != 1 || !strings.Contains(stderr, "metrics.token: environment variable UNSET_TOKEN is not set") {
 			t.Errorf("check-config: exit %d\n%s", code, stderr)
