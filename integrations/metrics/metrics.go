@@ -13,6 +13,7 @@ package metrics
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -123,9 +124,6 @@ func New(opts Options) *Metrics {
 	return m
 }
 
-// Registry is the process's registry, for tests and for adding series.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the exposition. With a token, a request must carry
 // "Authorization: Bearer <token>" or is answered 401. A series that could
 // not be read (the store is down) is left out and logged; the rest are
@@ -150,24 +148,11 @@ func (m *Metrics) Handler(token string) http.Handler {
 	})
 }
 
+// promLogger hands promhttp's scrape errors to slog.
 type promLogger struct{ log *slog.Logger }
 
 func (l promLogger) Println(v ...any) {
-	parts := make([]string, len(v))
-	for i, x := range v {
-		parts[i] = strings.TrimSpace(toString(x))
-	}
-	l.log.Warn("metrics scrape", "err", strings.Join(parts, " "))
-}
-
-func toString(x any) string {
-	if e, ok := x.(error); ok {
-		return e.Error()
-	}
-	if s, ok := x.(string); ok {
-		return s
-	}
-	return ""
+	l.log.Warn("metrics scrape", "err", strings.TrimSpace(fmt.Sprintln(v...)))
 }
 
 // Request counts one command; outcome comes from commands.Outcome.
