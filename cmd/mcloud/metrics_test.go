@@ -86,10 +86,11 @@ func TestServeMetricsAfterAWSTour(t *testing.T) {
 	if code, body := scrapeStatus(t, base, ""); code != http.StatusUnauthorized {
 		t.Fatalf("/metrics without the token: %d %s", code, body)
 	}
-	handled := 0.0
+	handled, sawWaiting := 0.0, false
 	playTour(t, cfg, ws, base, "../../examples/sandbox-aws.mcloud", func() {
 		handled++
 		waitMetrics(t, base, fmt.Sprintf("command %v handled", handled), func(text string) bool {
+			sawWaiting = sawWaiting || strings.Contains(text, "\n"+`mcloud_approvals_waiting{customer="customer-x"} 1`+"\n")
 			return sum(text, "mcloud_requests_total{") >= handled
 		})
 		waitMetrics(t, base, "no job queued or running", func(text string) bool {
@@ -101,6 +102,9 @@ func TestServeMetricsAfterAWSTour(t *testing.T) {
 		return strings.Contains(text, "\nmcloud_outbox_messages 0\n")
 	})
 
+	if !sawWaiting {
+		t.Error(`no scrape showed mcloud_approvals_waiting{customer="customer-x"} 1 while a request waited`)
+	}
 	text := scrapeOK(t, base)
 	t.Logf("GET /metrics after the AWS tour (mcloud_* lines):\n%s", only(text, "mcloud_"))
 	for _, line := range []string{
