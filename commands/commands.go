@@ -88,6 +88,8 @@ type Reply struct {
 	// say it right.
 	Error string
 	Usage string
+	// Code is the error's code (mcloud.EINVALID...) when a verb refused.
+	Code string
 	// Private replies are seen by the caller only (ephemeral in Slack).
 	Private bool
 	// Request is set when the answer is a plan: pending approval, or with
@@ -132,6 +134,9 @@ type Service struct {
 	verbs   map[string]*Verb
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Observe, when set, hears of every command handled: its verb
+	// ("unknown" when none matched) and its Outcome (metrics).
+	Observe func(verb, outcome string)
 }
 
 // New registers every verb and checks the configuration's approval rules
@@ -202,11 +207,15 @@ func (s *Service) Config() *config.Config { return s.cfg }
 // Handle runs one command line from caller. It never panics on input and
 // always answers: bad input gets one sentence and the usage line.
 func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string) (reply Reply) {
+	verb := "unknown" // a label for metrics: never the typed word, which could be anything
 	defer func() {
 		if r := recover(); r != nil {
 			// Not the line itself: it may carry a secret typed after --.
 			s.Log.Error("command panicked", "verb", verbOf(line), "panic", r)
 			reply = Reply{Error: "Something went wrong on our side (internal error); the DevOps team has the details in the bot's log.", Private: true}
+		}
+		if s.Observe != nil {
+			s.Observe(verb, Outcome(verb, reply))
 		}
 	}()
 	if r, bad := s.refuseInvisible(line); bad {
@@ -231,6 +240,7 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 		}
 		return Reply{Error: msg, Usage: "/mcloud help", Private: true}
 	}
+	verb = v.Name
 	args := words[1:]
 	rest.at-- // now an index into args
 	if len(args) == 1 && (args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
@@ -241,7 +251,7 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 
 func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args []string, rest tail) Reply {
 	fail := func(err error) Reply {
-		r := Reply{Private: true, Usage: v.Usage()}
+		r := Reply{Private: true, Usage: v.Usage(), Code: mcloud.ErrorCode(err)}
 		if msg := mcloud.ErrorMessage(err); msg != "" {
 			r.Error = msg
 			if code := mcloud.ErrorCode(err); code == mcloud.EUNAUTHORIZED || code == mcloud.ENOTFOUND || code == mcloud.ECONFLICT {
@@ -251,7 +261,7 @@ func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args [
 		}
 		ref := fmt.Sprintf("%x", s.Now().UnixNano()&0xffffff)
 		s.Log.Error("command failed", "verb", v.Name, "user", caller.UserID, "ref", ref, "err", err)
-		return Reply{Private: true, Error: fmt.Sprintf("Something went wrong on our side (internal error, reference %s); the DevOps team can look it up in the bot's log.", ref)}
+		return Reply{Private: true, Code: mcloud.EINTERNAL, Error: fmt.Sprintf("Something went wrong on our side (internal error, reference %s); the DevOps team can look it up in the bot's log.", ref)}
 	}
 	if err := mcloud.Authorize(caller, v.Name, v.Access, ""); err != nil {
 		s.refused(ctx, caller, caller.Customer, v.Name, err)

@@ -22,7 +22,20 @@ type Config struct {
 	Approvals Approvals  `yaml:"approvals"`
 	Jobs      Jobs       `yaml:"jobs"`
 	SSH       SSH        `yaml:"ssh"`
+	Metrics   Metrics    `yaml:"metrics"`
 	Customers []Customer `yaml:"customers"`
+}
+
+// Metrics is where `mcloud serve` answers GET /metrics. The Slack listener
+// faces the internet and the series name customers, so /metrics is served
+// there only with a Token; Listen moves it to an address of its own (a
+// private interface, or loopback for a local agent) instead.
+type Metrics struct {
+	// Token is the bearer token a scraper must send, wherever /metrics is.
+	Token Secret `yaml:"token"`
+	// Listen, when set, serves /metrics on this host:port and not on the
+	// Slack listener.
+	Listen string `yaml:"listen"`
 }
 
 // SSH is how the bot logs in to bastions and hosts.

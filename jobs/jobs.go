@@ -42,6 +42,9 @@ type Options struct {
 	// PollInterval is how often idle workers look for new jobs.
 	PollInterval time.Duration
 	Logger       *slog.Logger
+	// Finished, when set, hears of each job this process finishes, with
+	// the time from its first start to its end (metrics).
+	Finished func(verb string, status mcloud.JobStatus, took time.Duration)
 }
 
 // Queue is the durable job queue.
@@ -260,8 +263,13 @@ func (q *Queue) finish(ctx context.Context, run *Run, status mcloud.JobStatus, e
 	}
 	// Record the outcome even if the job's own context was cancelled, and
 	// announce it in the same transaction.
-	if _, err := q.db.FinishJob(context.WithoutCancel(ctx), run.Job.ID, run.Job.Attempt, status, errText, detail, run.post(text)); err != nil {
+	job, err := q.db.FinishJob(context.WithoutCancel(ctx), run.Job.ID, run.Job.Attempt, status, errText, detail, run.post(text))
+	if err != nil {
 		q.log.Error("record job outcome", "job", run.Job.ID, "err", err)
+		return
+	}
+	if q.opts.Finished != nil && job.Status == status {
+		q.opts.Finished(job.Verb, status, job.EndedAt.Sub(job.StartedAt))
 	}
 }
 

@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/commands"
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/metrics"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/jobs"
 )
@@ -32,6 +34,8 @@ type app struct {
 	wg    sync.WaitGroup
 	// release frees what the integrations started (sandbox servers).
 	release []func()
+	// metrics is fed by every part; serve exposes it (see metrics.go).
+	metrics *metrics.Metrics
 }
 
 // defaultDatabase is MCLOUD_DATABASE_URL or a SQLite file in the working
@@ -84,21 +88,26 @@ func openApp(ctx context.Context, cfgPath, dbURL string, sandbox bool, log *slog
 		return nil, err
 	}
 	svc.Log = log
-	a := &app{cfg: cfg, db: db, svc: svc, log: log}
-	awsAccounts, releaseAWS, err := awsDeps(ctx, cfg, sandbox, log)
+	m := newMetrics(db, log)
+	svc.Observe = m.Request
+	a := &app{cfg: cfg, db: db, svc: svc, log: log, metrics: m}
+	awsAccounts, releaseAWS, err := awsDeps(ctx, cfg, sandbox, log, m.AWSCall)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("set up AWS: %w", err)
 	}
 	a.release = append(a.release, releaseAWS)
-	sshConnector, releaseSSH, err := sshDeps(ctx, cfg, sandbox, log)
+	sshConnector, releaseSSH, err := sshDeps(ctx, cfg, sandbox, log, m)
 	if err != nil {
 		a.closeAll()
 		return nil, fmt.Errorf("set up SSH: %w", err)
 	}
 	a.release = append(a.release, releaseSSH)
 	svc.Deps = commands.Deps{AWS: awsAccounts, SSH: sshConnector}
-	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log})
+	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log,
+		Finished: func(verb string, status mcloud.JobStatus, took time.Duration) {
+			m.JobFinished(verb, string(status), took)
+		}})
 	if err != nil {
 		a.closeAll()
 		return nil, err

@@ -26,9 +26,9 @@ import (
 // customer's role is assumed with its external id. MCLOUD_AWS_POLL_INTERVAL
 // (a Go duration) shortens the first poll of long waits, for emulators and
 // tests; the default is a minute, backing off to fifteen.
-func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger) (commands.AWSAccounts, func(), error) {
+func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
 	if sandbox {
-		return sandboxAWS(ctx, cfg, log)
+		return sandboxAWS(ctx, cfg, log, observe)
 	}
 	region := ""
 	for _, cu := range cfg.Customers {
@@ -50,7 +50,7 @@ func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Lo
 		endpoint = v
 	}
 	waits := commands.DefaultAWSWaits()
-	opts := aws.Options{Region: region, Endpoint: endpoint}
+	opts := aws.Options{Region: region, Endpoint: endpoint, Observe: observe}
 	if v := os.Getenv("MCLOUD_AWS_POLL_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -103,7 +103,7 @@ func sandboxArchiveStart(now time.Time) time.Time {
 // from STANDARD to GLACIER to DEEP_ARCHIVE, tagged EBS volumes and RDS databases per environment and
 // their nightly snapshots, copied to the DR region for prod only (so the
 // backup report has something to flag).
-func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (commands.AWSAccounts, func(), error) {
+func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
 	emu, err := awsemu.Start("127.0.0.1:0", awsemu.Options{
 		RestoreDelayFor: awsemu.ScaledRestoreTimes(sandboxAWSHour),
 		SnapshotDelay:   time.Second,
@@ -144,6 +144,7 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger) (comm
 		Credentials:  &aws.StaticCredentials{AccessKeyID: sandboxAccessKey, SecretAccessKey: "sandbox"},
 		WaitMinDelay: 100 * time.Millisecond,
 		WaitMaxDelay: 500 * time.Millisecond,
+		Observe:      observe,
 	})
 	if err != nil {
 		emu.Close()

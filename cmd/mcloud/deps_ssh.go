@@ -18,6 +18,7 @@ import (
 
 	"github.com/mcloud/mcloud/commands"
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/metrics"
 	mssh "github.com/mcloud/mcloud/integrations/ssh"
 	"github.com/mcloud/mcloud/integrations/ssh/sshsandbox"
 )
@@ -28,11 +29,11 @@ import (
 //
 // Nothing is dialed here: a bot whose key or agent is missing still starts,
 // and the first patch or run says what is wrong.
-func sshDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger) (commands.SSHConnector, func(), error) {
+func sshDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
 	if !sandbox {
-		return commands.NewSSHConnector(cfg, nil), func() {}, nil
+		return commands.NewSSHConnector(cfg, observeSSH(nil, m)), func() {}, nil
 	}
-	return sandboxSSH(cfg, log)
+	return sandboxSSH(cfg, log, m)
 }
 
 // sandboxBroken is what a patch id contains to fail the demo: it installs,
@@ -44,7 +45,7 @@ const sandboxBroken = "broken"
 // host behind it for every configured host, and points the connector at
 // them: the configured bastion name is dialed at the sandbox's loopback
 // port and pinned to the sandbox's generated keys, as are the hosts.
-func sandboxSSH(cfg *config.Config, log *slog.Logger) (commands.SSHConnector, func(), error) {
+func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
 	dir, err := os.MkdirTemp("", "mcloud-sandbox-ssh-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox ssh: %w", err)
@@ -112,7 +113,7 @@ func sandboxSSH(cfg *config.Config, log *slog.Logger) (commands.SSHConnector, fu
 		}
 		return nil
 	}
-	return commands.NewSSHConnector(cfg, adjust), release, nil
+	return commands.NewSSHConnector(cfg, observeSSH(adjust, m)), release, nil
 }
 
 // sandboxHost scripts one configured host: its service, its health

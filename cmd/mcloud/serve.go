@@ -49,7 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
-	sl, err := bot.NewSlack(a.svc, a.db, bot.SlackOptions{Logger: log})
+	sl, err := bot.NewSlack(a.svc, a.db, bot.SlackOptions{Logger: log, HTTPClient: slackHTTPClient(a.metrics)})
 	if err != nil {
 		return err
 	}
@@ -57,6 +57,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
+	stopMetrics, err := a.serveMetrics()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	if err := a.start(ctx); err != nil {
 		ln.Close()
 		return err
@@ -70,10 +76,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sl.Run(slackCtx)
 	}()
 
-	srv := &http.Server{Handler: serveMux(sl, sl.Mode()), ReadHeaderTimeout: 5 * time.Second}
+	mux := serveMux(sl, sl.Mode())
+	mux.Handle("GET /metrics", a.metricsOnMain())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("mcloud serving", "listen", ln.Addr().String(), "slack", sl.Mode(), "database", string(a.db.Dialect()), "version", version)
+	log.Info("mcloud serving", "listen", ln.Addr().String(), "slack", sl.Mode(), "database", string(a.db.Dialect()), "version", version, "metrics", a.metricsMode())
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -115,7 +123,7 @@ func serveMux(sl *bot.Slack, mode string) *http.ServeMux {
 // serveProblems is everything serve needs of the configuration and the
 // environment before it starts.
 func serveProblems(cfg *config.Config) []string {
-	return append(cfg.CheckSecrets(true), cfg.CheckSlack()...)
+	return append(append(cfg.CheckSecrets(true), cfg.CheckSlack()...), metricsProblems(cfg)...)
 }
 
 func modeName(mode string) string {

@@ -3,13 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -225,23 +221,7 @@ func TestServeOutboxSurvivesOutageAndKill9(t *testing.T) {
 	}
 	form := url.Values{"team_id": {"T0DEVOPS"}, "channel_id": {"C0DEVOPS"}, "user_id": {"U0ALICE"}, "user_name": {"alice"},
 		"command": {"/mcloud"}, "text": {"help"}, "response_url": {ws.ResponseURL("C0DEVOPS", "U0ALICE")}, "trigger_id": {"1.2.serve"}}
-	body := form.Encode()
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(serveSecret))
-	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
-	req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", stamp)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("signed slash command answered %d", resp.StatusCode)
-	}
+	postCommand(t, base, form)
 	ws.WaitFor(t, time.Minute, "the help answer", func() bool {
 		for _, e := range ws.Ephemerals() {
 			if e.User == "U0ALICE" && strings.Contains(e.Text, "mcloud commands you can run here") {

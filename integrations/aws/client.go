@@ -96,6 +96,9 @@ type Options struct {
 
 	// RestoreConcurrency bounds RestoreMany when its own options do not.
 	RestoreConcurrency int
+
+	// Observe, when set, hears of every operation (metrics).
+	Observe ObserveFunc
 }
 
 func (o Options) withDefaults() Options {
@@ -142,6 +145,9 @@ func LoadConfig(ctx context.Context, o Options) (awssdk.Config, error) {
 	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
 	if o.Retryer != nil {
 		loadOpts = append(loadOpts, config.WithRetryer(o.Retryer))
+	}
+	if o.Observe != nil {
+		loadOpts = append(loadOpts, config.WithAPIOptions([]func(*middleware.Stack) error{observeCalls(o.Observe)}))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {

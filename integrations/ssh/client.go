@@ -346,9 +346,14 @@ func (c *Client) target(ctx context.Context, t Target) (*conn, error) {
 	if slot.c != nil && slot.c.alive() {
 		return slot.c, nil
 	}
+	start := time.Now()
 	cn, err := c.dialTarget(ctx, t)
 	if err != nil {
-		return nil, newError(opConnect, t.display(), t.Address, c.bastAddr, err)
+		err = newError(opConnect, t.display(), t.Address, c.bastAddr, err)
+	}
+	c.observe(opConnect, start, err)
+	if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -359,6 +364,13 @@ func (c *Client) target(ctx context.Context, t Target) (*conn, error) {
 	slot.c = cn
 	c.mu.Unlock()
 	return cn, nil
+}
+
+// observe reports one operation to Config.Observe.
+func (c *Client) observe(op string, start time.Time, err error) {
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(op, time.Since(start), err)
+	}
 }
 
 // forget drops a cached target connection that turned out to be dead.

@@ -97,6 +97,12 @@ type Config struct {
 	// Dial opens the TCP connection to the bastion. Nil means a plain
 	// net.Dialer; tests and sandboxes may substitute their own.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Observe, when set, hears of each connect (to a host, through the
+	// bastion, including the bastion's own handshake when it had none),
+	// each command ("run") and each health check ("http_get"), with how
+	// long it took and its error. A command that exits non-zero ran fine.
+	Observe func(op string, took time.Duration, err error)
 }
 
 func (c *Config) setDefaults() error {

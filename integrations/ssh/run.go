@@ -108,9 +108,10 @@ func (c *Client) Run(ctx context.Context, target Target, cmd string) (Result, er
 // run executes the remote command line cmd as is. With stdin nil the
 // session's stdin stays open until the command ends or is abandoned (see
 // guardScript); otherwise stdin is sent followed by EOF.
-func (c *Client) run(ctx context.Context, target Target, cmd string, stdin io.Reader, op string) (Result, error) {
+func (c *Client) run(ctx context.Context, target Target, cmd string, stdin io.Reader, op string) (res Result, err error) {
 	start := time.Now()
-	res := Result{Target: target, ExitStatus: -1}
+	defer func() { c.observe("run", start, err) }()
+	res = Result{Target: target, ExitStatus: -1}
 	fail := func(err error) (Result, error) {
 		res.Duration = time.Since(start)
 		res.Err = err

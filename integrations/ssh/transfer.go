@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // CopyFile writes data to path on target, replacing it atomically: the bytes
@@ -63,7 +64,8 @@ type HTTPResponse struct {
 // connection), so http://127.0.0.1:8080/health is the target's own
 // loopback. This reaches health endpoints that are deliberately not exposed
 // beyond the host. Redirects are followed through the same tunnel.
-func (c *Client) HTTPGet(ctx context.Context, target Target, url string) (*HTTPResponse, error) {
+func (c *Client) HTTPGet(ctx context.Context, target Target, url string) (_ *HTTPResponse, err error) {
+	defer func(start time.Time) { c.observe("http_get", start, err) }(time.Now())
 	t, err := c.cfg.normalizeTarget(target)
 	if err != nil {
 		return nil, err
