@@ -44,7 +44,7 @@ func TestServeMetricsAfterAWSTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu, err := awsemu.Start("127.0.0.1:0", awsemu.Options{RestoreDelayFor: sandboxRestoreDelay, SnapshotDelay: time.Second,
+	emu, err := awsemu.Start("127.0.0.1:0", awsemu.Options{RestoreDelayFor: awsemu.ScaledRestoreTimes(sandboxAWSHour), SnapshotDelay: time.Second,
 		DBSnapshotDelay: 1500 * time.Millisecond, ExportDelay: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
