@@ -72,4 +72,3 @@ func TestComplete(t *testing.T) {
 		}
 	}
 }
-
