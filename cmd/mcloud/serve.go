@@ -36,22 +36,17 @@ every secret the environment lacks, then exits.`, stderr)
 		return err
 	}
 	if *check {
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := checkConfig(*cfgPath)
 		if err != nil {
 			return err
-		}
-		if problems := serveProblems(cfg); len(problems) > 0 {
-			return fmt.Errorf("%s:\n%s", *cfgPath, joinLines(problems))
 		}
 		fmt.Fprintf(stdout, "%s is valid: %d customer(s), %d team member(s), %d channel(s); Slack over %s.\n", *cfgPath,
 			len(cfg.Customers), len(cfg.Team.Users), len(cfg.Team.Channels)+len(cfg.Customers), modeName(cfg.SlackMode()))
 		return nil
 	}
 	// Refuse a configuration serve cannot run with before opening anything.
-	if cfg, err := loadConfig(*cfgPath); err != nil {
+	if _, err := checkConfig(*cfgPath); err != nil {
 		return err
-	} else if problems := serveProblems(cfg); len(problems) > 0 {
-		return fmt.Errorf("%s:\n%s", *cfgPath, joinLines(problems))
 	}
 	log := newLogger(stderr, slog.LevelInfo)
 	a, err := openApp(ctx, *cfgPath, *dbURL, false, log)
@@ -150,15 +145,4 @@ func modeName(mode string) string {
 		return "Socket Mode"
 	}
 	return "HTTP (signed requests to /slack/...)"
-}
-
-func joinLines(lines []string) string {
-	out := ""
-	for i, l := range lines {
-		if i > 0 {
-			out += "\n"
-		}
-		out += l
-	}
-	return out
 }
