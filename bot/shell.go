@@ -43,6 +43,9 @@ type Shell struct {
 	// History keeps the lines typed interactively, across runs; nil keeps
 	// them for this run only.
 	History term.History
+	// Width is the terminal's width in columns, for wrapping long lines
+	// while editing (0: 80).
+	Width   int
 	User    string
 	Channel string
 	// Wait bounds how long a script waits for jobs after a line; 0 does
@@ -94,6 +97,9 @@ func (s *Shell) Run(ctx context.Context) error {
 		}{s.In, s.Out}, s.promptText())
 		if s.History != nil {
 			s.ed.History = s.History
+		}
+		if s.Width > 0 {
+			s.ed.SetSize(s.Width, 24)
 		}
 		s.ed.AutoCompleteCallback = s.autocomplete
 		s.out = s.ed

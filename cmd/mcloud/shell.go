@@ -93,6 +93,9 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 			return fmt.Errorf("set up the terminal: %w", err)
 		}
 		defer term.Restore(fd, old)
+		if w, _, err := term.GetSize(int(stdout.(*os.File).Fd())); err == nil {
+			sh.Width = w
+		}
 		h, err := openHistory(*history, 1000)
 		if err != nil {
 			fmt.Fprintf(stderr, "mcloud: history is not kept across runs: %v\r\n", err)

@@ -113,6 +113,7 @@ const (
 	keyUp  = "\x1b[A"
 	keyTab = "\t"
 	ctrlD  = "\x04"
+	ctrlU  = "\x15"
 )
 
 // On a terminal the shell edits lines: Tab completes commands, customers
@@ -133,11 +134,15 @@ func TestShellTerminalEditing(t *testing.T) {
 	keys(keyUp + keyUp + keyUp + "\r")
 	scr.waitFor(t, "/mcloud status customer-y dev", 2)
 	scr.waitFor(t, "Status of customer-y", 2)
-	keys(ctrlD)
+	// Where the choices part ways, Tab lists them; Ctrl-U clears the line.
+	keys("/mcloud backup" + keyTab)
+	scr.waitFor(t, "backup  backups\r\n", 1)
+	keys(ctrlU + ctrlD)
 	if code := exit(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	out := scr.String()
+	t.Logf("the terminal showed:\n%q", out)
 	for _, bad := range []string{"^[[A", "^I", "Unknown command", "not a command"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("the terminal shows %q:\n%s", bad, out)
