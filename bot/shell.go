@@ -3,11 +3,15 @@ package bot
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/commands"
@@ -29,25 +33,53 @@ type Shell struct {
 	Outbox  Outbox
 	In      io.Reader
 	Out     io.Writer
-	// Interactive shows a prompt and prints job messages as they come.
-	// Otherwise (a script on stdin) each input line is echoed and the shell
-	// waits for the jobs it started, so a transcript reads in order.
+	// Interactive means In and Out are a terminal, already in raw mode:
+	// the shell edits lines (arrows, Ctrl-A/E/W/U), recalls History with
+	// up and down, completes with Tab, and prints job messages as they
+	// come. Otherwise (a script on stdin) each input line is echoed and
+	// the shell waits for the jobs it started, so a transcript reads in
+	// order.
 	Interactive bool
-	User        string
-	Channel     string
-	// Wait bounds how long a script waits for jobs after a line.
+	// History keeps the lines typed interactively, across runs; nil keeps
+	// them for this run only.
+	History term.History
+	// Width is the terminal's width in columns, for wrapping long lines
+	// while editing (0: 80).
+	Width   int
+	User    string
+	Channel string
+	// Wait bounds how long a script waits for jobs after a line; 0 does
+	// not wait (what has already been posted is still printed).
 	Wait time.Duration
 
 	mu  sync.Mutex
 	cfg *config.Config
+	out io.Writer // Out, or the line editor writing to it
+	ed  *term.Terminal
+	// output is what the shell printed since the last line that ran
+	// something, the text :expect checks; ran names that line.
+	output strings.Builder
+	ran    string
+	// expects counts :expect lines; failed lists those that failed.
+	expects int
+	failed  []string
 }
 
-// Run reads lines until EOF or :quit.
+// ExpectationsFailed is Run's error when :expect lines did not hold: the
+// script's check failed, not the shell.
+type ExpectationsFailed struct {
+	Of     int      // how many :expect lines ran
+	Failed []string // "line N: :expect ...", in script order
+}
+
+func (e *ExpectationsFailed) Error() string {
+	return fmt.Sprintf("%d of %d expectations failed:\n  %s", len(e.Failed), e.Of, strings.Join(e.Failed, "\n  "))
+}
+
+// Run reads lines until EOF or :quit. It returns *ExpectationsFailed when
+// an :expect line did not hold.
 func (s *Shell) Run(ctx context.Context) error {
 	s.cfg = s.Service.Config()
-	if s.Wait == 0 {
-		s.Wait = 10 * time.Minute
-	}
 	if _, ok := s.cfg.UserByName(s.User); !ok {
 		return fmt.Errorf("unknown user %q; users: %s", s.User, strings.Join(s.userNames(), ", "))
 	}
@@ -56,27 +88,57 @@ func (s *Shell) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	readLine := s.scriptReader()
+	s.out = s.Out
 	if s.Interactive {
-		s.println("mcloud shell: type /mcloud help, or :help for shell commands. Ctrl-D quits.")
+		s.ed = term.NewTerminal(struct {
+			io.Reader
+			io.Writer
+		}{s.In, s.Out}, s.promptText())
+		if s.History != nil {
+			s.ed.History = s.History
+		}
+		if s.Width > 0 {
+			s.ed.SetSize(s.Width, 24)
+		}
+		s.ed.AutoCompleteCallback = s.autocomplete
+		s.out = s.ed
+		readLine = func() (string, error) {
+			line, err := s.ed.ReadLine()
+			if errors.Is(err, term.ErrPasteIndicator) {
+				err = nil
+			}
+			return line, err
+		}
+		s.println("mcloud shell: type /mcloud help, or :help for shell commands. Tab completes, up recalls. Ctrl-D quits.")
 		go s.printPosts(ctx)
 	}
-	in := bufio.NewScanner(s.In)
-	in.Buffer(make([]byte, 64*1024), 1024*1024)
-	for {
-		s.prompt()
-		if !in.Scan() {
+	for lineNo := 1; ; lineNo++ {
+		raw, err := readLine()
+		if err == io.EOF {
 			break
 		}
-		line := strings.TrimSpace(in.Text())
+		if err != nil {
+			return fmt.Errorf("read input: %w", err)
+		}
+		line := strings.TrimSpace(raw)
 		if !s.Interactive && line != "" {
-			s.println(s.promptText() + line)
+			s.echo(s.promptText() + line)
 		}
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
 			continue
-		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, ":expect"):
+			s.expect(lineNo, line)
+			continue
+		}
+		s.mu.Lock()
+		s.output.Reset()
+		s.ran = fmt.Sprintf("line %d (%s)", lineNo, line)
+		s.mu.Unlock()
+		if strings.HasPrefix(line, ":") {
 			if quit := s.meta(ctx, line); quit {
-				return nil
+				break
 			}
 			continue
 		}
@@ -95,13 +157,71 @@ func (s *Shell) Run(ctx context.Context) error {
 			s.settle(ctx)
 		}
 	}
-	if err := in.Err(); err != nil {
-		return fmt.Errorf("read input: %w", err)
-	}
 	if !s.Interactive {
 		s.settle(ctx)
 	}
+	if len(s.failed) > 0 {
+		return &ExpectationsFailed{Of: s.expects, Failed: s.failed}
+	}
 	return nil
+}
+
+// scriptReader reads plain lines, for a script or a pipe.
+func (s *Shell) scriptReader() func() (string, error) {
+	in := bufio.NewScanner(s.In)
+	in.Buffer(make([]byte, 64*1024), 1024*1024)
+	return func() (string, error) {
+		if in.Scan() {
+			return in.Text(), nil
+		}
+		if err := in.Err(); err != nil {
+			return "", err
+		}
+		return "", io.EOF
+	}
+}
+
+// expect checks the output of the line that last ran something against
+// the pattern after ":expect": a substring, or a regular expression (Go
+// syntax) when written between slashes. A failure is printed and counted;
+// the script goes on, and Run reports every failure at the end.
+func (s *Shell) expect(lineNo int, line string) {
+	s.expects++
+	pattern := strings.TrimSpace(strings.TrimPrefix(line, ":expect"))
+	s.mu.Lock()
+	output, ran := s.output.String(), s.ran
+	s.mu.Unlock()
+	fail := func(why string) {
+		s.failed = append(s.failed, fmt.Sprintf("line %d: %s", lineNo, line))
+		s.println(fmt.Sprintf("EXPECTATION FAILED at line %d: %s", lineNo, why))
+	}
+	matches, err := matchExpect(pattern, output)
+	switch {
+	case err != nil:
+		fail(err.Error())
+	case ran == "":
+		fail("nothing has run yet; put :expect after the line whose output it checks")
+	case !matches && strings.HasPrefix(pattern, "/"):
+		fail(fmt.Sprintf("the output of %s does not match %s", ran, pattern))
+	case !matches:
+		fail(fmt.Sprintf("the output of %s does not contain %q", ran, pattern))
+	}
+}
+
+// matchExpect is :expect's pattern language: /RE/ is a regular expression,
+// anything else a plain substring (so "#1 (prod)" needs no escaping).
+func matchExpect(pattern, output string) (bool, error) {
+	if pattern == "" {
+		return false, errors.New("an empty :expect; write :expect TEXT or :expect /REGEXP/")
+	}
+	if len(pattern) >= 2 && strings.HasPrefix(pattern, "/") && strings.HasSuffix(pattern, "/") {
+		re, err := regexp.Compile(pattern[1 : len(pattern)-1])
+		if err != nil {
+			return false, fmt.Errorf("%s is not a regular expression: %v", pattern, err)
+		}
+		return re.MatchString(output), nil
+	}
+	return strings.Contains(output, pattern), nil
 }
 
 // meta runs a :command; it reports whether to quit.
@@ -120,6 +240,7 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 			return false
 		}
 		s.User = arg
+		s.setPrompt()
 		s.println("You are now " + arg + ".")
 	case ":channel":
 		arg = strings.TrimPrefix(arg, "#")
@@ -128,6 +249,7 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 			return false
 		}
 		s.Channel = arg
+		s.setPrompt()
 		if _, ok := s.cfg.ChannelByName(arg); !ok {
 			// Like #general in Slack: the shell must show what Slack would.
 			s.println("You are now in #" + arg + ", a channel mcloud is not configured for: only you see its answers, and requests are refused here.")
@@ -153,6 +275,8 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 			":channel NAME    move to another channel (" + strings.Join(s.channelNames(), ", ") + ")",
 			":whoami          who and where you are, and your role",
 			":wait            wait until queued and running jobs finish",
+			":expect TEXT     check that the previous line's output contains TEXT (/REGEXP/ for a regular",
+			"                 expression); a script with a failed :expect exits non-zero",
 			":quit            leave (Ctrl-D too)",
 		}, "\n"))
 	default:
@@ -179,6 +303,9 @@ func (s *Shell) settle(ctx context.Context) {
 	deadline := time.Now().Add(s.Wait)
 	for {
 		printed := s.flushPosts(ctx)
+		if s.Wait <= 0 {
+			return
+		}
 		active, err := s.Outbox.Jobs(ctx, "", true, 1)
 		if err != nil || ctx.Err() != nil {
 			return
@@ -200,9 +327,7 @@ func (s *Shell) settle(ctx context.Context) {
 
 func (s *Shell) printPosts(ctx context.Context) {
 	for ctx.Err() == nil {
-		if s.flushPosts(ctx) > 0 {
-			s.prompt()
-		}
+		s.flushPosts(ctx)
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):
@@ -225,21 +350,59 @@ func (s *Shell) flushPosts(ctx context.Context) int {
 
 func (s *Shell) promptText() string { return s.User + "@#" + s.Channel + "> " }
 
-func (s *Shell) prompt() {
-	if s.Interactive {
-		s.mu.Lock()
-		fmt.Fprint(s.Out, s.promptText())
-		s.mu.Unlock()
+func (s *Shell) setPrompt() {
+	if s.ed != nil {
+		s.ed.SetPrompt(s.promptText())
 	}
 }
 
+// println prints text and keeps it for :expect. The line editor redraws
+// the prompt and what is being typed below text.
 func (s *Shell) println(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Interactive {
-		fmt.Fprint(s.Out, "\r")
+	s.output.WriteString(text + "\n")
+	io.WriteString(s.out, text+"\n")
+}
+
+// echo prints a script's line, which is input, not output to check.
+func (s *Shell) echo(text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	io.WriteString(s.out, text+"\n")
+}
+
+// autocomplete is the line editor's Tab: it completes the word before the
+// cursor, or lists the choices when they part ways there.
+func (s *Shell) autocomplete(line string, pos int, key rune) (string, int, bool) {
+	if key != '\t' {
+		return "", 0, false
 	}
-	fmt.Fprintln(s.Out, text)
+	newLine, newPos, choices := Complete(line, pos, s.completions())
+	if len(choices) > 0 {
+		// The editor's lock is free during this call; Write redraws the
+		// prompt and the line under the list.
+		io.WriteString(s.out, strings.Join(choices, "  ")+"\n")
+		return line, pos, true
+	}
+	if newLine == line {
+		return "", 0, false
+	}
+	return newLine, newPos, true
+}
+
+func (s *Shell) completions() Completions {
+	c := Completions{Users: s.userNames(), Channels: s.channelNames(), Envs: map[string][]string{}}
+	for _, v := range s.Service.Verbs() {
+		if !v.Hidden {
+			c.Verbs = append(c.Verbs, v.Name)
+		}
+	}
+	for _, cu := range s.cfg.Customers {
+		c.Customers = append(c.Customers, cu.Name)
+		c.Envs[cu.Name] = cu.EnvNames()
+	}
+	return c
 }
 
 func (s *Shell) userNames() []string {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -24,6 +25,12 @@ type Config struct {
 	SSH       SSH        `yaml:"ssh"`
 	Metrics   Metrics    `yaml:"metrics"`
 	Customers []Customer `yaml:"customers"`
+
+	// Where each key is in the file, and which could not be read: for
+	// problems' line numbers, and so that defaults fill only what the file
+	// leaves out.
+	positions map[string]position
+	broken    map[string]bool
 }
 
 // Metrics is where `mcloud serve` answers GET /metrics. The Slack listener
@@ -271,26 +278,38 @@ func Load(path string) (*Config, error) {
 	return Parse(data)
 }
 
-// Parse decodes and validates a configuration. The error lists every
-// problem found, one per line, each starting with the key's path.
+// Parse decodes and validates a configuration. The error is *Invalid,
+// listing every problem in file order, one per line, each with its line
+// number and key path.
 func Parse(data []byte) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("config is not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	var c Config
-	if len(root.Content) == 0 {
-		return nil, errors.New("config is empty")
-	}
-	problems := decode(root.Content[0], &c)
-	if len(problems) == 0 {
-		c.applyDefaults()
-		problems = c.validate()
+	c, problems, err := Check(data)
+	if err != nil {
+		return nil, err
 	}
 	if len(problems) > 0 {
-		return nil, &Invalid{Problems: problems}
+		return nil, &Invalid{Problems: problemStrings(problems)}
 	}
-	return &c, nil
+	return c, nil
+}
+
+// Check decodes and validates a configuration and returns every problem,
+// in file order, with the configuration as far as it could be read (for
+// more checks, through Problems). The error is for a file that is not
+// YAML at all.
+func Check(data []byte) (*Config, []Problem, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, nil, fmt.Errorf("config is not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(root.Content) == 0 {
+		return nil, nil, errors.New("config is empty")
+	}
+	var c Config
+	d := newDecoder()
+	d.walk(root.Content[0], reflect.ValueOf(&c).Elem(), "")
+	c.positions, c.broken = d.positions, d.broken
+	c.applyDefaults()
+	return &c, c.Problems(d.problems, c.validate()...), nil
 }
 
 // Invalid lists what is wrong with a configuration.
@@ -299,24 +318,25 @@ type Invalid struct{ Problems []string }
 func (e *Invalid) Error() string { return strings.Join(e.Problems, "\n") }
 
 func (c *Config) applyDefaults() {
-	if c.Approvals.Expiry == 0 {
+	if !c.has("approvals.expiry") {
 		c.Approvals.Expiry = Duration(DefaultExpiry)
 	}
-	if c.Jobs.RescueAfter == 0 {
+	if !c.has("jobs.rescue_after") {
 		c.Jobs.RescueAfter = Duration(DefaultRescueAfter)
 	}
-	if c.Jobs.Workers == 0 {
+	if !c.has("jobs.workers") {
 		c.Jobs.Workers = DefaultWorkers
 	}
-	if c.Slack.APIURL == "" {
+	if !c.has("slack.api_url") {
 		c.Slack.APIURL = DefaultSlackAPIURL
 	}
 	for i := range c.Customers {
 		cu := &c.Customers[i]
-		if cu.RetentionMonths == 0 {
+		path := fmt.Sprintf("customers[%d]", i)
+		if !c.has(path + ".retention_months") {
 			cu.RetentionMonths = DefaultRetentionMonths
 		}
-		if cu.Bastion.Port == 0 {
+		if !c.has(path + ".bastion.port") {
 			cu.Bastion.Port = DefaultBastionPort
 		}
 	}

@@ -42,7 +42,7 @@ func TestInvalidNamesTheKey(t *testing.T) {
 		{"customer rule zero", "echo: {devops: 1, customer: 1}", "echo: {devops: 1, customer: 0}", "approvals.rules.echo.customer: must be between 1 and 5"},
 		{"bad expiry", "expiry: 24h", "expiry: tomorrow", "approvals.expiry: not a duration"},
 		{"port type", "port: 2222", "port: twenty", `customers[0].bastion.port: must be a whole number, not "twenty"`},
-		{"bad host key", "host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "host_key: nope", "customers[1].bastion.host_key: must be"},
+		{"bad host key", "host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "host_key: nope", "customers[1].bastion.host_key: is not an SSH public key (expected e.g. `ssh-ed25519 AAAA...`"},
 		{"customer approver", "{id: U0DAVE, name: dave}", "{id: U0DAVE, name: dave, approver: true}", "customers[1].users[0].approver: customer users can never approve"},
 		{"slack mode typo", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  mode: sockets", `slack.mode: must be "socket" or "http", not "sockets"`},
 		// Without the customer's workspace, anyone in the shared channel

@@ -6,27 +6,42 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mcloud/mcloud/internal/suggest"
 )
 
-// decode fills v from n, reporting unknown keys and wrongly typed values by
-// their full path (customers[1].aws.region) rather than by line number
-// alone, which is what yaml.v3's KnownFields gives.
-func decode(n *yaml.Node, v any) []string {
-	var problems []string
-	walk(n, reflect.ValueOf(v).Elem(), "", &problems)
-	return problems
+// decoder fills a value from a YAML node, reporting unknown keys, keys
+// written twice and wrongly typed values by their full path
+// (customers[1].aws.region) and line, and going on after each, so that one
+// run reports every such mistake (yaml.v3's KnownFields stops at the
+// first).
+type decoder struct {
+	problems  []Problem
+	positions map[string]position // every key and list item in the file
+	broken    map[string]bool     // keys whose value could not be read
+}
+
+func newDecoder() *decoder {
+	return &decoder{positions: map[string]position{}, broken: map[string]bool{}}
 }
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
-func walk(n *yaml.Node, v reflect.Value, path string, problems *[]string) {
-	at := func(format string, args ...any) {
-		p := path
-		if p == "" {
-			p = "(top level)"
-		}
-		*problems = append(*problems, fmt.Sprintf("%s: %s (line %d)", p, fmt.Sprintf(format, args...), n.Line))
+func (d *decoder) bad(n *yaml.Node, path, format string, args ...any) {
+	d.problems = append(d.problems, Problem{Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// invalid reports a value that could not be read; validation then says
+// nothing more about path, which would only repeat the problem.
+func (d *decoder) invalid(n *yaml.Node, path, format string, args ...any) {
+	if path == "" {
+		path = "(top level)"
 	}
+	d.bad(n, path, format, args...)
+	d.broken[path] = true
+}
+
+func (d *decoder) walk(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -37,19 +52,19 @@ func walk(n *yaml.Node, v reflect.Value, path string, problems *[]string) {
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		walk(n, v.Elem(), path, problems)
+		d.walk(n, v.Elem(), path)
 		return
 	}
 	if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			at("%s", err)
+			d.invalid(n, path, "%s", err)
 		}
 		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			at("must be a mapping of keys")
+			d.invalid(n, path, "must be a mapping of keys")
 			return
 		}
 		fields := map[string]int{}
@@ -61,46 +76,73 @@ func walk(n *yaml.Node, v reflect.Value, path string, problems *[]string) {
 				names = append(names, tag)
 			}
 		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i].Value, n.Content[i+1]
-			idx, ok := fields[key]
+		d.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
+			idx, ok := fields[key.Value]
 			if !ok {
-				*problems = append(*problems, fmt.Sprintf("%s: unknown key (line %d); known keys here: %s",
-					join(path, key), n.Content[i].Line, strings.Join(names, ", ")))
-				continue
+				if near := suggest.Nearest(key.Value, names); near != "" {
+					d.bad(key, join(path, key.Value), "unknown key; did you mean %s?", near)
+					// "near: missing" would only repeat this.
+					d.broken[join(path, near)] = true
+				} else {
+					d.bad(key, join(path, key.Value), "unknown key; known keys here: %s", strings.Join(names, ", "))
+				}
+				return
 			}
-			walk(val, v.Field(idx), join(path, key), problems)
-		}
+			d.walk(val, v.Field(idx), join(path, key.Value))
+		})
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			at("must be a list")
+			d.invalid(n, path, "must be a list")
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			walk(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), problems)
+			ip := fmt.Sprintf("%s[%d]", path, i)
+			d.positions[ip] = position{item.Line, item.Column}
+			d.walk(item, s.Index(i), ip)
 		}
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			at("must be a mapping of keys")
+			d.invalid(n, path, "must be a mapping of keys")
 			return
 		}
 		m := reflect.MakeMap(v.Type())
-		for i := 0; i+1 < len(n.Content); i += 2 {
+		d.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
 			elem := reflect.New(v.Type().Elem()).Elem()
-			walk(n.Content[i+1], elem, join(path, n.Content[i].Value), problems)
-			m.SetMapIndex(reflect.ValueOf(n.Content[i].Value), elem)
-		}
+			d.walk(val, elem, join(path, key.Value))
+			m.SetMapIndex(reflect.ValueOf(key.Value), elem)
+		})
 		v.Set(m)
 	default:
 		if n.Kind != yaml.ScalarNode {
-			at("must be a single value")
+			d.invalid(n, path, "must be a single value")
 			return
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			at("must be a %s, not %q", kindName(v.Kind()), n.Value)
+			d.invalid(n, path, "must be a %s, not %q", kindName(v.Kind()), n.Value)
 		}
+	}
+}
+
+// mapping calls each for every key of n once: a key written twice in one
+// mapping is a mistake (YAML would silently keep the last), reported at
+// the second and otherwise ignored.
+func (d *decoder) mapping(n *yaml.Node, path string, each func(key, val *yaml.Node)) {
+	first := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		kp := join(path, key.Value)
+		if line, dup := first[key.Value]; dup {
+			d.bad(key, kp, "written twice in one mapping (first at line %d); YAML would silently keep only the last", line)
+			d.broken[kp] = true
+			continue
+		}
+		first[key.Value] = key.Line
+		if val := n.Content[i+1]; val.Tag != "!!null" { // "key:" with nothing after it is left out
+			d.positions[kp] = position{key.Line, key.Column}
+		}
+		each(key, n.Content[i+1])
 	}
 }
 

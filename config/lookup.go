@@ -227,7 +227,8 @@ func (c *Config) Approvers(verb string, role mcloud.Role, devopsDefault, custome
 }
 
 // CheckSecrets reports every secret that serve needs and the environment
-// does not provide.
+// does not provide, in the order of the file's keys (Problems puts them
+// in file order with line numbers).
 func (c *Config) CheckSecrets(needSlack bool) []string {
 	var p []string
 	if needSlack {
@@ -237,10 +238,13 @@ func (c *Config) CheckSecrets(needSlack bool) []string {
 		if !c.Slack.SigningSecret.Set() && !c.Slack.AppToken.Set() {
 			p = append(p, "slack.signing_secret: missing; HTTP mode needs the signing secret (or set slack.app_token for Socket Mode)")
 		}
-		for key, s := range map[string]Secret{"slack.bot_token": c.Slack.BotToken, "slack.signing_secret": c.Slack.SigningSecret, "slack.app_token": c.Slack.AppToken} {
-			if s.Set() {
-				if _, ok := s.Value(); !ok {
-					p = append(p, fmt.Sprintf("%s: environment variable %s is not set", key, s.Ref))
+		for _, s := range []struct {
+			key    string
+			secret Secret
+		}{{"slack.bot_token", c.Slack.BotToken}, {"slack.signing_secret", c.Slack.SigningSecret}, {"slack.app_token", c.Slack.AppToken}} {
+			if s.secret.Set() {
+				if _, ok := s.secret.Value(); !ok {
+					p = append(p, fmt.Sprintf("%s: environment variable %s is not set", s.key, s.secret.Ref))
 				}
 			}
 		}

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/robfig/cron/v3"
+	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/mcloud/mcloud/internal/suggest"
 )
 
 var (
@@ -38,12 +41,34 @@ var Regions = []string{
 // request is a typo, not a policy.
 const MaxApprovers = 5
 
+// complain records a problem with the key at path.
+type complain func(path, format string, args ...any)
+
+// validate checks everything decode could not: values, references between
+// keys, ids used twice. Each problem is "path: why".
 func (c *Config) validate() []string {
 	var p []string
 	bad := func(path, format string, args ...any) {
 		p = append(p, fmt.Sprintf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
+	ids := &slackIDs{channels: map[string]string{}, names: map[string]string{}, users: map[string]string{}}
+	c.validateSlack(bad)
+	approvers := c.validateTeam(ids, bad)
+	c.validateApprovals(approvers, bad)
+	c.validateJobs(bad)
+	if len(c.Customers) == 0 {
+		bad("customers", "missing; list at least one customer")
+	}
+	names := map[string]string{}
+	for i := range c.Customers {
+		c.validateCustomer(fmt.Sprintf("customers[%d]", i), &c.Customers[i], names, ids, bad)
+	}
+	p = append(p, c.validateAWSOps()...)
+	p = append(p, c.validateSSHOps()...)
+	return p
+}
 
+func (c *Config) validateSlack(bad complain) {
 	if c.Slack.TeamID == "" {
 		bad("slack.team_id", "missing; it is the DevOps team's own Slack workspace id, like T0123ABCD")
 	} else if !teamIDRE.MatchString(c.Slack.TeamID) {
@@ -57,63 +82,64 @@ func (c *Config) validate() []string {
 	default:
 		bad("slack.mode", "must be %q or %q, not %q", SlackSocket, SlackHTTP, c.Slack.Mode)
 	}
-	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		bad("slack.api_url", "%q is not an http(s) URL", c.Slack.APIURL)
-	}
+	checkURL("slack.api_url", c.Slack.APIURL, bad)
 	if c.AWS.Endpoint != "" {
-		if u, err := url.Parse(c.AWS.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("aws.endpoint", "%q is not an http(s) URL", c.AWS.Endpoint)
-		}
+		checkURL("aws.endpoint", c.AWS.Endpoint, bad)
 	}
+}
 
-	channels := map[string]string{} // id -> path, across team and customers
-	names := map[string]string{}    // user name -> path, for :user in the shell
-	userIDs := map[string]string{}
-	checkChannel := func(path string, ch Channel) {
-		switch {
-		case ch.ID == "":
-			bad(path+".id", "missing; channels are referenced by id, like C0123ABCD")
-		case !chanIDRE.MatchString(ch.ID):
-			bad(path+".id", "%q is not a Slack channel id (C or G followed by capitals and digits)", ch.ID)
-		case channels[ch.ID] != "":
-			bad(path+".id", "%q is already used by %s; a channel belongs to exactly one customer or to the team", ch.ID, channels[ch.ID])
-		default:
-			channels[ch.ID] = path
-		}
-		if ch.Name != "" && !nameRE.MatchString(strings.TrimPrefix(ch.Name, "#")) {
-			bad(path+".name", "%q is not a channel name (lowercase letters, digits, dashes)", ch.Name)
-		}
-	}
-	checkUser := func(path string, u User) {
-		switch {
-		case u.ID == "":
-			bad(path+".id", "missing; users are referenced by Slack user id, like U0123ABCD")
-		case !userIDRE.MatchString(u.ID):
-			bad(path+".id", "%q is not a Slack user id (U or W followed by capitals and digits)", u.ID)
-		case userIDs[u.ID] != "":
-			bad(path+".id", "%q is already used by %s", u.ID, userIDs[u.ID])
-		default:
-			userIDs[u.ID] = path
-		}
-		switch {
-		case u.Name == "":
-			bad(path+".name", "missing")
-		case names[u.Name] != "":
-			bad(path+".name", "%q is already used by %s", u.Name, names[u.Name])
-		default:
-			names[u.Name] = path
-		}
-	}
+// slackIDs are the channels, user ids and user names seen so far: each
+// belongs to one place in the file.
+type slackIDs struct{ channels, names, users map[string]string }
 
+func (s *slackIDs) checkChannel(path string, ch Channel, bad complain) {
+	switch {
+	case ch.ID == "":
+		bad(path+".id", "missing; channels are referenced by id, like C0123ABCD")
+	case !chanIDRE.MatchString(ch.ID):
+		bad(path+".id", "%q is not a Slack channel id (C or G followed by capitals and digits)", ch.ID)
+	case s.channels[ch.ID] != "":
+		bad(path+".id", "%q is already used by %s; a channel belongs to exactly one customer or to the team", ch.ID, s.channels[ch.ID])
+	default:
+		s.channels[ch.ID] = path
+	}
+	if ch.Name != "" && !nameRE.MatchString(strings.TrimPrefix(ch.Name, "#")) {
+		bad(path+".name", "%q is not a channel name (lowercase letters, digits, dashes)", ch.Name)
+	}
+}
+
+func (s *slackIDs) checkUser(path string, u User, bad complain) {
+	switch {
+	case u.ID == "":
+		bad(path+".id", "missing; users are referenced by Slack user id, like U0123ABCD")
+	case !userIDRE.MatchString(u.ID):
+		bad(path+".id", "%q is not a Slack user id (U or W followed by capitals and digits)", u.ID)
+	case s.users[u.ID] != "":
+		bad(path+".id", "%q is already used by %s", u.ID, s.users[u.ID])
+	default:
+		s.users[u.ID] = path
+	}
+	switch {
+	case u.Name == "":
+		bad(path+".name", "missing")
+	case s.names[u.Name] != "":
+		bad(path+".name", "%q is already used by %s", u.Name, s.names[u.Name])
+	default:
+		s.names[u.Name] = path // for :user in the shell
+	}
+}
+
+// validateTeam checks the team's channels and users and returns how many
+// of them are approvers.
+func (c *Config) validateTeam(ids *slackIDs, bad complain) (approvers int) {
 	for i, ch := range c.Team.Channels {
-		checkChannel(fmt.Sprintf("team.channels[%d]", i), ch)
+		ids.checkChannel(fmt.Sprintf("team.channels[%d]", i), ch, bad)
 	}
 	if len(c.Team.Users) == 0 {
 		bad("team.users", "missing; list the DevOps team's members")
 	}
-	approvers := 0
 	for i, u := range c.Team.Users {
-		checkUser(fmt.Sprintf("team.users[%d]", i), u)
+		ids.checkUser(fmt.Sprintf("team.users[%d]", i), u, bad)
 		if u.Approver {
 			approvers++
 		}
@@ -121,7 +147,10 @@ func (c *Config) validate() []string {
 	if len(c.Team.Users) > 0 && approvers == 0 {
 		bad("team.users", "no user has approver: true, so no request could ever be approved")
 	}
+	return approvers
+}
 
+func (c *Config) validateApprovals(approvers int, bad complain) {
 	if d := c.Approvals.Expiry; d.Std().Minutes() < 1 {
 		bad("approvals.expiry", "must be at least 1m")
 	}
@@ -137,101 +166,101 @@ func (c *Config) validate() []string {
 			bad(path+".customer", "must be between 1 and %d, not %d: a customer's request always waits for DevOps approval", MaxApprovers, *r.Customer)
 		}
 	}
+}
+
+func (c *Config) validateJobs(bad complain) {
 	if c.Jobs.RescueAfter.Std().Seconds() < 1 {
 		bad("jobs.rescue_after", "must be at least 1s")
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 100 {
 		bad("jobs.workers", "must be between 1 and 100, not %d", c.Jobs.Workers)
 	}
+}
 
-	if len(c.Customers) == 0 {
-		bad("customers", "missing; list at least one customer")
+// validateCustomer checks one customer; names are the customer names seen
+// so far.
+func (c *Config) validateCustomer(path string, cu *Customer, names map[string]string, ids *slackIDs, bad complain) {
+	switch {
+	case cu.Name == "":
+		bad(path+".name", "missing")
+	case !nameRE.MatchString(cu.Name):
+		bad(path+".name", "%q must be lowercase letters, digits and dashes", cu.Name)
+	case names[cu.Name] != "":
+		bad(path+".name", "%q is already used by %s", cu.Name, names[cu.Name])
+	default:
+		names[cu.Name] = path
 	}
-	customers := map[string]string{}
-	for i, cu := range c.Customers {
-		path := fmt.Sprintf("customers[%d]", i)
+	ids.checkChannel(path+".channel", cu.Channel, bad)
+	c.validateCustomerWorkspace(path, cu, bad)
+	for j, u := range cu.Users {
+		ids.checkUser(fmt.Sprintf("%s.users[%d]", path, j), u, bad)
+		if u.Approver {
+			bad(fmt.Sprintf("%s.users[%d].approver", path, j), "customer users can never approve")
+		}
+	}
+	c.validateAWS(path+".aws", cu.AWS, bad)
+	for _, b := range []struct{ key, name string }{{"logs", cu.Buckets.Logs}, {"artifacts", cu.Buckets.Artifacts}, {"exports", cu.Buckets.Exports}} {
+		if b.name != "" && !bucketRE.MatchString(b.name) {
+			bad(path+".buckets."+b.key, "%q is not a valid S3 bucket name", b.name)
+		}
+	}
+	if cu.RetentionMonths < 1 || cu.RetentionMonths > 120 {
+		bad(path+".retention_months", "must be between 1 and 120, not %d (leave it out for the default, %d)", cu.RetentionMonths, DefaultRetentionMonths)
+	}
+	validateBastion(path+".bastion", cu.Bastion, len(cu.Environments) > 0, bad)
+	envs := map[string]bool{}
+	for j, env := range cu.Environments {
+		ep := fmt.Sprintf("%s.environments[%d]", path, j)
 		switch {
-		case cu.Name == "":
-			bad(path+".name", "missing")
-		case !nameRE.MatchString(cu.Name):
-			bad(path+".name", "%q must be lowercase letters, digits and dashes", cu.Name)
-		case customers[cu.Name] != "":
-			bad(path+".name", "%q is already used by %s", cu.Name, customers[cu.Name])
-		default:
-			customers[cu.Name] = path
+		case !nameRE.MatchString(env.Name):
+			bad(ep+".name", "%q must be lowercase letters, digits and dashes", env.Name)
+		case envs[env.Name]:
+			bad(ep+".name", "%q appears twice in %s", env.Name, cu.Name)
 		}
-		checkChannel(path+".channel", cu.Channel)
-		c.validateCustomerWorkspace(path, cu, bad)
-		for j, u := range cu.Users {
-			checkUser(fmt.Sprintf("%s.users[%d]", path, j), u)
-			if u.Approver {
-				bad(fmt.Sprintf("%s.users[%d].approver", path, j), "customer users can never approve")
-			}
+		envs[env.Name] = true
+		validateHosts(ep, cu.Name, env, bad)
+	}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	for _, s := range []struct{ key, expr string }{{"backup", cu.Schedules.Backup}, {"report", cu.Schedules.Report}} {
+		if s.expr == "" {
+			continue
 		}
-		c.validateAWS(path+".aws", cu.AWS, bad)
-		for key, b := range map[string]string{"logs": cu.Buckets.Logs, "artifacts": cu.Buckets.Artifacts, "exports": cu.Buckets.Exports} {
-			if b != "" && !bucketRE.MatchString(b) {
-				bad(path+".buckets."+key, "%q is not a valid S3 bucket name", b)
-			}
-		}
-		if cu.RetentionMonths < 1 || cu.RetentionMonths > 120 {
-			bad(path+".retention_months", "must be between 1 and 120, not %d", cu.RetentionMonths)
-		}
-		validateBastion(path+".bastion", cu.Bastion, len(cu.Environments) > 0, bad)
-		envs := map[string]bool{}
-		for j, env := range cu.Environments {
-			ep := fmt.Sprintf("%s.environments[%d]", path, j)
-			switch {
-			case !nameRE.MatchString(env.Name):
-				bad(ep+".name", "%q must be lowercase letters, digits and dashes", env.Name)
-			case envs[env.Name]:
-				bad(ep+".name", "%q appears twice in %s", env.Name, cu.Name)
-			}
-			envs[env.Name] = true
-			hosts := map[string]bool{}
-			for k, h := range env.Hosts {
-				hp := fmt.Sprintf("%s.hosts[%d]", ep, k)
-				if !nameRE.MatchString(h.Name) {
-					bad(hp+".name", "%q must be lowercase letters, digits and dashes", h.Name)
-				} else if hosts[h.Name] {
-					bad(hp+".name", "%q appears twice in %s/%s", h.Name, cu.Name, env.Name)
-				}
-				hosts[h.Name] = true
-				if h.Address == "" {
-					bad(hp+".address", "missing")
-				} else if _, _, err := net.SplitHostPort(withPort(h.Address)); err != nil {
-					bad(hp+".address", "%q is not a host or host:port", h.Address)
-				}
-				if h.HealthURL != "" {
-					if u, err := url.Parse(h.HealthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-						bad(hp+".health_url", "%q is not an http(s) URL", h.HealthURL)
-					}
-				}
-				if h.HostKey != "" && !hostKeyRE.MatchString(h.HostKey) {
-					bad(hp+".host_key", "must be \"<type> <base64 key>\" as in known_hosts, e.g. \"ssh-ed25519 AAAA...\"")
-				}
-			}
-		}
-		parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-		for key, expr := range map[string]string{"backup": cu.Schedules.Backup, "report": cu.Schedules.Report} {
-			if expr == "" {
-				continue
-			}
-			if _, err := parser.Parse(expr); err != nil {
-				bad(path+".schedules."+key, "%q is not a cron expression (minute hour day month weekday): %v", expr, err)
-			}
+		if _, err := parser.Parse(s.expr); err != nil {
+			bad(path+".schedules."+s.key, "%q is not a cron expression: five fields, minute (0-59) hour (0-23) day (1-31) month (1-12) weekday (0-6), like \"0 2 * * *\"", s.expr)
 		}
 	}
-	p = append(p, c.validateAWSOps()...)
-	p = append(p, c.validateSSHOps()...)
-	slices.Sort(p)
-	return p
+}
+
+// validateHosts checks an environment's hosts; ep is the environment's path.
+func validateHosts(ep, customer string, env Environment, bad complain) {
+	if len(env.Hosts) == 0 {
+		bad(ep+".hosts", "missing; an environment needs at least one host for patch, run and status to act on")
+	}
+	hosts := map[string]bool{}
+	for k, h := range env.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", ep, k)
+		if !nameRE.MatchString(h.Name) {
+			bad(hp+".name", "%q must be lowercase letters, digits and dashes", h.Name)
+		} else if hosts[h.Name] {
+			bad(hp+".name", "%q appears twice in %s/%s", h.Name, customer, env.Name)
+		}
+		hosts[h.Name] = true
+		if h.Address == "" {
+			bad(hp+".address", "missing")
+		} else if _, _, err := net.SplitHostPort(withPort(h.Address)); err != nil {
+			bad(hp+".address", "%q is not a host or host:port", h.Address)
+		}
+		if h.HealthURL != "" {
+			checkURL(hp+".health_url", h.HealthURL, bad)
+		}
+		checkHostKey(hp+".host_key", h.HostKey, bad)
+	}
 }
 
 // validateCustomerWorkspace checks the workspace that vouches for the
 // customer's users: without it, anyone from any organisation in the shared
 // channel could pass for the customer.
-func (c *Config) validateCustomerWorkspace(path string, cu Customer, bad func(string, string, ...any)) {
+func (c *Config) validateCustomerWorkspace(path string, cu *Customer, bad complain) {
 	switch {
 	case cu.TeamID == "":
 		bad(path+".team_id", "missing; it is the customer's own Slack workspace id, like T0123ABCD, and only its users (or those listed under users) act as the customer")
@@ -249,7 +278,7 @@ func (c *Config) validateCustomerWorkspace(path string, cu Customer, bad func(st
 	}
 }
 
-func (c *Config) validateAWS(path string, a CustomerAWS, bad func(string, string, ...any)) {
+func (c *Config) validateAWS(path string, a CustomerAWS, bad complain) {
 	if a.AccountID != "" && !accountRE.MatchString(a.AccountID) {
 		bad(path+".account_id", "%q is not a 12-digit AWS account id", a.AccountID)
 	}
@@ -259,23 +288,40 @@ func (c *Config) validateAWS(path string, a CustomerAWS, bad func(string, string
 	if a.RoleARN != "" && !a.ExternalID.Set() {
 		bad(path+".external_id", "missing; assuming a customer's role always uses an external id")
 	}
-	if a.Region == "" {
-		bad(path+".region", "missing")
-	} else if !slices.Contains(Regions, a.Region) {
-		bad(path+".region", "unknown region %q", a.Region)
-	}
-	if a.DRRegion == "" {
-		bad(path+".dr_region", "missing")
-	} else if !slices.Contains(Regions, a.DRRegion) {
-		bad(path+".dr_region", "unknown region %q", a.DRRegion)
-	} else if a.DRRegion == a.Region {
+	checkRegion(path+".region", a.Region, bad)
+	if checkRegion(path+".dr_region", a.DRRegion, bad) && a.DRRegion == a.Region {
 		bad(path+".dr_region", "is the same as region %q; disaster recovery needs another region", a.Region)
+	}
+}
+
+// checkRegion reports whether region is a known AWS region, and says why
+// not (with the region it probably means) when it is not.
+func checkRegion(path, region string, bad complain) bool {
+	switch {
+	case region == "":
+		bad(path, "missing")
+	case !slices.Contains(Regions, region):
+		if near := suggest.Nearest(region, Regions); near != "" {
+			bad(path, "unknown region %q; did you mean %s?", region, near)
+		} else {
+			bad(path, "unknown region %q; regions look like eu-west-1", region)
+		}
+	default:
+		return true
+	}
+	return false
+}
+
+// checkURL checks that u is an http(s) URL with a host.
+func checkURL(path, u string, bad complain) {
+	if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		bad(path, "%q is not an http(s) URL", u)
 	}
 }
 
 // checkRoleARN checks that arn is an IAM role ARN in account (when known);
 // why, if set, follows the account mismatch.
-func checkRoleARN(key, arn, account, why string, bad func(string, string, ...any)) {
+func checkRoleARN(key, arn, account, why string, bad complain) {
 	m := roleARNRE.FindStringSubmatch(arn)
 	switch {
 	case m == nil:
@@ -285,7 +331,24 @@ func checkRoleARN(key, arn, account, why string, bad func(string, string, ...any
 	}
 }
 
-func validateBastion(path string, b Bastion, needed bool, bad func(string, string, ...any)) {
+// checkHostKey checks a pinned host key, as known_hosts writes it without
+// the host name. A key of the right shape that does not decode is usually
+// cut short when pasted; the SSH library's own words for that ("no key
+// found; last parsing error ...") would not tell the operator so.
+func checkHostKey(path, key string, bad complain) {
+	if key == "" {
+		return
+	}
+	if !hostKeyRE.MatchString(key) {
+		bad(path, "is not an SSH public key (expected e.g. `ssh-ed25519 AAAA...`, as in known_hosts without the host name)")
+		return
+	}
+	if _, _, _, _, err := xssh.ParseAuthorizedKey([]byte(key)); err != nil {
+		bad(path, "is not an SSH public key: its %s key data does not decode (cut short when pasted?); copy it again from ssh-keyscan or the host's /etc/ssh/*.pub", strings.Fields(key)[0])
+	}
+}
+
+func validateBastion(path string, b Bastion, needed bool, bad complain) {
 	if b.Host == "" {
 		if needed {
 			bad(path+".host", "missing; every host is reached through the customer's bastion")
@@ -300,8 +363,8 @@ func validateBastion(path string, b Bastion, needed bool, bad func(string, strin
 	}
 	if b.HostKey == "" {
 		bad(path+".host_key", "missing; the bastion's host key is always pinned")
-	} else if !hostKeyRE.MatchString(b.HostKey) {
-		bad(path+".host_key", "must be \"<type> <base64 key>\" as in known_hosts, e.g. \"ssh-ed25519 AAAA...\"")
+	} else {
+		checkHostKey(path+".host_key", b.HostKey, bad)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestInvalidSSHKeysNameTheKey(t *testing.T) {
 		{"host user", "{name: y-dev-is-1, address: 10.40.1.11,", "{name: y-dev-is-1, user: Root!, address: 10.40.1.11,",
 			`customers[1].environments[1].hosts[0].user: "Root!" is not a login name`},
 		{"truncated key", "AAAAC3NzaC1lZDI1NTE5AAAAIHq1aVzR2m0pYc6bX8bYF1tJ9C3m1rjJ6lH6lO8lXbQX", "AAAAC3NzaC1lZDI1NTE5AAAAIHq1aVzR2m0pYc6bX8bYF1tJ9C3m1rjJ6lH6lO8",
-			"customers[0].bastion.host_key: is not a valid ssh-ed25519 key"},
+			"customers[0].bastion.host_key: is not an SSH public key: its ssh-ed25519 key data does not decode (cut short when pasted?)"},
 		{"parallelism", "jobs:", "ssh: {parallelism: 500}\njobs:", "ssh.parallelism: must be between 1 and 200 (0 means 10), not 500"},
 		{"handshake", "jobs:", "ssh: {handshake_timeout: 1h}\njobs:", "ssh.handshake_timeout: must be at most 5m0s, not 1h0m0s"},
 		{"passphrase without key", "jobs:", "ssh: {passphrase: \"${MCLOUD_SSH_PASSPHRASE}\"}\njobs:", "ssh.passphrase: is set but ssh.key_file is not"},

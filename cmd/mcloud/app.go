@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -20,8 +21,12 @@ import (
 	"github.com/mcloud/mcloud/jobs"
 )
 
-// errUsage means the flag package already printed what was wrong.
-var errUsage = errors.New("usage")
+// errUsage means the flag package already printed what was wrong; errHelp
+// that the usage was asked for and printed (exit 0).
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help")
+)
 
 // app is everything a running mcloud holds.
 type app struct {
@@ -57,12 +62,22 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 // loadConfig loads the file and checks the approval rules against the
 // registered commands, so every config error surfaces before anything runs.
 func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s:\n%w", path, err)
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return parseConfig(path, data)
+}
+
+// parseConfig is loadConfig for a configuration already read; name says
+// where it came from.
+func parseConfig(name string, data []byte) (*config.Config, error) {
+	cfg, err := config.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s:\n%w", name, err)
 	}
 	if _, err := commands.New(cfg, nil); err != nil {
-		return nil, fmt.Errorf("%s:\n%w", path, err)
+		return nil, fmt.Errorf("%s:\n%w", name, err)
 	}
 	return cfg, nil
 }
@@ -74,6 +89,11 @@ func openApp(ctx context.Context, cfgPath, dbURL string, sandbox bool, log *slog
 	if err != nil {
 		return nil, err
 	}
+	return openAppConfig(ctx, cfg, dbURL, sandbox, log)
+}
+
+// openAppConfig is openApp with the configuration already loaded.
+func openAppConfig(ctx context.Context, cfg *config.Config, dbURL string, sandbox bool, log *slog.Logger) (*app, error) {
 	db, err := store.Open(ctx, dbURL)
 	if err != nil {
 		return nil, err
@@ -166,16 +186,39 @@ func (a *app) close() {
 	a.closeAll()
 }
 
-// parseFlags parses args with fs, accepting flags after positional words
-// too, and refusing stray words.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+// parseFlags parses args with fs, refusing stray words. -h and --help
+// print the usage to stdout and end in errHelp; a bad flag prints what is
+// wrong and the usage to the flag set's output (stderr).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	stderr := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		io.Copy(stdout, &buf)
+		return errHelp
+	case err != nil:
+		io.Copy(stderr, &buf)
 		return errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", strings.Join(fs.Args(), " "))
+		fmt.Fprintf(stderr, "unexpected argument %q\n", strings.Join(fs.Args(), " "))
 		fs.Usage()
 		return errUsage
 	}
 	return nil
+}
+
+// flagSet is a subcommand's flag set whose usage is synopsis and about,
+// then the flags.
+func flagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", synopsis, strings.TrimSpace(about))
+		fs.PrintDefaults()
+	}
+	return fs
 }

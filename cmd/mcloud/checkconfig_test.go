@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -89,5 +90,66 @@ func TestUnknownSubcommandAndFlag(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "migrate", "--databse-url", "x"); code != 1 || !strings.Contains(stderr, "flag provided but not defined: -databse-url") {
 		t.Fatalf("exit %d, %s", code, stderr)
+	}
+}
+
+// --check-config reports every mistake in one run, in file order with line
+// numbers: the file's, the approval rules' and the unset secrets'.
+func TestCheckConfigReportsEveryMistake(t *testing.T) {
+	for _, v := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "CUSTOMER_X_EXTERNAL_ID", "CUSTOMER_Y_EXTERNAL_ID"} {
+		t.Setenv(v, "")
+	}
+	path := writeConfig(t, func(s string) string {
+		for _, e := range [][2]string{
+			{"signing_secret: ${SLACK_SIGNING_SECRET}", "signing_secret: 8f14e45fceea167a5a36dedd4bea2543"},
+			{"echo: {devops: 1, customer: 1}", "echo: {devops: 1, customer: 1}\n    ech0: {devops: 1}"},
+			{"  workers: 10\n", "  workers: 10\n  workers: 20\n"},
+			{"    retention_months: 3 ", "    retention_month: 3 "},
+			{"dr_region: us-west-2", "dr_region: us-wst-2"},
+			{"      exports: customer-y-exports\n", "      exports: customer-y-exports\n    retention_months: 0\n"},
+			{"AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gX"},
+			{"      - name: dev\n        hosts:\n          - {name: y-dev-is-1, address: 10.40.1.11, product: wso2is, service: wso2is}\n", "      - name: dev\n"},
+		} {
+			if !strings.Contains(s, e[0]) {
+				t.Fatalf("the example no longer contains %q", e[0])
+			}
+			s = strings.Replace(s, e[0], e[1], 1)
+		}
+		return s
+	})
+	code, stdout, stderr := run(t, "serve", "--check-config", "-c", path)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n")[1:] {
+		lines = append(lines, regexp.MustCompile(`^  line \d+: `).ReplaceAllString(l, ""))
+	}
+	want := []string{
+		"slack.bot_token: environment variable SLACK_BOT_TOKEN is not set",
+		"slack.signing_secret: must be an environment reference like ${NAME}, never the secret itself",
+		"slack.app_token: environment variable SLACK_APP_TOKEN is not set",
+		"approvals.rules.ech0: unknown command; commands that take approval: ",
+		"jobs.workers: written twice in one mapping (first at line ",
+		"customers[0].aws.external_id: environment variable CUSTOMER_X_EXTERNAL_ID is not set",
+		"customers[0].retention_month: unknown key; did you mean retention_months?",
+		"customers[1].aws.external_id: environment variable CUSTOMER_Y_EXTERNAL_ID is not set",
+		`customers[1].aws.dr_region: unknown region "us-wst-2"; did you mean us-west-2?`,
+		"customers[1].retention_months: must be between 1 and 120, not 0",
+		"customers[1].bastion.host_key: is not an SSH public key: its ssh-ed25519 key data does not decode",
+		"customers[1].environments[1].hosts: missing; an environment needs at least one host",
+	}
+	ok := code == 1 && len(lines) == len(want) && strings.HasPrefix(stderr, "mcloud: "+path+" has 12 problems:\n  line ")
+	for i := 0; ok && i < len(want); i++ {
+		ok = strings.HasPrefix(lines[i], want[i])
+	}
+	if !ok {
+		t.Fatalf("exit %d\nstderr:\n%s\nwant, in this order:\n%s", code, stderr, strings.Join(want, "\n"))
+	}
+	if strings.Contains(stdout+stderr, "8f14e45f") || strings.Contains(stderr, "parsing error") {
+		t.Fatalf("a secret or parser internals were printed:\n%s", stderr)
+	}
+	// The same file gives the same report every time.
+	for range 5 {
+		if _, _, again := run(t, "serve", "--check-config", "-c", path); again != stderr {
+			t.Fatalf("a second run reported differently:\n%s\nthen:\n%s", stderr, again)
+		}
 	}
 }

@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/mcloud/mcloud/internal/suggest"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,12 +29,15 @@ Commands:
   serve     run the bot (Slack endpoints, job workers, schedules)
   shell     drive the bot from a terminal, as any configured user
   migrate   create or upgrade the database schema
-  version   print the version
+  version   print the version and the commit it was built from
 
-Run "mcloud <command> -h" for a command's flags.`
+Run "mcloud <command> --help" for a command's flags.`
+
+var subcommands = []string{"serve", "shell", "migrate", "version", "help"}
 
 // Run is the whole program, callable in-process by tests. It returns the
-// exit code.
+// exit code: 0; 1 when the command failed or a flag was wrong; 2 for an
+// unknown command.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
@@ -46,18 +52,69 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "migrate":
 		err = runMigrate(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "mcloud", version)
+		info, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, versionText(version, info))
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "mcloud: unknown command %q.\n%s\n", args[0], usage)
+		msg := fmt.Sprintf("unknown command %q", args[0])
+		if near := suggest.Nearest(args[0], subcommands); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		}
+		fmt.Fprintf(stderr, "mcloud: %s\n\n%s\n", msg, usage)
 		return 2
 	}
-	if err != nil {
-		if err != errUsage {
-			fmt.Fprintln(stderr, "mcloud:", err)
-		}
+	switch {
+	case err == errHelp:
+		return 0
+	case err == errUsage:
+		return 1
+	case err != nil:
+		fmt.Fprintln(stderr, "mcloud:", err)
 		return 1
 	}
 	return 0
+}
+
+// versionText is what `mcloud version` prints: the release (the -X
+// version, else the module version `go install` recorded) and, when the
+// binary was built from a checkout, the commit, its time and whether the
+// tree had uncommitted changes, so a bug report names exactly what ran.
+func versionText(version string, info *debug.BuildInfo) string {
+	if info == nil {
+		return "mcloud " + version
+	}
+	if version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		version = info.Main.Version
+	}
+	var rev, at, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	out := "mcloud " + version
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		out += ", commit " + rev
+		if at != "" {
+			out += " (" + at + ")"
+		}
+		if modified == "true" {
+			out += " with uncommitted changes"
+		}
+	} else {
+		out += ", commit unknown (built without version control information)"
+	}
+	if info.GoVersion != "" {
+		out += ", " + info.GoVersion
+	}
+	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -10,10 +9,11 @@ import (
 )
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mcloud migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("mcloud migrate", "mcloud migrate [--database-url URL]", `
+Create or upgrade the database schema, then exit. Safe to run on every
+start and from several replicas at once: migrations take a lock.`, stderr)
 	dbURL := fs.String("database-url", defaultDatabase(), "SQLite file, or postgres://... URL")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	db, err := store.Open(ctx, *dbURL)

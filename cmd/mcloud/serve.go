@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/mcloud/mcloud/bot"
@@ -16,32 +18,35 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mcloud serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("mcloud serve", "mcloud serve [-c FILE] [--check-config] [--database-url URL] [--listen ADDR]", `
+Run the bot: the Slack endpoints (Socket Mode, or HTTP on --listen), the
+job workers, the schedules, and /healthz and /readyz on --listen.
+
+Start from examples/mcloud.yaml; secrets are ${ENV} references only.
+"mcloud serve --check-config -c FILE" reports every mistake in FILE and
+every secret the environment lacks, then exits.`, stderr)
 	cfgPath := fs.String("c", "mcloud.yaml", "configuration `file`")
 	check := fs.Bool("check-config", false, "validate the configuration (and that its secrets are set), then exit")
 	dbURL := fs.String("database-url", defaultDatabase(), "SQLite file, or postgres://... URL")
 	listen := fs.String("listen", ":8080", "address for the HTTP endpoints (/slack/..., /healthz, /readyz)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if err := configPresent(fs, *cfgPath); err != nil {
 		return err
 	}
 	if *check {
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := checkConfig(*cfgPath)
 		if err != nil {
 			return err
-		}
-		if problems := serveProblems(cfg); len(problems) > 0 {
-			return fmt.Errorf("%s:\n%s", *cfgPath, joinLines(problems))
 		}
 		fmt.Fprintf(stdout, "%s is valid: %d customer(s), %d team member(s), %d channel(s); Slack over %s.\n", *cfgPath,
 			len(cfg.Customers), len(cfg.Team.Users), len(cfg.Team.Channels)+len(cfg.Customers), modeName(cfg.SlackMode()))
 		return nil
 	}
 	// Refuse a configuration serve cannot run with before opening anything.
-	if cfg, err := loadConfig(*cfgPath); err != nil {
+	if _, err := checkConfig(*cfgPath); err != nil {
 		return err
-	} else if problems := serveProblems(cfg); len(problems) > 0 {
-		return fmt.Errorf("%s:\n%s", *cfgPath, joinLines(problems))
 	}
 	log := newLogger(stderr, slog.LevelInfo)
 	a, err := openApp(ctx, *cfgPath, *dbURL, false, log)
@@ -120,6 +125,23 @@ func serveMux(sl *bot.Slack, mode string) *http.ServeMux {
 	return mux
 }
 
+// configPresent explains how to start when there is no configuration file,
+// rather than leaving a new operator with "no such file".
+func configPresent(fs *flag.FlagSet, path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, iofs.ErrNotExist) {
+		return nil // there is a file, or loading it will say what is wrong
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "c" })
+	what := fmt.Sprintf("%s does not exist", path)
+	if !explicit {
+		what = "no configuration: there is no mcloud.yaml here and -c names no other file"
+	}
+	return fmt.Errorf("%s. To start, copy examples/mcloud.yaml from the mcloud repository to %s and edit it, "+
+		"check it with \"mcloud serve --check-config -c %[2]s\", then run \"mcloud serve -c %[2]s\" "+
+		"(or try mcloud first without Slack or AWS: \"mcloud shell --sandbox\")", what, path)
+}
+
 // serveProblems is everything serve needs of the configuration and the
 // environment before it starts.
 func serveProblems(cfg *config.Config) []string {
@@ -131,15 +153,4 @@ func modeName(mode string) string {
 		return "Socket Mode"
 	}
 	return "HTTP (signed requests to /slack/...)"
-}
-
-func joinLines(lines []string) string {
-	out := ""
-	for i, l := range lines {
-		if i > 0 {
-			out += "\n"
-		}
-		out += l
-	}
-	return out
 }
