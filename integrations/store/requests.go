@@ -55,10 +55,12 @@ func (s *DB) approve(ctx context.Context, tx *sql.Tx, r *mcloud.Request, who mcl
 	job := &mcloud.Job{RequestID: r.ID, Verb: r.Verb, Customer: r.Customer, Env: r.Env, Params: r.Params,
 		Status: mcloud.JobQueued, ChannelID: r.Requester.ChannelID, Requester: r.Requester.Name, CreatedAt: s.Now()}
 	params, _ := json.Marshal(job.Params)
-	id, err := s.insertID(ctx, tx, `INSERT INTO jobs (request_id, verb, customer, env, params, status, channel_id, requester, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		job.RequestID, job.Verb, job.Customer, job.Env, string(params), string(job.Status), job.ChannelID, job.Requester, ms(job.CreatedAt))
-	if err != nil {
+	// The job takes its request's number: one number names the work from
+	// plan to outcome, so "cancel 2" can only mean request #2's job.
+	id := r.ID
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO jobs (id, request_id, verb, customer, env, params, status, channel_id, requester, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		id, job.RequestID, job.Verb, job.Customer, job.Env, string(params), string(job.Status), job.ChannelID, job.Requester, ms(job.CreatedAt)); err != nil {
 		return nil, fmt.Errorf("insert job: %w", err)
 	}
 	job.ID = id
