@@ -47,7 +47,7 @@ func jobVerb() *Verb {
 		Name:     "job",
 		Summary:  "one piece of work by its number: what it is doing, its completed steps, its outcome",
 		Examples: []string{"/mcloud job 12"},
-		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the request's number, shown with its plan and in /mcloud jobs"}}},
+		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the job's number, from the plan or /mcloud jobs"}}},
 		Access:   mcloud.AccessCustomer,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
 			r, j, err := c.visibleWork(ctx, "job")
@@ -93,7 +93,7 @@ func cancelVerb() *Verb {
 		Name:     "cancel",
 		Summary:  "stop a job: a queued job never starts, a running one stops after its current step",
 		Examples: []string{"/mcloud cancel 12"},
-		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the request's number, shown with its plan and in /mcloud jobs"}}},
+		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the job's number, from the plan or /mcloud jobs"}}},
 		Access:   mcloud.AccessDevOps,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
 			r, j, err := c.visibleWork(ctx, "job")
@@ -164,14 +164,15 @@ func (c *Call) scope() string {
 func (c *Call) visibleWork(ctx context.Context, param string) (*mcloud.Request, *mcloud.Job, error) {
 	id, _ := strconv.ParseInt(c.Params[param], 10, 64)
 	r, err := c.svc.store.Request(ctx, id)
+	missing := mcloud.Errorf(mcloud.ENOTFOUND, "There is no %s #%d.", param, id)
 	if mcloud.ErrorCode(err) == mcloud.ENOTFOUND {
-		return nil, nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no #%d.", id)
+		return nil, nil, missing
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if scope := c.scope(); scope != "" && r.Customer != scope {
-		return nil, nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no #%d.", id)
+		return nil, nil, missing
 	}
 	if r.JobID == 0 {
 		return r, nil, nil

@@ -25,7 +25,7 @@ func linksVerb() *Verb {
 			fmt.Sprintf("(%d); the answer says until when, and after that only a new restore brings them back. ", restoreDays) +
 			"Exported database files stay until someone deletes them from the exports bucket.",
 		Examples: []string{"/mcloud links 12"},
-		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the request's number, shown with its plan and in /mcloud jobs"}}},
+		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the job's number, from the plan or /mcloud jobs"}}},
 		Access:   mcloud.AccessCustomer,
 		Do:       doLinks,
 	}
