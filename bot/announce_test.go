@@ -1,0 +1,74 @@
+package bot
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/bot/slackfake"
+)
+
+// A customer's request in their shared channel is announced in the team
+// channel too, with the same Approve and Deny buttons: the same request,
+// one decision. Approving it there updates both messages in place; a
+// denial made in the customer's channel shows in both as well.
+func TestSlackCustomerRequestAnnouncedToApprovers(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	if status, _ := h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x please check the gateway --steps 1")); status != http.StatusOK {
+		t.Fatalf("slash command answered %d", status)
+	}
+	var theirs, ours slackfake.Message
+	h.ws.WaitFor(t, 60*time.Second, "the plan in both channels", func() bool {
+		var ok1, ok2 bool
+		theirs, ok1 = h.planMessage(customerX, 1)
+		ours, ok2 = h.planMessage(devops, 1)
+		return ok1 && ok2
+	})
+	for _, want := range []string{`"action_id":"mcloud_approve"`, `"action_id":"mcloud_deny"`, `"value":"1"`, "*Requested by*\\ncarol in #customer-x-shared"} {
+		if !blocksHave(ours, want) {
+			t.Errorf("the team channel's copy lacks %s:\n%s", want, ours.Blocks)
+		}
+	}
+
+	h.sendSigned("/slack/interactivity", h.clickBody(bob, devops, ours.TS, ActionApprove, "1"))
+	h.waitTasks(2)
+	decided := func(m slackfake.Message) bool {
+		return m.Updates > 0 && blocksHave(m, "Approved by bob") && !blocksHave(m, "mcloud_approve")
+	}
+	h.ws.WaitFor(t, 60*time.Second, "both plan messages to show the approval", func() bool {
+		theirs, _ = h.planMessage(customerX, 1)
+		ours, _ = h.planMessage(devops, 1)
+		return decided(theirs) && decided(ours)
+	})
+	h.ws.WaitFor(t, 60*time.Second, "the job's end in both messages", func() bool {
+		theirs, _ = h.planMessage(customerX, 1)
+		ours, _ = h.planMessage(devops, 1)
+		return blocksHave(theirs, "Job #1 succeeded") && blocksHave(ours, "Job #1 succeeded")
+	})
+	if js, _ := h.db.Jobs(context.Background(), "", false, 10); len(js) != 1 || js[0].ID != 1 || js[0].Status != mcloud.JobSucceeded {
+		t.Fatalf("jobs = %+v; want #1 once, succeeded", js)
+	}
+	for _, m := range h.thread(customerX, theirs.TS) {
+		if strings.Contains(m.Text, "bob approved request #1") {
+			goto told
+		}
+	}
+	t.Errorf("the customer's thread was not told of the approval")
+told:
+
+	// Denied in the customer's channel: the team's copy shows it too.
+	h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x a second thing"))
+	h.ws.WaitFor(t, 60*time.Second, "request #2 in the team channel", func() bool {
+		_, ok := h.planMessage(devops, 2)
+		return ok
+	})
+	h.sendSigned("/slack/commands", h.slashBody(bob, customerX, "deny 2 not today"))
+	h.ws.WaitFor(t, 60*time.Second, "both copies of #2 to show the denial", func() bool {
+		a, _ := h.planMessage(customerX, 2)
+		b, _ := h.planMessage(devops, 2)
+		return blocksHave(a, "Denied by bob") && blocksHave(b, "Denied by bob") && !blocksHave(b, "mcloud_approve")
+	})
+}
