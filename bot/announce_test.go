@@ -71,4 +71,17 @@ told:
 		b, _ := h.planMessage(devops, 2)
 		return blocksHave(a, "Denied by bob") && blocksHave(b, "Denied by bob") && !blocksHave(b, "mcloud_approve")
 	})
+
+	// Withdrawn by the requester: the approvers' copy stops asking them.
+	h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x a third thing"))
+	h.ws.WaitFor(t, 60*time.Second, "request #3 in the team channel", func() bool {
+		_, ok := h.planMessage(devops, 3)
+		return ok
+	})
+	h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "deny 3"))
+	h.ws.WaitFor(t, 60*time.Second, "both copies of #3 to show the withdrawal", func() bool {
+		a, _ := h.planMessage(customerX, 3)
+		b, _ := h.planMessage(devops, 3)
+		return blocksHave(a, "Withdrawn by carol") && blocksHave(b, "Withdrawn by carol") && !blocksHave(b, "mcloud_approve")
+	})
 }
