@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -100,6 +101,50 @@ func TestMigrationGivesJobsTheirRequestNumber(t *testing.T) {
 		job, err := db.Submit(ctx, r, q.enqueue)
 		if err != nil || job.ID != r.ID || r.ID != 4 {
 			t.Fatalf("new request #%d ran as job %+v, %v", r.ID, job, err)
+		}
+	})
+}
+
+// A request that waits is announced in the same transaction that files it,
+// the same request asked again while it waits is refused with the first
+// one's number, and the plan channels are every channel with its plan.
+func TestSubmitAnnouncesAndRefusesRepeats(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var q counter
+		announce := func(r mcloud.Request) []store.OutboxItem {
+			return []store.OutboxItem{{Post: mcloud.Post{ChannelID: "C0DEVOPS", Text: fmt.Sprintf("#%d waits", r.ID)}, Kind: store.KindPlan}}
+		}
+		opts := store.SubmitOptions{Unique: true, Announce: announce}
+		first := newRequest(db, 1, carol)
+		if _, err := db.SubmitWith(ctx, first, q.enqueue, opts); err != nil {
+			t.Fatal(err)
+		}
+		items, _ := db.OutboxItems(ctx, "C0DEVOPS")
+		if len(items) != 1 || items[0].RequestID != first.ID || items[0].Kind != store.KindPlan || items[0].Text != "#1 waits" {
+			t.Fatalf("team channel outbox = %+v", items)
+		}
+		_, err := db.SubmitWith(ctx, newRequest(db, 1, carol), q.enqueue, opts)
+		var dup *store.AlreadyWaiting
+		if !errors.As(err, &dup) || dup.Request.ID != first.ID {
+			t.Fatalf("the same request again: %v", err)
+		}
+		other := newRequest(db, 1, carol)
+		other.Params = mcloud.Params{"text": "something else"}
+		if _, err := db.SubmitWith(ctx, other, q.enqueue, opts); err != nil || other.ID != 2 {
+			t.Fatalf("a different request: #%d, %v", other.ID, err)
+		}
+		if _, err := db.Deny(ctx, first.ID, bob, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SubmitWith(ctx, newRequest(db, 1, carol), q.enqueue, opts); err != nil {
+			t.Fatalf("asking again after a denial: %v", err)
+		}
+		if _, err := db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: "C0CUSTX", RequestID: first.ID}, Kind: store.KindPlan}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.PlanChannels(ctx, first.ID); err != nil || strings.Join(got, ",") != "C0CUSTX,C0DEVOPS" {
+			t.Fatalf("plan channels of #1 = %v, %v", got, err)
 		}
 	})
 }
