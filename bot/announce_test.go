@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/bot/slackfake"
+	"github.com/mcloud/mcloud/config"
 )
 
 // A customer's request in their shared channel is announced in the team
@@ -83,5 +84,27 @@ told:
 		a, _ := h.planMessage(customerX, 3)
 		b, _ := h.planMessage(devops, 3)
 		return blocksHave(a, "Withdrawn by carol") && blocksHave(b, "Withdrawn by carol") && !blocksHave(b, "mcloud_approve")
+	})
+}
+
+// Expired without a decision: both copies say so and drop their buttons.
+func TestSlackExpiryUpdatesBothCopies(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	// Set before any command: only a new request reads it.
+	h.cfg.Approvals.Expiry = config.Duration(time.Second)
+	h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x soon stale"))
+	h.ws.WaitFor(t, 60*time.Second, "request #1 in both channels", func() bool {
+		_, ok1 := h.planMessage(customerX, 1)
+		_, ok2 := h.planMessage(devops, 1)
+		return ok1 && ok2
+	})
+	time.Sleep(1100 * time.Millisecond)
+	if err := h.slack.svc.ExpireRequests(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.ws.WaitFor(t, 60*time.Second, "both copies of #1 to show the expiry", func() bool {
+		a, _ := h.planMessage(customerX, 1)
+		b, _ := h.planMessage(devops, 1)
+		return blocksHave(a, "Expired") && blocksHave(b, "Expired") && !blocksHave(a, "mcloud_approve") && !blocksHave(b, "mcloud_approve")
 	})
 }
