@@ -18,7 +18,8 @@ import (
 // denial made in the customer's channel shows in both as well.
 func TestSlackCustomerRequestAnnouncedToApprovers(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	if status, _ := h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x please check the gateway --steps 1")); status != http.StatusOK {
+	// A long job, so the approval must show while it runs.
+	if status, _ := h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x please check the gateway --steps 20 --pause 5s")); status != http.StatusOK {
 		t.Fatalf("slash command answered %d", status)
 	}
 	var theirs, ours slackfake.Message
@@ -35,30 +36,33 @@ func TestSlackCustomerRequestAnnouncedToApprovers(t *testing.T) {
 	}
 
 	h.sendSigned("/slack/interactivity", h.clickBody(bob, devops, ours.TS, ActionApprove, "1"))
-	h.waitTasks(2)
-	decided := func(m slackfake.Message) bool {
-		return m.Updates > 0 && blocksHave(m, "Approved by bob") && !blocksHave(m, "mcloud_approve")
+	// Approved and running, with a Cancel button: both copies show it
+	// while the job runs, not only once it has ended.
+	running := func(m slackfake.Message) bool {
+		return m.Updates > 0 && blocksHave(m, "Approved by bob", `"action_id":"mcloud_cancel"`, `"value":"1"`) && !blocksHave(m, "mcloud_approve")
 	}
-	h.ws.WaitFor(t, 60*time.Second, "both plan messages to show the approval", func() bool {
+	h.ws.WaitFor(t, 60*time.Second, "both plan messages to show the approval while the job runs", func() bool {
 		theirs, _ = h.planMessage(customerX, 1)
 		ours, _ = h.planMessage(devops, 1)
-		return decided(theirs) && decided(ours)
+		return running(theirs) && running(ours)
 	})
+	told := false
+	for _, m := range h.thread(customerX, theirs.TS) {
+		told = told || strings.Contains(m.Text, "bob approved request #1")
+	}
+	if !told {
+		t.Errorf("the customer's thread was not told of the approval")
+	}
+	// Cancel from the team channel's copy stops #1, and both copies end.
+	h.sendSigned("/slack/interactivity", h.clickBody(bob, devops, ours.TS, ActionCancel, "1"))
 	h.ws.WaitFor(t, 60*time.Second, "the job's end in both messages", func() bool {
 		theirs, _ = h.planMessage(customerX, 1)
 		ours, _ = h.planMessage(devops, 1)
-		return blocksHave(theirs, "Job #1 succeeded") && blocksHave(ours, "Job #1 succeeded")
+		return blocksHave(theirs, "Job #1 cancelled") && blocksHave(ours, "Job #1 cancelled") && !blocksHave(ours, "mcloud_cancel")
 	})
-	if js, _ := h.db.Jobs(context.Background(), "", false, 10); len(js) != 1 || js[0].ID != 1 || js[0].Status != mcloud.JobSucceeded {
-		t.Fatalf("jobs = %+v; want #1 once, succeeded", js)
+	if js, _ := h.db.Jobs(context.Background(), "", false, 10); len(js) != 1 || js[0].ID != 1 || js[0].Status != mcloud.JobCancelled {
+		t.Fatalf("jobs = %+v; want #1 once, cancelled", js)
 	}
-	for _, m := range h.thread(customerX, theirs.TS) {
-		if strings.Contains(m.Text, "bob approved request #1") {
-			goto told
-		}
-	}
-	t.Errorf("the customer's thread was not told of the approval")
-told:
 
 	// Denied in the customer's channel: the team's copy shows it too.
 	h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x a second thing"))
