@@ -165,6 +165,8 @@ const (
 	AuditFailed    = "failed"
 	AuditCancel    = "cancel-requested"
 	AuditCancelled = "cancelled"
+	// AuditLinks: fresh download links were given to someone.
+	AuditLinks = "links"
 )
 
 // Post is a message for a channel, optionally in the thread of a request.

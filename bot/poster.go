@@ -61,6 +61,7 @@ type PosterStore interface {
 	NextOutbox(ctx context.Context, channelID string) (*store.OutboxItem, error)
 	PendingUpdates(ctx context.Context, requestID int64, channelID string) ([]int64, error)
 	ThreadRoot(ctx context.Context, requestID int64, channelID string) (string, error)
+	PlanChannels(ctx context.Context, requestID int64) ([]string, error)
 	MarkInflight(ctx context.Context, it store.OutboxItem, l store.Lease) error
 	Delivered(ctx context.Context, it store.OutboxItem, ts string, also ...int64) error
 	Retry(ctx context.Context, l store.Lease, id int64, next time.Time, uncertain bool, reason string) error
@@ -402,15 +403,23 @@ func (p *Poster) followUp(ctx context.Context, it store.OutboxItem) {
 	} else if req, err := p.db.Request(ctx, it.RequestID); err != nil || req.Status == mcloud.RequestPending || req.Status == mcloud.RequestApproved {
 		return
 	}
-	if root, err := p.db.ThreadRoot(ctx, it.RequestID, it.ChannelID); err != nil || root == "" {
+	// Every copy of the plan (the requester's, the approvers') shows the end.
+	channels, err := p.db.PlanChannels(ctx, it.RequestID)
+	if err != nil {
+		p.log.Warn("find plan messages to refresh", "request", it.RequestID, "err", err)
 		return
 	}
-	if pending, err := p.db.PendingUpdates(ctx, it.RequestID, it.ChannelID); err != nil || len(pending) > 0 {
-		return // one is on its way
-	}
-	if _, err := p.db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: it.ChannelID, RequestID: it.RequestID,
-		JobID: it.JobID, Text: fmt.Sprintf("(refresh the plan message of request #%d)", it.RequestID)}, Kind: store.KindUpdate}); err != nil {
-		p.log.Warn("queue plan message refresh", "request", it.RequestID, "err", err)
+	for _, ch := range channels {
+		if root, err := p.db.ThreadRoot(ctx, it.RequestID, ch); err != nil || root == "" {
+			continue
+		}
+		if pending, err := p.db.PendingUpdates(ctx, it.RequestID, ch); err != nil || len(pending) > 0 {
+			continue // one is on its way
+		}
+		if _, err := p.db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: ch, RequestID: it.RequestID,
+			JobID: it.JobID, Text: fmt.Sprintf("(refresh the plan message of request #%d)", it.RequestID)}, Kind: store.KindUpdate}); err != nil {
+			p.log.Warn("queue plan message refresh", "request", it.RequestID, "err", err)
+		}
 	}
 }
 

@@ -660,7 +660,7 @@ func (s *Slack) runCommand(ctx context.Context, in input) {
 		// lives in the request's own channel.
 		s.ephemeral(ctx, caller, in, rs, ReplyMessage(reply, s.cfg, s.now()))
 		if r := reply.Request; reply.Error == "" && !reply.Private && r != nil && r.ID != 0 {
-			s.queueUpdate(ctx, r.ID, r.Requester.ChannelID)
+			s.queueUpdates(ctx, r.ID)
 		}
 	case reply.Request != nil && reply.Title == "" && !reply.DryRun:
 		// A new request: its plan message is the root of its thread,
@@ -676,7 +676,7 @@ func (s *Slack) runCommand(ctx context.Context, in input) {
 		}
 		s.queue(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: caller.ChannelID, Text: msg.Text}, Blocks: blocks, ThreadTS: in.threadTS})
 		if r := reply.Request; r != nil && r.ID != 0 {
-			s.queueUpdate(ctx, r.ID, r.Requester.ChannelID)
+			s.queueUpdates(ctx, r.ID)
 		}
 	}
 }
@@ -702,15 +702,15 @@ func (s *Slack) runAction(ctx context.Context, a action) {
 	switch {
 	case verb == "cancel":
 		if job, err := s.db.Job(ctx, id); err == nil && job.RequestID != 0 {
-			s.queueUpdate(ctx, job.RequestID, job.ChannelID)
+			s.queueUpdates(ctx, job.RequestID)
 		}
 	case reply.Request != nil:
-		s.queueUpdate(ctx, reply.Request.ID, reply.Request.Requester.ChannelID)
+		s.queueUpdates(ctx, reply.Request.ID)
 	case reply.Error != "":
 		// The message may be stale (expired, decided elsewhere): refresh it
 		// if the request is no longer pending.
 		if r, err := s.db.Request(ctx, id); err == nil && (r.Status != mcloud.RequestPending || !s.now().Before(r.ExpiresAt)) {
-			s.queueUpdate(ctx, r.ID, r.Requester.ChannelID)
+			s.queueUpdates(ctx, r.ID)
 		}
 	}
 }
@@ -723,9 +723,18 @@ func (s *Slack) queue(ctx context.Context, it store.OutboxItem) {
 	s.poster.Wake()
 }
 
-func (s *Slack) queueUpdate(ctx context.Context, requestID int64, channelID string) {
-	s.queue(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: channelID, RequestID: requestID,
-		Text: fmt.Sprintf("(refresh the plan message of request #%d)", requestID)}, Kind: store.KindUpdate})
+// queueUpdates refreshes every plan message of a request: the requester's
+// and the approvers' copy show one decision.
+func (s *Slack) queueUpdates(ctx context.Context, requestID int64) {
+	channels, err := s.db.PlanChannels(ctx, requestID)
+	if err != nil {
+		s.log.Error("find the plan messages to update", "request", requestID, "err", err)
+		return
+	}
+	for _, ch := range channels {
+		s.queue(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: ch, RequestID: requestID,
+			Text: fmt.Sprintf("(refresh the plan message of request #%d)", requestID)}, Kind: store.KindUpdate})
+	}
 }
 
 // responder answers one command or click through its response_url, within

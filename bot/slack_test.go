@@ -177,8 +177,9 @@ func TestSlackClickRefused(t *testing.T) {
 			t.Errorf("message %q was updated", m.Text)
 		}
 	}
-	if updates, _ := h.db.OutboxItems(ctx, ""); len(updates) != 2 {
-		t.Errorf("outbox has %d messages, want just the 2 plans", len(updates))
+	// Carol's request is also announced to the team channel: 3 plans.
+	if updates, _ := h.db.OutboxItems(ctx, ""); len(updates) != 3 {
+		t.Errorf("outbox has %d messages, want just the 3 plans", len(updates))
 	}
 }
 

@@ -194,6 +194,18 @@ type fileLink struct {
 // never into step results, summaries or logs. It returns when the links
 // expire.
 func shareLinks(ctx context.Context, x *Exec, acct AWSAccount, bucket string, files []fileLink, manifestBucket, manifestKey, what string) (time.Time, error) {
+	text, exp, err := x.svc.makeLinks(ctx, acct, bucket, files, manifestBucket, manifestKey, what)
+	if err != nil || text == "" {
+		return exp, err
+	}
+	x.Say(ctx, text)
+	return exp, nil
+}
+
+// makeLinks signs the links shareLinks and the links verb hand out and
+// returns the message that carries them ("" when no file is readable) and
+// when they expire.
+func (s *Service) makeLinks(ctx context.Context, acct AWSAccount, bucket string, files []fileLink, manifestBucket, manifestKey, what string) (string, time.Time, error) {
 	readable := 0
 	for _, f := range files {
 		if f.Problem == "" {
@@ -201,12 +213,12 @@ func shareLinks(ctx context.Context, x *Exec, acct AWSAccount, bucket string, fi
 		}
 	}
 	if readable == 0 {
-		return time.Time{}, nil
+		return "", time.Time{}, nil
 	}
-	w := x.svc.Deps.AWS.Waits()
+	w := s.Deps.AWS.Waits()
 	exp, err := acct.LinkExpiry(ctx, max(w.LinkLifetime, time.Minute))
 	if err != nil {
-		return time.Time{}, x.svc.awsFailed("Preparing download links", err)
+		return "", time.Time{}, s.awsFailed("Preparing download links", err)
 	}
 	life := time.Until(exp).Truncate(time.Second)
 	if life < time.Second {
@@ -222,12 +234,11 @@ func shareLinks(ctx context.Context, x *Exec, acct AWSAccount, bucket string, fi
 			}
 			u, err := acct.PresignGet(ctx, bucket, f.Key, life)
 			if err != nil {
-				return time.Time{}, x.svc.awsFailed("Signing a download link", err)
+				return "", time.Time{}, s.awsFailed("Signing a download link", err)
 			}
 			fmt.Fprintf(&b, "\n  %s (%s): %s", f.Key, humanBytes(f.Size), u)
 		}
-		x.Say(ctx, b.String())
-		return exp, nil
+		return b.String(), exp, nil
 	}
 	var csv strings.Builder
 	csv.WriteString("key,size_bytes,storage_class,status,url\n")
@@ -236,19 +247,18 @@ func shareLinks(ctx context.Context, x *Exec, acct AWSAccount, bucket string, fi
 		if f.Problem != "" {
 			status = f.Problem
 		} else if u, err = acct.PresignGet(ctx, bucket, f.Key, life); err != nil {
-			return time.Time{}, x.svc.awsFailed("Signing a download link", err)
+			return "", time.Time{}, s.awsFailed("Signing a download link", err)
 		}
 		fmt.Fprintf(&csv, "%s,%d,%s,%s,%s\n", csvField(f.Key), f.Size, f.Class, csvField(status), u)
 	}
 	if err := acct.PutObject(ctx, manifestBucket, manifestKey, []byte(csv.String()), "text/csv"); err != nil {
-		return time.Time{}, x.svc.awsFailed("Writing the manifest of download links", err)
+		return "", time.Time{}, s.awsFailed("Writing the manifest of download links", err)
 	}
 	u, err := acct.PresignGet(ctx, manifestBucket, manifestKey, life)
 	if err != nil {
-		return time.Time{}, x.svc.awsFailed("Signing the manifest link", err)
+		return "", time.Time{}, s.awsFailed("Signing the manifest link", err)
 	}
-	x.Say(ctx, fmt.Sprintf("Download links for %s are in one manifest (a CSV with a link per file; %s): %s", what, expires, u))
-	return exp, nil
+	return fmt.Sprintf("Download links for %s are in one manifest (a CSV with a link per file; %s): %s", what, expires, u), exp, nil
 }
 
 func csvField(s string) string {

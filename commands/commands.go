@@ -102,7 +102,7 @@ type Reply struct {
 
 // Store is what commands need of the store.
 type Store interface {
-	Submit(ctx context.Context, r *mcloud.Request, enqueue store.Enqueue) (*mcloud.Job, error)
+	SubmitWith(ctx context.Context, r *mcloud.Request, enqueue store.Enqueue, o store.SubmitOptions) (*mcloud.Job, error)
 	Approve(ctx context.Context, id int64, approver mcloud.Caller, enqueue store.Enqueue) (store.ApproveResult, error)
 	Deny(ctx context.Context, id int64, denier mcloud.Caller, reason string) (mcloud.Request, error)
 	ExpirePending(ctx context.Context, announce func(mcloud.Request) mcloud.Post) ([]mcloud.Request, error)
@@ -328,11 +328,42 @@ func (s *Service) propose(ctx context.Context, c *Call) (Reply, error) {
 	if s.enqueue == nil {
 		return Reply{}, errors.New("job queue not connected")
 	}
-	job, err := s.store.Submit(ctx, req, s.enqueue)
+	job, err := s.store.SubmitWith(ctx, req, s.enqueue, store.SubmitOptions{Unique: true, Announce: s.announce})
+	var dup *store.AlreadyWaiting
+	if errors.As(err, &dup) {
+		w := dup.Request
+		return Reply{}, mcloud.Errorf(mcloud.ECONFLICT, "This is already waiting as #%d (%s, asked by %s %s ago; %d of %d approvals; expires %s); nothing new was filed. See it with /mcloud job %d.",
+			w.ID, workOf(w.Verb, w.Customer, w.Env), w.Requester.Name, humanDuration(now.Sub(w.CreatedAt)), len(w.Approvals), w.Needed,
+			w.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), w.ID)
+	}
 	if err != nil {
 		return Reply{}, err
 	}
 	return Reply{Request: req, Job: job}, nil
+}
+
+// ApprovalsChannel is where requests waiting for DevOps are announced: the
+// first of the team's channels ("" when none is configured).
+func (s *Service) ApprovalsChannel() string {
+	if len(s.cfg.Team.Channels) == 0 {
+		return ""
+	}
+	return s.cfg.Team.Channels[0].ID
+}
+
+// announce tells the approvers of a request that waits for them, unless it
+// was asked in their channel, where its plan already is. It is the same
+// request with the same buttons: whichever message is clicked decides it,
+// and both are updated.
+func (s *Service) announce(r mcloud.Request) []store.OutboxItem {
+	ch := s.ApprovalsChannel()
+	if ch == "" || ch == r.Requester.ChannelID {
+		return nil
+	}
+	text := fmt.Sprintf("Request #%d waits for approval: %s, asked by %s in #%s; expires %s.\nApprove: /mcloud approve %d    Deny: /mcloud deny %d [reason]",
+		r.ID, workOf(r.Verb, r.Customer, r.Env), r.Requester.Name, s.cfg.ChannelName(r.Requester.ChannelID),
+		r.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), r.ID, r.ID)
+	return []store.OutboxItem{{Post: mcloud.Post{ChannelID: ch, RequestID: r.ID, Text: text}, Kind: store.KindPlan}}
 }
 
 // refused audits an authorization refusal against the caller's own customer,
@@ -447,7 +478,7 @@ func allVerbs() []*Verb {
 		helpVerb(), statusVerb(), jobsVerb(), jobVerb(), cancelVerb(),
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
-		patchVerb(), runVerb(),
+		patchVerb(), runVerb(), pendingVerb(), linksVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

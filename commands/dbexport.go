@@ -197,8 +197,7 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 		}
 	}
 	what := fmt.Sprintf("%s the %s/%s database export (%s)", nOf(len(files), "file of", "files of"), cu.Name, x.Env.Name, taskList(tasks))
-	manifest := fmt.Sprintf("mcloud/exports/%s/%s-job%d.csv", cu.Name, x.Env.Name, x.Job.ID)
-	exp, err := shareLinks(ctx, x, acct, cu.Buckets.Exports, files, cu.Buckets.Exports, manifest, what)
+	exp, err := shareLinks(ctx, x, acct, cu.Buckets.Exports, files, cu.Buckets.Exports, exportManifest(cu, x.Env.Name, x.Job.ID), what)
 	if err != nil {
 		return "", err
 	}

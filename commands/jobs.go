@@ -45,18 +45,21 @@ func jobsVerb() *Verb {
 func jobVerb() *Verb {
 	return &Verb{
 		Name:     "job",
-		Summary:  "one job: what it is doing, its completed steps, its outcome",
+		Summary:  "one piece of work by its number: what it is doing, its completed steps, its outcome",
 		Examples: []string{"/mcloud job 12"},
 		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the job's number, from the plan or /mcloud jobs"}}},
 		Access:   mcloud.AccessCustomer,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
-			j, err := c.visibleJob(ctx)
+			r, j, err := c.visibleWork(ctx, "job")
 			if err != nil {
 				return Reply{}, err
 			}
+			if j == nil {
+				return Reply{Title: notRunning(*r, c.svc.Now())}, nil
+			}
 			now := c.svc.Now()
-			r := Reply{Title: jobLine(*j, now)}
-			r.Lines = append(r.Lines, fmt.Sprintf("Requested by %s as request #%d; attempt %d.", j.Requester, j.RequestID, j.Attempt))
+			out := Reply{Title: jobLine(*j, now)}
+			out.Lines = append(out.Lines, fmt.Sprintf("Requested by %s; attempt %d.", j.Requester, j.Attempt))
 			steps, err := c.svc.store.JobSteps(ctx, j.ID)
 			if err != nil {
 				return Reply{}, err
@@ -66,15 +69,21 @@ func jobVerb() *Verb {
 				if s.Value != "" {
 					line += ": " + s.Value
 				}
-				r.Lines = append(r.Lines, line)
+				out.Lines = append(out.Lines, line)
 			}
 			if j.Error != "" {
-				r.Lines = append(r.Lines, "Error: "+j.Error)
+				out.Lines = append(out.Lines, "Error: "+j.Error)
 			}
 			if j.Cancel && !j.Status.Done() {
-				r.Lines = append(r.Lines, "Cancel requested: it stops at the next step boundary.")
+				out.Lines = append(out.Lines, "Cancel requested: it stops at the next step boundary.")
 			}
-			return r, nil
+			// The thread, not this answer, has the output and the links:
+			// say where it is, whichever channel this is asked in.
+			out.Lines = append(out.Lines, fmt.Sprintf("Progress, output and links are in #%s, in the thread of #%d.", c.svc.cfg.ChannelName(j.ChannelID), j.ID))
+			if linkable(j.Verb) && j.Status == mcloud.JobSucceeded {
+				out.Lines = append(out.Lines, fmt.Sprintf("Links expired? Fresh ones, without a new approval: /mcloud links %d", j.ID))
+			}
+			return out, nil
 		},
 	}
 }
@@ -84,27 +93,59 @@ func cancelVerb() *Verb {
 		Name:     "cancel",
 		Summary:  "stop a job: a queued job never starts, a running one stops after its current step",
 		Examples: []string{"/mcloud cancel 12"},
-		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the job's number, from /mcloud jobs"}}},
+		Spec:     Spec{Args: []Arg{{Name: "job", Kind: KindID, About: "the job's number, from the plan or /mcloud jobs"}}},
 		Access:   mcloud.AccessDevOps,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
-			if _, err := c.visibleJob(ctx); err != nil {
-				return Reply{}, err
-			}
-			id, _ := strconv.ParseInt(c.Params["job"], 10, 64)
-			j, err := c.svc.store.RequestCancel(ctx, id, c.Caller)
+			r, j, err := c.visibleWork(ctx, "job")
 			if err != nil {
 				return Reply{}, err
 			}
-			var text string
+			if j == nil {
+				msg := notRunning(*r, c.svc.Now())
+				if r.Status == mcloud.RequestPending {
+					msg = fmt.Sprintf("#%d (%s) has not been approved, so nothing runs yet; to stop it for good, deny or withdraw it: /mcloud deny %d", r.ID, workOf(r.Verb, r.Customer, r.Env), r.ID)
+				}
+				return Reply{}, mcloud.Errorf(mcloud.ECONFLICT, "%s", msg)
+			}
+			j, err = c.svc.store.RequestCancel(ctx, j.ID, c.Caller)
+			if err != nil {
+				return Reply{}, err
+			}
+			// Name the customer and the verb: the number alone once
+			// stopped the wrong customer's work.
+			what := fmt.Sprintf("#%d: %s (asked by %s)", j.ID, workOf(j.Verb, j.Customer, j.Env), j.Requester)
+			text := fmt.Sprintf("Stopping %s. %s asked it to stop; it stops after its current step.", what, c.Caller.Name)
 			if j.Status == mcloud.JobCancelled {
-				text = fmt.Sprintf("Job #%d was cancelled by %s before it started.", j.ID, c.Caller.Name)
-			} else {
-				text = fmt.Sprintf("%s asked job #%d to stop; it stops after its current step.", c.Caller.Name, j.ID)
+				text = fmt.Sprintf("Cancelled %s before it started. %s cancelled it; nothing ran.", what, c.Caller.Name)
 			}
 			c.svc.post(ctx, j.ChannelID, j.RequestID, j.ID, text)
 			return Reply{Title: text}, nil
 		},
 	}
+}
+
+// workOf names a piece of work for people: "restore-logs for customer-x/prod".
+func workOf(verb, customer, env string) string {
+	s := verb + " for " + customer
+	if env != "" {
+		s += "/" + env
+	}
+	return s
+}
+
+// notRunning says why request r has no job.
+func notRunning(r mcloud.Request, now time.Time) string {
+	what := workOf(r.Verb, r.Customer, r.Env)
+	switch {
+	case r.Status == mcloud.RequestDenied && r.DeniedBy == r.Requester.Name:
+		return fmt.Sprintf("#%d (%s) was withdrawn by %s; it never ran.", r.ID, what, r.DeniedBy)
+	case r.Status == mcloud.RequestDenied:
+		return fmt.Sprintf("#%d (%s) was denied by %s; it never ran.", r.ID, what, r.DeniedBy)
+	case r.Status == mcloud.RequestExpired || !now.Before(r.ExpiresAt):
+		return fmt.Sprintf("#%d (%s) expired without enough approvals; it never ran.", r.ID, what)
+	}
+	return fmt.Sprintf("#%d (%s, asked by %s) waits for approval (%d of %d); it has not run. Approve: /mcloud approve %d    Deny: /mcloud deny %d",
+		r.ID, what, r.Requester.Name, len(r.Approvals), r.Needed, r.ID, r.ID)
 }
 
 // scope is the one customer this call may see: a customer user's own, or
@@ -117,39 +158,41 @@ func (c *Call) scope() string {
 	return c.Caller.ChannelCustomer
 }
 
-// visibleJob loads the job named by the "job" param, hiding jobs outside
-// the call's scope as if they did not exist.
-func (c *Call) visibleJob(ctx context.Context) (*mcloud.Job, error) {
-	id, _ := strconv.ParseInt(c.Params["job"], 10, 64)
-	j, err := c.svc.store.Job(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if scope := c.scope(); scope != "" && j.Customer != scope {
-		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no job #%d.", id)
-	}
-	return j, nil
-}
-
-// visibleRequest is visibleJob for the "request" param.
-func (c *Call) visibleRequest(ctx context.Context) (*mcloud.Request, error) {
-	id, _ := strconv.ParseInt(c.Params["request"], 10, 64)
+// visibleWork loads the request named by the param and its job, if it has
+// one (a job has its request's number), hiding work outside the call's
+// scope as if it did not exist.
+func (c *Call) visibleWork(ctx context.Context, param string) (*mcloud.Request, *mcloud.Job, error) {
+	id, _ := strconv.ParseInt(c.Params[param], 10, 64)
 	r, err := c.svc.store.Request(ctx, id)
+	missing := mcloud.Errorf(mcloud.ENOTFOUND, "There is no %s #%d.", param, id)
+	if mcloud.ErrorCode(err) == mcloud.ENOTFOUND {
+		return nil, nil, missing
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if scope := c.scope(); scope != "" && r.Customer != scope {
-		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no request #%d.", id)
+		return nil, nil, missing
 	}
-	return r, nil
+	if r.JobID == 0 {
+		return r, nil, nil
+	}
+	j, err := c.svc.store.Job(ctx, r.JobID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, j, nil
+}
+
+// visibleRequest loads the request named by the "request" param, hiding
+// requests outside the call's scope as if they did not exist.
+func (c *Call) visibleRequest(ctx context.Context) (*mcloud.Request, error) {
+	r, _, err := c.visibleWork(ctx, "request")
+	return r, err
 }
 
 func jobLine(j mcloud.Job, now time.Time) string {
-	line := fmt.Sprintf("Job #%d %s for %s", j.ID, j.Verb, j.Customer)
-	if j.Env != "" {
-		line += "/" + j.Env
-	}
-	line += ": " + string(j.Status)
+	line := fmt.Sprintf("Job #%d %s: %s", j.ID, workOf(j.Verb, j.Customer, j.Env), j.Status)
 	switch {
 	case j.Status == mcloud.JobRunning:
 		line += fmt.Sprintf(" for %s", humanDuration(now.Sub(j.StartedAt)))

@@ -277,7 +277,7 @@ func TestPatchCancelStopsAfterCurrentHost(t *testing.T) {
 	}
 	thread := w.thread(r.Request.ID)
 	if !containsInOrder(thread,
-		"alice asked job #1 to stop; it stops after its current step.",
+		"Stopping #1: patch for customer-x/prod (asked by carol). alice asked it to stop; it stops after its current step.",
 		"Job #1: patch host-1: pre-check ok, stopped, copied, applied, started, healthy on attempt 1",
 		"Job #1: cancelled between hosts as asked; patched: host-1; not touched: host-2, host-3.",
 		"Job #1 was cancelled: cancelled at a step boundary; completed: reach hosts, patch host-1") {

@@ -515,12 +515,7 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 		x.Say(ctx, problemReport(fmt.Sprintf("%s of %s's %s archives of %s could not be restored:", nOf(bad, "file", "files"), cu.Name, k.noun, a.monthText()),
 			files, len(files) > maxInlineLinks))
 	}
-	manifestBucket := a.bucket
-	if cu.Buckets.Exports != "" {
-		manifestBucket = cu.Buckets.Exports
-	}
-	manifest := fmt.Sprintf("mcloud/restores/%s/%s%s-job%d.csv", cu.Name, k.root, a.monthText(), x.Job.ID)
-	exp, err := shareLinks(ctx, x, acct, a.bucket, files, manifestBucket, manifest, what)
+	exp, err := shareLinks(ctx, x, acct, a.bucket, files, manifestBucket(cu, a.bucket), restoreManifest(cu, k, a, x.Job.ID), what)
 	if err != nil {
 		return "", err
 	}

@@ -94,8 +94,10 @@ func executeRun(ctx context.Context, x *Exec) (string, error) {
 		return "", err
 	}
 	if failed := failedHosts(groups); len(failed) > 0 {
-		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %d hosts of %s (%s); the output is above.",
-			cmd, len(failed), len(hosts), where, strings.Join(failed, ", "))
+		// This sentence is also what "job N" shows, in any channel: it
+		// names the thread rather than pointing "above".
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %d hosts of %s (%s); each host's output is in the thread of #%d.",
+			cmd, len(failed), len(hosts), where, strings.Join(failed, ", "), x.Job.ID)
 	}
 	return fmt.Sprintf("ran `%s` on %s of %s; every one exited 0", cmd, nOf(len(hosts), "host", "hosts"), where), nil
 }

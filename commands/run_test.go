@@ -31,7 +31,7 @@ func TestRunSummarisesOutputPerHost(t *testing.T) {
 		t.Fatalf("plan: %+v", plan)
 	}
 	j := w.waitJob(job)
-	want := "`cat $MCLOUD_HOST_DIR/version` failed on 1 of 3 hosts of customer-x/prod (host-2); the output is above."
+	want := "`cat $MCLOUD_HOST_DIR/version` failed on 1 of 3 hosts of customer-x/prod (host-2); each host's output is in the thread of #1."
 	if j.Status != mcloud.JobFailed || j.Error != want {
 		t.Fatalf("job %s: %q\nwant        %q", j.Status, j.Error, want)
 	}
@@ -45,6 +45,11 @@ func TestRunSummarisesOutputPerHost(t *testing.T) {
 		t.Fatalf("thread:\n%s\n\nwant the output:\n%s", strings.Join(thread, "\n"), wantOutput)
 	}
 	t.Logf("thread:\n%s", strings.Join(thread, "\n"))
+	// Asked elsewhere, "job 1" says where the output is instead of "above".
+	jr := w.do("alice", "customer-x-shared", "/mcloud job 1")
+	if text := jr.Title + "\n" + strings.Join(jr.Lines, "\n"); strings.Contains(text, "above") || !strings.Contains(text, "Progress, output and links are in #devops, in the thread of #1.") {
+		t.Fatalf("job 1 in #customer-x-shared:\n%s", text)
+	}
 	if audit := w.auditDetails(job); !containsInOrder(audit, "step: run on 3 hosts: host-2: exit 1; host-1, host-3: exit 0", "failed: `cat") {
 		t.Fatalf("audit:\n%s", strings.Join(audit, "\n"))
 	}

@@ -53,7 +53,7 @@ func TestSandboxSSHScript(t *testing.T) {
 		"ok on x-prod-apim-1: exit 0\n              | WSO2-2024-0042\n              | WSO2-2024-0043-broken\n          ok on x-prod-apim-2: exit 0\n              | WSO2-2024-0042\n")
 	expect(11, "erin@#devops> /mcloud approve 5",
 		"FAILED on y-prod-is-1: exit 4\n              ! Unit nginx.service could not be found.",
-		"Job #5 failed: `systemctl status nginx` failed on 1 of 1 hosts of customer-y/prod (y-prod-is-1); the output is above.")
+		"Job #5 failed: `systemctl status nginx` failed on 1 of 1 hosts of customer-y/prod (y-prod-is-1); each host's output is in the thread of #5.")
 	expect(13, "bob@#customer-y-shared> /mcloud approve 6",
 		"[#customer-y-shared, thread of request #6] Job #6: reach hosts: the host answers through the bastion, host key verified",
 		"Job #6 succeeded: WSO2-2024-0042 is on 1 host of customer-y/dev: y-dev-is-1")

@@ -151,7 +151,8 @@ func (s *DB) finish(ctx context.Context, tx *sql.Tx, j *mcloud.Job, status mclou
 }
 
 // RequestCancel asks job id to stop. A queued job is cancelled at once; a
-// running one stops at its next step boundary. Finishing jobs is ECONFLICT.
+// running one stops at its next step boundary. A finished job, or one
+// already asked to stop, is ECONFLICT.
 func (s *DB) RequestCancel(ctx context.Context, id int64, who mcloud.Caller) (*mcloud.Job, error) {
 	var job *mcloud.Job
 	var refusal *mcloud.Error
@@ -166,6 +167,8 @@ func (s *DB) RequestCancel(ctx context.Context, id int64, who mcloud.Caller) (*m
 			refusal = mcloud.Errorf(mcloud.ECONFLICT, "Job #%d already %s; there is nothing to cancel.", j.ID, j.Status)
 			return nil
 		case j.Cancel:
+			// Asking twice must not read as a second stop in the thread.
+			refusal = mcloud.Errorf(mcloud.ECONFLICT, "#%d (%s for %s) is already stopping; it stops after its current step. Nothing more to do.", j.ID, j.Verb, j.Customer)
 			return nil
 		}
 		j.Cancel = true

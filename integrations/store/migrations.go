@@ -1,12 +1,22 @@
 package store
 
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+)
+
 // migration is one schema version. Most SQL is shared; where the dialects
-// differ (identity columns, triggers), each gets its own text.
+// differ (identity columns, triggers), each gets its own text. fn, when
+// set, runs after the text, for changes SQL alone cannot say on both
+// dialects.
 type migration struct {
 	version  int
 	name     string
 	sqlite   string
 	postgres string
+	fn       func(ctx context.Context, tx *sql.Tx, d Dialect) error
 }
 
 // {{id}} is replaced by the dialect's auto-increment primary key.
@@ -132,4 +142,127 @@ CREATE INDEX dedupe_at ON dedupe (at);
 		sqlite: `
 ALTER TABLE slack_leases ADD COLUMN token BIGINT NOT NULL DEFAULT 0;
 `},
+	{version: 5, name: "a job's number is its request's number", fn: renumberJobs},
+}
+
+// renumberJobs gives every existing job its request's number, the rule new
+// jobs follow (see approve): before, jobs were numbered on their own, so
+// after a denied request #1, request #2 ran as job #1 and "cancel 2" could
+// stop another customer's work. Everything that names a job by number
+// moves with it: steps, outbox rows, the request's job_id, and the queued
+// River jobs' arguments. The audit log is append-only and keeps the old
+// numbers in its job_id column; each entry also names the request, whose
+// number is the one now used.
+func renumberJobs(ctx context.Context, tx *sql.Tx, d Dialect) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, request_id FROM jobs WHERE id <> request_id`)
+	if err != nil {
+		return fmt.Errorf("read job numbers: %w", err)
+	}
+	moved := map[int64]int64{}
+	for rows.Next() {
+		var from, to int64
+		if err := rows.Scan(&from, &to); err != nil {
+			rows.Close()
+			return err
+		}
+		moved[from] = to
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	// Steps reference jobs(id); the new numbers exist only once every job
+	// has moved, so the reference is checked at the end (SQLite) or put
+	// back afterwards (PostgreSQL, whose constraint is not deferrable).
+	pre := []string{`PRAGMA defer_foreign_keys = ON`}
+	post := []string{}
+	if d == Postgres {
+		pre = []string{`ALTER TABLE job_steps DROP CONSTRAINT job_steps_job_id_fkey`}
+		post = []string{`ALTER TABLE job_steps ADD CONSTRAINT job_steps_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs (id)`}
+	}
+	// Old and new numbers overlap (job 1 becomes 2 while job 2 becomes 3),
+	// so every row goes through its negative new number first.
+	const newOf = `(SELECT request_id FROM jobs WHERE jobs.id = %[1]s.job_id)`
+	stmts := append(pre,
+		fmt.Sprintf(`UPDATE job_steps SET job_id = -%s WHERE job_id IN (SELECT id FROM jobs WHERE id <> request_id)`, fmt.Sprintf(newOf, "job_steps")),
+		fmt.Sprintf(`UPDATE outbox SET job_id = -%s WHERE job_id IN (SELECT id FROM jobs WHERE id <> request_id)`, fmt.Sprintf(newOf, "outbox")),
+		`UPDATE jobs SET id = -request_id WHERE id <> request_id`,
+		`UPDATE jobs SET id = -id WHERE id < 0`,
+		`UPDATE job_steps SET job_id = -job_id WHERE job_id < 0`,
+		`UPDATE outbox SET job_id = -job_id WHERE job_id < 0`,
+		`UPDATE requests SET job_id = id WHERE job_id <> 0`,
+	)
+	for _, q := range append(stmts, post...) {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("renumber jobs: %s: %w", q, err)
+		}
+	}
+	return renumberRiverJobs(ctx, tx, d, moved)
+}
+
+// renumberRiverJobs points queued River jobs at their job's new number; a
+// stale number would start another job.
+func renumberRiverJobs(ctx context.Context, tx *sql.Tx, d Dialect, moved map[int64]int64) error {
+	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'river_job'`
+	if d == Postgres {
+		exists = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'river_job'`
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		return fmt.Errorf("look for the job queue's table: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, args FROM river_job WHERE kind = 'mcloud_job'`)
+	if err != nil {
+		return fmt.Errorf("read queued jobs: %w", err)
+	}
+	type change struct {
+		id   int64
+		args []byte
+	}
+	var changes []change
+	for rows.Next() {
+		var id int64
+		var args []byte
+		if err := rows.Scan(&id, &args); err != nil {
+			rows.Close()
+			return err
+		}
+		var a map[string]any
+		if err := json.Unmarshal(args, &a); err != nil {
+			rows.Close()
+			return fmt.Errorf("decode queued job %d: %w", id, err)
+		}
+		old, _ := a["job_id"].(float64)
+		to, ok := moved[int64(old)]
+		if !ok {
+			continue
+		}
+		a["job_id"] = to
+		b, _ := json.Marshal(a)
+		changes = append(changes, change{id, b})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	set := `UPDATE river_job SET args = ? WHERE id = ?`
+	if d == Postgres {
+		set = `UPDATE river_job SET args = $1::jsonb WHERE id = $2`
+	}
+	for _, c := range changes {
+		var arg any = c.args
+		if d == Postgres {
+			arg = string(c.args)
+		}
+		if _, err := tx.ExecContext(ctx, set, arg, c.id); err != nil {
+			return fmt.Errorf("renumber queued job %d: %w", c.id, err)
+		}
+	}
+	return nil
 }

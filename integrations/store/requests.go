@@ -17,11 +17,55 @@ type Enqueue func(ctx context.Context, tx *sql.Tx, job mcloud.Job) error
 // Submit stores a new request with its plan. When it needs no approval it
 // is approved at once and its job enqueued, in the same transaction.
 func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*mcloud.Job, error) {
+	return s.SubmitWith(ctx, r, enqueue, SubmitOptions{})
+}
+
+// SubmitOptions are what the request flow adds to a plain Submit.
+type SubmitOptions struct {
+	// Unique refuses a request that repeats one still waiting for
+	// approval (same verb, customer, environment and parameters), with
+	// *AlreadyWaiting: asking twice must not make approvers decide twice.
+	Unique bool
+	// Announce returns messages to queue when the request waits for
+	// approval, in the transaction that files it, so no waiting request
+	// goes untold (the approvers' copy of its plan).
+	Announce func(r mcloud.Request) []OutboxItem
+}
+
+// AlreadyWaiting is SubmitWith's refusal of a repeated request.
+type AlreadyWaiting struct {
+	// Request is the one already waiting.
+	Request mcloud.Request
+}
+
+func (e *AlreadyWaiting) Error() string {
+	return fmt.Sprintf("already waiting as request #%d", e.Request.ID)
+}
+
+// SubmitWith is Submit with o's additions.
+func (s *DB) SubmitWith(ctx context.Context, r *mcloud.Request, enqueue Enqueue, o SubmitOptions) (*mcloud.Job, error) {
 	params, _ := json.Marshal(r.Params)
 	plan, _ := json.Marshal(r.Plan)
 	requester, _ := json.Marshal(r.Requester)
 	var job *mcloud.Job
+	var dup *AlreadyWaiting
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if o.Unique {
+			// Params encode with sorted keys, so equal params are equal text.
+			rows, err := tx.QueryContext(ctx, s.rebind(requestSelect+` WHERE status = ? AND verb = ? AND customer = ? AND env = ? AND params = ? AND expires_at > ? ORDER BY id LIMIT 1`),
+				string(mcloud.RequestPending), r.Verb, r.Customer, r.Env, string(params), ms(s.Now()))
+			if err != nil {
+				return fmt.Errorf("look for the same request waiting: %w", err)
+			}
+			same, err := scanRequests(rows)
+			if err != nil {
+				return err
+			}
+			if len(same) > 0 {
+				dup = &AlreadyWaiting{Request: same[0]}
+				return nil
+			}
+		}
 		r.Status = mcloud.RequestPending
 		id, err := s.insertID(ctx, tx, `INSERT INTO requests (verb, customer, env, params, plan, requester, requester_id, channel_id, needed, status, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -38,6 +82,19 @@ func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*m
 			return err
 		}
 		if r.Needed > 0 {
+			if o.Announce == nil {
+				return nil
+			}
+			for _, it := range o.Announce(*r) {
+				if it.Kind == "" {
+					it.Kind = KindPost
+				}
+				it.RequestID = r.ID
+				if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, it.ChannelID, it.RequestID, it.JobID, it.Text, ms(s.Now()), it.Kind, it.Blocks, it.ThreadTS); err != nil {
+					return fmt.Errorf("queue announcement of request #%d in %s: %w", r.ID, it.ChannelID, err)
+				}
+			}
 			return nil
 		}
 		job, err = s.approve(ctx, tx, r, r.Requester, enqueue)
@@ -46,7 +103,31 @@ func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*m
 	if err != nil {
 		return nil, fmt.Errorf("submit %s request: %w", r.Verb, err)
 	}
+	if dup != nil {
+		return nil, dup
+	}
 	return job, nil
+}
+
+// PlanChannels lists the channels that have, or will have, a plan
+// message of request id: the requester's and the approvers'. A decision
+// updates each of them in place.
+func (s *DB) PlanChannels(ctx context.Context, id int64) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT channel_id FROM outbox WHERE request_id = ? AND kind = ?
+		UNION SELECT channel_id FROM slack_messages WHERE request_id = ? ORDER BY 1`), id, KindPlan, id)
+	if err != nil {
+		return nil, fmt.Errorf("list plan messages of request #%d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ch string
+		if err := rows.Scan(&ch); err != nil {
+			return nil, fmt.Errorf("scan plan channel: %w", err)
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
 }
 
 // approve marks r approved, creates its job and enqueues it, inside tx;
@@ -55,10 +136,12 @@ func (s *DB) approve(ctx context.Context, tx *sql.Tx, r *mcloud.Request, who mcl
 	job := &mcloud.Job{RequestID: r.ID, Verb: r.Verb, Customer: r.Customer, Env: r.Env, Params: r.Params,
 		Status: mcloud.JobQueued, ChannelID: r.Requester.ChannelID, Requester: r.Requester.Name, CreatedAt: s.Now()}
 	params, _ := json.Marshal(job.Params)
-	id, err := s.insertID(ctx, tx, `INSERT INTO jobs (request_id, verb, customer, env, params, status, channel_id, requester, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		job.RequestID, job.Verb, job.Customer, job.Env, string(params), string(job.Status), job.ChannelID, job.Requester, ms(job.CreatedAt))
-	if err != nil {
+	// The job takes its request's number: one number names the work from
+	// plan to outcome, so "cancel 2" can only mean request #2's job.
+	id := r.ID
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO jobs (id, request_id, verb, customer, env, params, status, channel_id, requester, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		id, job.RequestID, job.Verb, job.Customer, job.Env, string(params), string(job.Status), job.ChannelID, job.Requester, ms(job.CreatedAt)); err != nil {
 		return nil, fmt.Errorf("insert job: %w", err)
 	}
 	job.ID = id

@@ -138,7 +138,12 @@ func (s *DB) Migrate(ctx context.Context) (applied []string, err error) {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7461636)`)
 	}
-	applied, err = s.migrateOwn(ctx)
+	return s.migrate(ctx, 0)
+}
+
+// migrate applies our migrations up to version upTo (0: all), then River's.
+func (s *DB) migrate(ctx context.Context, upTo int) (applied []string, err error) {
+	applied, err = s.migrateOwn(ctx, upTo)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +162,7 @@ func (s *DB) Migrate(ctx context.Context) (applied []string, err error) {
 }
 
 // migrateOwn applies mcloud's own migrations in one transaction.
-func (s *DB) migrateOwn(ctx context.Context) (applied []string, err error) {
+func (s *DB) migrateOwn(ctx context.Context, upTo int) (applied []string, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: begin: %w", err)
@@ -171,7 +176,7 @@ func (s *DB) migrateOwn(ctx context.Context) (applied []string, err error) {
 		return nil, fmt.Errorf("migrate: read version: %w", err)
 	}
 	for _, m := range migrations {
-		if m.version <= current {
+		if m.version <= current || (upTo > 0 && m.version > upTo) {
 			continue
 		}
 		text := m.sqlite
@@ -183,8 +188,15 @@ func (s *DB) migrateOwn(ctx context.Context) (applied []string, err error) {
 		} else {
 			text = strings.ReplaceAll(text, "{{id}}", "INTEGER PRIMARY KEY AUTOINCREMENT")
 		}
-		if _, err := tx.ExecContext(ctx, text); err != nil {
-			return nil, fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+		if text != "" {
+			if _, err := tx.ExecContext(ctx, text); err != nil {
+				return nil, fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		if m.fn != nil {
+			if err := m.fn(ctx, tx, s.dialect); err != nil {
+				return nil, fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO mcloud_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.version, m.name, s.Now().UnixMilli()); err != nil {
 			return nil, fmt.Errorf("migrate: record version %d: %w", m.version, err)
