@@ -59,8 +59,8 @@ func writePlan(b *strings.Builder, r commands.Reply, cfg *config.Config) {
 	case r.Job != nil:
 		fmt.Fprintf(b, "\nNo approval needed; running as job #%d. Progress follows in this thread.", r.Job.ID)
 	case req.Status == mcloud.RequestPending:
-		fmt.Fprintf(b, "\nWaiting for %d approval(s) from an approver other than %s; expires %s.",
-			req.Needed, req.Requester.Name, req.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintf(b, "\nWaiting for %s from an approver other than %s; expires %s.",
+			mcloud.Count(req.Needed, "approval", "approvals"), req.Requester.Name, mcloud.FormatTime(req.ExpiresAt))
 		fmt.Fprintf(b, "\nApprove: /mcloud approve %d    Deny: /mcloud deny %d [reason]", req.ID, req.ID)
 	}
 }

@@ -208,7 +208,7 @@ func shareLinks(ctx context.Context, x *Exec, acct AWSAccount, bucket string, fi
 	if life < time.Second {
 		life = time.Second
 	}
-	expires := "links expire " + exp.UTC().Format("2006-01-02 15:04 UTC")
+	expires := "links expire " + mcloud.FormatTime(exp)
 	if len(files) <= maxInlineLinks {
 		var b strings.Builder
 		fmt.Fprintf(&b, "Download links for %s (%s):", what, expires)

@@ -403,7 +403,7 @@ func reportBackups(ctx context.Context, c *Call) (Reply, error) {
 	policy := cu.BackupPolicy()
 	verdicts := judgeBackups(facts, now, policy)
 	r := Reply{Title: fmt.Sprintf("Backups of %s at %s (policy: newest backup at most %s old, copied to %s)",
-		cu.Name, now.UTC().Format("2006-01-02 15:04 UTC"), humanDuration(policy), orNone(cu.AWS.DRRegion))}
+		cu.Name, mcloud.FormatTime(now), humanDuration(policy), orNone(cu.AWS.DRRegion))}
 	var problems []string
 	worst := time.Duration(0)
 	whereOf := func(v backupVerdict) string {
@@ -422,7 +422,7 @@ func reportBackups(ctx context.Context, c *Call) (Reply, error) {
 		if v.Newest.IsZero() {
 			line += "none"
 		} else {
-			line += fmt.Sprintf("%s ago (%s, %s)", humanDuration(v.Age), v.Newest.UTC().Format("2006-01-02 15:04 UTC"), v.Detail)
+			line += fmt.Sprintf("%s ago (%s, %s)", humanDuration(v.Age), mcloud.FormatTime(v.Newest), v.Detail)
 			worst = max(worst, v.Age)
 		}
 		if v.Problem != "" {
@@ -434,7 +434,7 @@ func reportBackups(ctx context.Context, c *Call) (Reply, error) {
 		r.Lines = append(r.Lines, line)
 	}
 	if len(problems) == 0 {
-		r.Lines = append(r.Lines, fmt.Sprintf("All %d backups are within policy; the current RPO (the age of the oldest of these newest backups) is %s.", len(verdicts), humanDuration(worst)))
+		r.Lines = append(r.Lines, fmt.Sprintf("All %s are within policy; the current RPO (the age of the oldest of these newest backups) is %s.", nOf(len(verdicts), "backup", "backups"), humanDuration(worst)))
 	} else {
 		r.Lines = append(r.Lines, fmt.Sprintf("%s flagged:", nOf(len(problems), "backup", "backups")))
 		for _, p := range problems {

@@ -67,7 +67,7 @@ func (s *Service) verbHelp(v *Verb, caller mcloud.Caller) Reply {
 		case 0:
 			r.Lines = append(r.Lines, "", "When you ask: the plan is shown and the job starts; no approval is needed.")
 		default:
-			r.Lines = append(r.Lines, "", fmt.Sprintf("When you ask: the plan is shown and the job waits for %d approver(s) other than you.", n))
+			r.Lines = append(r.Lines, "", fmt.Sprintf("When you ask: the plan is shown and the job waits for %s other than you.", nOf(n, "approver", "approvers")))
 		}
 	}
 	if err := mcloud.Authorize(caller, v.Name, v.Access, ""); err != nil {

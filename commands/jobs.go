@@ -62,7 +62,7 @@ func jobVerb() *Verb {
 				return Reply{}, err
 			}
 			for _, s := range steps {
-				line := fmt.Sprintf("  done %s  %s", s.At.Format("15:04:05"), s.Name)
+				line := fmt.Sprintf("  done %s  %s", mcloud.FormatTime(s.At), s.Name)
 				if s.Value != "" {
 					line += ": " + s.Value
 				}

@@ -94,8 +94,8 @@ func executeRun(ctx context.Context, x *Exec) (string, error) {
 		return "", err
 	}
 	if failed := failedHosts(groups); len(failed) > 0 {
-		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %d hosts of %s (%s); the output is above.",
-			cmd, len(failed), len(hosts), where, strings.Join(failed, ", "))
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %s of %s (%s); the output is above.",
+			cmd, len(failed), nOf(len(hosts), "host", "hosts"), where, strings.Join(failed, ", "))
 	}
 	return fmt.Sprintf("ran `%s` on %s of %s; every one exited 0", cmd, nOf(len(hosts), "host", "hosts"), where), nil
 }

@@ -26,7 +26,7 @@ func statusVerb() *Verb {
 				if c.Env != nil && env.Name != c.Env.Name {
 					continue
 				}
-				r.Lines = append(r.Lines, fmt.Sprintf("Environment %s: %d host(s)", env.Name, len(env.Hosts)))
+				r.Lines = append(r.Lines, fmt.Sprintf("Environment %s: %s", env.Name, nOf(len(env.Hosts), "host", "hosts")))
 				for _, h := range env.Hosts {
 					r.Lines = append(r.Lines, fmt.Sprintf("  %s  %s  %s (%s)", h.Name, h.Address, orNone(h.Product), orNone(h.Service)))
 				}

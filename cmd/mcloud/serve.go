@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/bot"
 	"github.com/mcloud/mcloud/config"
 )
@@ -33,8 +34,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if problems := serveProblems(cfg); len(problems) > 0 {
 			return fmt.Errorf("%s:\n%s", *cfgPath, joinLines(problems))
 		}
-		fmt.Fprintf(stdout, "%s is valid: %d customer(s), %d team member(s), %d channel(s); Slack over %s.\n", *cfgPath,
-			len(cfg.Customers), len(cfg.Team.Users), len(cfg.Team.Channels)+len(cfg.Customers), modeName(cfg.SlackMode()))
+		fmt.Fprintf(stdout, "%s is valid: %s, %s, %s; Slack over %s.\n", *cfgPath,
+			mcloud.Count(len(cfg.Customers), "customer", "customers"), mcloud.Count(len(cfg.Team.Users), "team member", "team members"),
+			mcloud.Count(len(cfg.Team.Channels)+len(cfg.Customers), "channel", "channels"), modeName(cfg.SlackMode()))
 		return nil
 	}
 	// Refuse a configuration serve cannot run with before opening anything.
