@@ -108,8 +108,14 @@ func planMessage(req *mcloud.Request, job *mcloud.Job, dry bool, cfg *config.Con
 	}
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(title, maxHeaderText), false, false))}
 
+	for _, w := range req.Plan.Warnings {
+		blocks = append(blocks, section(":warning: *Warning:* "+escape(w)))
+	}
 	var plan strings.Builder
 	plan.WriteString(escape(req.Plan.Summary))
+	if req.Plan.Command != "" {
+		plan.WriteString("\n```" + escape(req.Plan.Command) + "```")
+	}
 	for i, s := range req.Plan.Steps {
 		line := fmt.Sprintf("\n%d. %s", i+1, escape(s))
 		if plan.Len()+len(line) > maxSectionText-40 {

@@ -46,7 +46,15 @@ func writePlan(b *strings.Builder, r commands.Reply, cfg *config.Config) {
 	if req.Env != "" {
 		fmt.Fprintf(b, " (%s)", req.Env)
 	}
+	for _, w := range req.Plan.Warnings {
+		b.WriteString("\nWarning: " + w)
+	}
 	b.WriteString("\n" + req.Plan.Summary)
+	if req.Plan.Command != "" {
+		// Fenced, so that a reader (and a copy-paste) sees exactly the
+		// line that runs, backticks and all.
+		b.WriteString("\n```\n" + req.Plan.Command + "\n```")
+	}
 	for i, s := range req.Plan.Steps {
 		fmt.Fprintf(b, "\n  %d. %s", i+1, s)
 	}

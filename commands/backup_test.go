@@ -146,8 +146,8 @@ func TestBackupRefusesWhatItCannotFind(t *testing.T) {
 	alice := w.as("alice", "devops")
 	for line, want := range map[string]string{
 		"/mcloud backup customer-x prod now":   "Found no EBS volume or RDS database of customer-x (prod) in eu-west-1 tagged mcloud:customer=customer-x and mcloud:env=<env>; nothing to back up.",
-		"/mcloud backup customer-x prod":       `Expected "now", not "prod".`,
-		"/mcloud backup customer-x":            `Missing <now>: the word "now", to say it runs at once.`,
+		"/mcloud backup customer-x prod":       `Backup runs only when you say "now"; add now: /mcloud backup customer-x prod now`,
+		"/mcloud backup customer-x":            `Backup runs only when you say "now"; add now: /mcloud backup customer-x now`,
 		"/mcloud backup customer-x prod later": `Expected "now", not "later".`,
 		"/mcloud backup customer-x dev now":    `Unknown environment "dev" for customer-x; it has: prod, staging.`,
 	} {

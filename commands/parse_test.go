@@ -30,11 +30,13 @@ func TestParseMonthsAndOptionalArgs(t *testing.T) {
 		{"month missing", month, []string{"customer-x"}, "Missing <month>: which month.", ""},
 		{"backup no env", backup, []string{"customer-x", "now"}, "", ""},
 		{"backup env", backup, []string{"customer-x", "prod", "now"}, "", "prod"},
-		{"backup no now", backup, []string{"customer-x", "prod"}, `Expected "now", not "prod".`, ""},
+		{"backup no now", backup, []string{"customer-x", "prod"}, `Backup runs only when you say "now"; add now: /mcloud backup customer-x prod now`, ""},
+		{"backup no now, no env", backup, []string{"customer-x"}, `Backup runs only when you say "now"; add now: /mcloud backup customer-x now`, ""},
+		{"backup wrong word", backup, []string{"customer-x", "prod", "later"}, `Expected "now", not "later".`, ""},
 		{"backup bad env", backup, []string{"customer-x", "qa", "now"}, `Unknown environment "qa" for customer-x; it has: prod, staging.`, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := parse(tt.spec, tt.words, tail{at: -1}, cfg, devops)
+			p, err := parse("backup", tt.spec, tt.words, tail{at: -1}, cfg, devops)
 			got := ""
 			if err != nil {
 				got = err.Message
@@ -96,7 +98,7 @@ func TestTextAfterDashesIsKeptAsTyped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, perr := parse(spec, words, rest, cfg, mcloud.Caller{Role: mcloud.RoleDevOps})
+		p, perr := parse("run", spec, words, rest, cfg, mcloud.Caller{Role: mcloud.RoleDevOps})
 		gotErr := ""
 		if perr != nil {
 			gotErr = perr.Message

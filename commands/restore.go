@@ -67,7 +67,7 @@ func restoreVerb(k archiveKind) *Verb {
 				{Name: "month", About: "which month, as YYYY-MM (or this-month, last-month)"},
 			},
 			Flags: []Flag{
-				{Name: "env", Kind: KindWord},
+				{Name: "env", Kind: KindEnv},
 				{Name: "tier", Values: []string{"bulk", "standard", "expedited"}},
 			},
 		},

@@ -54,14 +54,14 @@ func planRun(ctx context.Context, c *Call) (mcloud.Plan, error) {
 		return mcloud.Plan{}, err
 	}
 	sc := c.svc.cfg.SSH
-	p := mcloud.Plan{Summary: fmt.Sprintf("Run `%s` on %s of %s/%s, up to %d at a time",
-		c.Params["command"], nOf(len(hosts), "host", "hosts"), c.Customer.Name, c.Env.Name, sc.Fanout())}
+	p := mcloud.Plan{Summary: fmt.Sprintf("Run this command on %s of %s/%s, up to %d at a time:",
+		nOf(len(hosts), "host", "hosts"), c.Customer.Name, c.Env.Name, sc.Fanout()), Command: c.Params["command"]}
 	for _, h := range hosts {
 		p.Steps = append(p.Steps, fmt.Sprintf("%s (%s) as %s", h.Name, h.Address, h.LoginUser(c.Customer.Bastion)))
 	}
 	p.Notes = append(p.Notes,
 		fmt.Sprintf("Through the bastion %s, with every host key checked against the pinned one.", bastionAddr(c.Customer)),
-		fmt.Sprintf("Each host runs the line above with /bin/sh; it is stopped after %s (ssh.command_timeout).", sc.CommandLimit()),
+		fmt.Sprintf("Each host runs the command above, exactly as shown, with /bin/sh; it is stopped after %s (ssh.command_timeout).", sc.CommandLimit()),
 		"The output is posted in the thread: failures first, identical outputs grouped.")
 	return p, nil
 }

@@ -26,7 +26,7 @@ func TestRunSummarisesOutputPerHost(t *testing.T) {
 	}
 	r, job := w.request("alice", "devops", `/mcloud run customer-x prod -- cat $MCLOUD_HOST_DIR/version`)
 	plan := r.Request.Plan
-	if plan.Summary != "Run `cat $MCLOUD_HOST_DIR/version` on 3 hosts of customer-x/prod, up to 10 at a time" ||
+	if plan.Summary != "Run this command on 3 hosts of customer-x/prod, up to 10 at a time:" || plan.Command != "cat $MCLOUD_HOST_DIR/version" ||
 		len(plan.Steps) != 3 || plan.Steps[0] != fmt.Sprintf("host-1 (%s) as %s", w.env.Hosts[0].Addr(), w.env.User) {
 		t.Fatalf("plan: %+v", plan)
 	}
