@@ -475,19 +475,26 @@ func gatherBackups(ctx context.Context, s *Service, acct AWSAccount, cu *config.
 			// volume is its newest backup, and the last of those with a
 			// copy in DR is the newest the DR region can restore.
 			var newest, newestDR *aws.Snapshot
+			var drCopy string
 			for i := range snaps {
 				sn := &snaps[i]
 				if sn.VolumeID != v.ID || sn.State != "completed" {
 					continue
 				}
 				newest = sn
-				if inDR[sn.ID] {
-					newestDR = sn
+				if c, ok := inDR[sn.ID]; ok {
+					newestDR, drCopy = sn, c
 				}
 			}
 			facts = append(facts, snapshotFact(what, primary, false, newest))
 			if dr != "" {
-				facts = append(facts, snapshotFact(what, dr, true, newestDR))
+				// The DR row's age is its source's (the data is as old as
+				// that), but its id is the copy's: the one a DR rebuild uses.
+				f := snapshotFact(what, dr, true, newestDR)
+				if newestDR != nil {
+					f.Detail = drCopy
+				}
+				facts = append(facts, f)
 			}
 		}
 		dbs, err := findDatabases(ctx, acct, cu, e)
@@ -550,18 +557,19 @@ func dbSnapTime(s aws.DBSnapshot) time.Time {
 // "[Copied snap-0123 from eu-west-1]", for copies mcloud did not tag.
 var copiedFrom = regexp.MustCompile(`\[Copied (snap-[0-9a-f]+) from [a-z0-9-]+\]`)
 
-// copiedSources is the set of source snapshot ids that have a completed
-// copy among copies: by mcloud's source tag, or by EC2's description.
-func copiedSources(copies []aws.Snapshot) map[string]bool {
-	out := map[string]bool{}
+// copiedSources maps each source snapshot id that has a completed copy
+// among copies to that copy's id (the last listed, when there are
+// several): by mcloud's source tag, or by EC2's description.
+func copiedSources(copies []aws.Snapshot) map[string]string {
+	out := map[string]string{}
 	for _, c := range copies {
 		if c.State != "completed" {
 			continue
 		}
 		if src := c.Tags[aws.TagSourceSnapshot]; src != "" {
-			out[src] = true
+			out[src] = c.ID
 		} else if m := copiedFrom.FindStringSubmatch(c.Description); m != nil {
-			out[m[1]] = true
+			out[m[1]] = c.ID
 		}
 	}
 	return out
