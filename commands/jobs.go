@@ -21,9 +21,17 @@ func jobsVerb() *Verb {
 			if scope := c.scope(); scope != "" {
 				customer = scope // a customer channel shows only its customer
 			}
-			list, err := c.svc.store.Jobs(ctx, customer, false, 20)
+			// Read more than are shown: in a customer channel the team's
+			// own jobs are left out (see visibleIn).
+			all, err := c.svc.store.Jobs(ctx, customer, false, 200)
 			if err != nil {
 				return Reply{}, err
+			}
+			var list []mcloud.Job
+			for _, j := range all {
+				if len(list) < 20 && c.sees(j.Customer, j.ChannelID) {
+					list = append(list, j)
+				}
 			}
 			title := "Newest jobs"
 			if customer != "" {
@@ -125,7 +133,7 @@ func (c *Call) visibleJob(ctx context.Context) (*mcloud.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if scope := c.scope(); scope != "" && j.Customer != scope {
+	if !c.sees(j.Customer, j.ChannelID) {
 		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no job #%d.", id)
 	}
 	return j, nil
@@ -138,7 +146,7 @@ func (c *Call) visibleRequest(ctx context.Context) (*mcloud.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if scope := c.scope(); scope != "" && r.Customer != scope {
+	if !c.sees(r.Customer, r.Requester.ChannelID) {
 		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no request #%d.", id)
 	}
 	return r, nil

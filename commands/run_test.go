@@ -176,3 +176,31 @@ func TestRunKeepsQuotesAfterDashes(t *testing.T) {
 		t.Fatalf("thread:\n%s", thread)
 	}
 }
+
+// Issue 9 item 4: mcloud's options typed after -- reach the hosts; the
+// plan says so, first, and shows the command exactly as it will run.
+func TestRunWarnsAboutOptionsAfterDashes(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{network: sshLoopback})
+	for _, line := range []string{
+		"/mcloud run customer-x prod -- rm -rf / --no-preserve-root --dry-run",
+		"/mcloud run customer-x prod — rm -rf / --no-preserve-root —dry-run",
+	} {
+		r := w.do("alice", "devops", line)
+		if r.Error != "" || r.Request == nil {
+			t.Fatalf("%s: %+v", line, r)
+		}
+		p := r.Request.Plan
+		want := "--dry-run after -- is sent to the hosts, not read by mcloud; put mcloud's options before --."
+		if len(p.Warnings) != 1 || p.Warnings[0] != want {
+			t.Errorf("%s: warnings %q, want %q", line, p.Warnings, want)
+		}
+		if cmd := strings.SplitN(line, " ", 6)[5]; p.Command != cmd {
+			t.Errorf("%s: plan command %q, want %q", line, p.Command, cmd)
+		}
+	}
+	// Before --, it is mcloud's: a dry run, no warning.
+	r := w.do("alice", "devops", "/mcloud run customer-x prod --dry-run -- uptime")
+	if !r.DryRun || len(r.Request.Plan.Warnings) != 0 || r.Request.Plan.Command != "uptime" {
+		t.Fatalf("dry run before --: %+v", r)
+	}
+}
