@@ -40,6 +40,9 @@ func helpVerb() *Verb {
 			case mcloud.RoleNone:
 				r.Lines = append(r.Lines, "", "You are not on the DevOps team and this channel is not bound to your customer, so there is nothing else you can run here.")
 			}
+			if cu := c.Caller.ChannelCustomer; cu != "" && c.Caller.Role != mcloud.RoleNone {
+				r.Lines = append(r.Lines, "", fmt.Sprintf("In this channel <customer> may be left out: /mcloud status means /mcloud status %s.", cu))
+			}
 			r.Lines = append(r.Lines, "", "Type /mcloud help <command> for details and examples.")
 			return r, nil
 		},

@@ -50,6 +50,9 @@ func TestCustomerChannelDefaultsTheCustomer(t *testing.T) {
 	if r.Error != "" || r.Request == nil || r.Request.Customer != "customer-x" || r.Request.Params["text"] != "hello from carol" {
 		t.Errorf("echo without a customer: %+v", r)
 	}
+	if help := strings.Join(svc.Handle(ctx, carol, "/mcloud help").Lines, "\n"); !strings.Contains(help, "In this channel <customer> may be left out: /mcloud status means /mcloud status customer-x.") {
+		t.Errorf("help in customer-x's channel does not say the customer may be left out:\n%s", help)
+	}
 	// A team channel has no customer of its own.
 	if r := svc.Handle(ctx, alice, "/mcloud status"); r.Error != "Missing <customer>: which customer to show." {
 		t.Errorf("status in the team channel: %q", r.Error)

@@ -198,6 +198,7 @@ type parsed struct {
 	// defaulted customer included) of the one refused (-1: none).
 	defaulted           bool
 	firstPos, failedPos int
+	typed               int // positional words typed
 	// otherCustomer: a customer user named another configured customer.
 	// They are answered as if it named nobody; DevOps see the attempt in
 	// the audit log.
@@ -225,7 +226,12 @@ func parse(verb string, spec Spec, words []string, rest tail, cfg *config.Config
 		mine[p.firstPos] = caller.Customer
 		if _, merr := parseOnce(spec, mine, rest, cfg, caller); merr == nil {
 			p.otherCustomer = findCustomer(cfg, words[p.firstPos]) != nil
-			if p.failedPos == 1 {
+			// Say what was wrong with the word read as the next argument
+			// too, when that reading could have worked with another word
+			// ("status prd": maybe an environment); when the words are
+			// too many for it ("patch customer-y prod P-1"), the customer
+			// was surely meant.
+			if max := maxPositional(spec); p.failedPos == 1 && (max < 0 || p.typed+1 <= max) {
 				return p, invalid("%s; from this channel you can only act on %s", strings.TrimSuffix(err.Message, "."), caller.Customer)
 			}
 			return p, mcloud.Errorf(mcloud.EUNAUTHORIZED, "From this channel you can only act on %s.", caller.Customer)
@@ -341,6 +347,7 @@ func parseOnce(spec Spec, words []string, rest tail, cfg *config.Config, caller 
 		p.params[name] = v
 	}
 
+	p.typed = len(positional)
 	if len(spec.Args) > 0 && spec.Args[0].Kind == KindCustomer && caller.ChannelCustomer != "" &&
 		(len(positional) == 0 || !namesCustomer(positional[0], cfg, caller)) {
 		positional = append([]string{caller.ChannelCustomer}, positional...)
@@ -414,6 +421,22 @@ func parseOnce(spec Spec, words []string, rest tail, cfg *config.Config, caller 
 		p.params[f.Name] = v
 	}
 	return p, nil
+}
+
+// maxPositional is how many positional words spec takes at most, -1 when
+// a text argument takes any number.
+func maxPositional(spec Spec) int {
+	n := 0
+	for _, a := range spec.Args {
+		switch {
+		case a.AfterDashes:
+		case a.Kind == KindText:
+			return -1
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // namesCustomer reports whether w, in the customer argument's place, is

@@ -93,7 +93,9 @@ func executeRun(ctx context.Context, x *Exec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if failed := failedHosts(groups); len(failed) > 0 {
+	if failed := failedHosts(groups); len(failed) == 1 && len(hosts) == 1 {
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %s, the only host of %s; the output is above.", cmd, failed[0], where)
+	} else if len(failed) > 0 {
 		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %s of %s (%s); the output is above.",
 			cmd, len(failed), nOf(len(hosts), "host", "hosts"), where, strings.Join(failed, ", "))
 	}
