@@ -244,3 +244,12 @@ func TestCustomerChannelShowsWorkAskedThere(t *testing.T) {
 		t.Errorf("the team's status of customer-x:\n%s", team)
 	}
 }
+
+// A lone em dash in prose stays prose; only run reads it as --.
+func TestLoneDashInTextIsKept(t *testing.T) {
+	svc, _, cfg := mustService(t)
+	r := svc.Handle(context.Background(), caller(t, cfg, "alice", "devops"), "/mcloud echo customer-x not now — next week --dry-run")
+	if r.Error != "" || r.Request == nil || r.Request.Params["text"] != "not now — next week" {
+		t.Fatalf("echo with an em dash: %+v", r)
+	}
+}

@@ -87,10 +87,18 @@ func tokenize(line string) (words []string, rest tail, err error) {
 	)
 	end := func(at int) {
 		w := cur.String()
+		// A lone dash of another kind may be "--" (run's separator) or
+		// prose (a reason, an echo): it is kept as typed and marks the
+		// tail; parse decides which it is by the verb.
+		lone := false
 		if !quoted && rest.at < 0 {
-			w = normDashes(w)
+			if n := normDashes(w); n == "--" && w != "--" {
+				lone = true
+			} else {
+				w = n
+			}
 		}
-		if w == "--" && !quoted && rest.at < 0 {
+		if (w == "--" || lone) && !quoted && rest.at < 0 {
 			rest = tail{at: len(words), text: strings.TrimSpace(line[at:])}
 		}
 		words = append(words, w)
@@ -268,7 +276,7 @@ func parseOnce(spec Spec, words []string, rest tail, cfg *config.Config, caller 
 	var envFlags []Flag
 	for i := 0; i < len(words); i++ {
 		w := words[i]
-		if w == "--" && (i == rest.at || rawArg(spec) == nil) {
+		if (w == "--" && (i == rest.at || rawArg(spec) == nil)) || (i == rest.at && w != "--" && rawArg(spec) != nil) {
 			if raw := rawArg(spec); raw != nil {
 				dashed = true
 				if rest.text != "" {
