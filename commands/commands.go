@@ -48,8 +48,20 @@ type Verb struct {
 }
 
 // Usage is the verb's usage line.
-func (v *Verb) Usage() string {
+func (v *Verb) Usage() string { return v.usage(v.Spec) }
+
+// usageFor is the usage line as it holds for caller: in a customer's
+// channel the customer may be left out, so it is shown [optional].
+func (v *Verb) usageFor(caller mcloud.Caller) string {
 	spec := v.Spec
+	if caller.ChannelCustomer != "" && len(spec.Args) > 0 && spec.Args[0].Kind == KindCustomer {
+		spec.Args = slices.Clone(spec.Args)
+		spec.Args[0].Optional = true
+	}
+	return v.usage(spec)
+}
+
+func (v *Verb) usage(spec Spec) string {
 	if v.DryRun {
 		spec.Flags = append(slices.Clone(spec.Flags), Flag{Name: "dry-run", Bool: true})
 	}
@@ -268,7 +280,7 @@ func asksHelp(args []string, rest tail) bool {
 
 func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args []string, rest tail) Reply {
 	fail := func(err error) Reply {
-		r := Reply{Private: true, Usage: v.Usage()}
+		r := Reply{Private: true, Usage: v.usageFor(caller)}
 		if msg := mcloud.ErrorMessage(err); msg != "" {
 			r.Error = msg
 			if code := mcloud.ErrorCode(err); code == mcloud.EUNAUTHORIZED || code == mcloud.ENOTFOUND || code == mcloud.ECONFLICT {

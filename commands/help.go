@@ -28,7 +28,7 @@ func helpVerb() *Verb {
 				if v.Hidden || mcloud.Authorize(c.Caller, v.Name, v.Access, "") != nil {
 					continue
 				}
-				line := fmt.Sprintf("%s — %s", v.Usage(), v.Summary)
+				line := fmt.Sprintf("%s — %s", v.usageFor(c.Caller), v.Summary)
 				if a := aliasesOf(v.Name); len(a) > 0 {
 					line += " (also: " + strings.Join(a, ", ") + ")"
 				}
@@ -52,7 +52,7 @@ func helpVerb() *Verb {
 // verbHelp explains one verb: usage, what it does, examples, and whether
 // and by whom it must be approved when this caller asks.
 func (s *Service) verbHelp(v *Verb, caller mcloud.Caller) Reply {
-	r := Reply{Title: v.Usage(), Private: true, Lines: []string{v.Summary}}
+	r := Reply{Title: v.usageFor(caller), Private: true, Lines: []string{v.Summary}}
 	if a := aliasesOf(v.Name); len(a) > 0 {
 		r.Lines = append(r.Lines, "Also: /mcloud "+strings.Join(a, ", /mcloud ")+".")
 	}

@@ -42,6 +42,9 @@ func TestCustomerChannelDefaultsTheCustomer(t *testing.T) {
 			t.Errorf("%s as %s: title %q, error %q; want %q", tt.line, tt.who.Name, r.Title, r.Error, tt.want)
 		}
 	}
+	if r := svc.Handle(ctx, carol, "/mcloud status prd"); r.Usage != "/mcloud status [customer] [env]" {
+		t.Errorf("usage in customer-x's channel: %q", r.Usage)
+	}
 	r := svc.Handle(ctx, carol, "/mcloud status prod")
 	if text := strings.Join(r.Lines, "\n"); r.Error != "" || !strings.Contains(text, "Environment prod") || strings.Contains(text, "Environment staging") {
 		t.Errorf("status prod in customer-x's channel: %q\n%s", r.Error, text)

@@ -198,6 +198,11 @@ func TestRunWarnsAboutOptionsAfterDashes(t *testing.T) {
 			t.Errorf("%s: plan command %q, want %q", line, p.Command, cmd)
 		}
 	}
+	// The audit log keeps what the approver was shown.
+	if audit := w.auditDetails(0); !containsInOrder(audit, "planned: Run this command on 3 hosts of customer-x/prod, up to 10 at a time: "+
+		"`rm -rf / --no-preserve-root --dry-run` (warning: --dry-run after -- is sent to the hosts, not read by mcloud; put mcloud's options before --)") {
+		t.Errorf("audit:\n%s", strings.Join(audit, "\n"))
+	}
 	// Before --, it is mcloud's: a dry run, no warning.
 	r := w.do("alice", "devops", "/mcloud run customer-x prod --dry-run -- uptime")
 	if !r.DryRun || len(r.Request.Plan.Warnings) != 0 || r.Request.Plan.Command != "uptime" {

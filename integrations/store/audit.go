@@ -67,6 +67,12 @@ func paramsText(p mcloud.Params) string {
 
 func planText(p mcloud.Plan, needed int) string {
 	s := p.Summary
+	if p.Command != "" {
+		s += " `" + p.Command + "`"
+	}
+	for _, w := range p.Warnings {
+		s += " (warning: " + strings.TrimSuffix(w, ".") + ")"
+	}
 	if len(p.Steps) > 0 {
 		s += " (" + mcloud.Count(len(p.Steps), "step", "steps") + ")"
 	}
