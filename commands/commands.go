@@ -315,7 +315,7 @@ func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args [
 		s.refused(ctx, caller, caller.Customer, v.Name, err)
 		return fail(err)
 	}
-	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: p.customer, Env: p.env, warnings: p.Warnings, svc: s}
+	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: p.customer, Env: p.env, warnings: p.warnings, svc: s}
 	if v.Do != nil {
 		r, err := v.Do(ctx, call)
 		if err != nil {

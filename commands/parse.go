@@ -193,7 +193,7 @@ type parsed struct {
 	env      *config.Environment
 	// Warnings are for the plan: mcloud options typed after "--", which
 	// reach the hosts (or the text) instead of mcloud.
-	Warnings []string
+	warnings []string
 	// lastPos is the index in the words of the last positional word (-1:
 	// none), where a missing literal like "now" would go.
 	lastPos int
@@ -291,7 +291,7 @@ func parseOnce(spec Spec, words []string, rest tail, cfg *config.Config, caller 
 					}
 				}
 			}
-			p.Warnings = optionsAfterDashes(spec, words[i+1:], rawArg(spec) != nil)
+			p.warnings = optionsAfterDashes(spec, words[i+1:], rawArg(spec) != nil)
 			break
 		}
 		if !strings.HasPrefix(w, "--") || len(w) == 2 {

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mcloud/mcloud"
@@ -168,6 +169,46 @@ func TestEveryVerbDefaultsToTheChannelsCustomer(t *testing.T) {
 			if p.params[k] != val {
 				t.Errorf("%s: %s = %q, want %q (all: %v)", tt.line, k, p.params[k], val, p.params)
 			}
+		}
+	}
+}
+
+func TestResolveVerb(t *testing.T) {
+	verbs := []verbName{{name: "help"}, {name: "status"}, {name: "job"}, {name: "jobs"}, {name: "cancel"},
+		{name: "restore-logs"}, {name: "restore-artifacts"}, {name: "db-export"}, {name: "backup"}, {name: "backups"},
+		{name: "echo", hidden: true}}
+	for _, tt := range []struct {
+		word, name string
+		suggest    []string
+	}{
+		{"status", "status", nil},
+		{"Status", "status", nil},
+		{"STA", "status", nil},
+		{"job", "job", nil},
+		{"backup", "backup", nil},
+		{"?", "help", nil},
+		{"-h", "help", nil},
+		{"—help", "help", nil},
+		{"logs", "restore-logs", nil},
+		{"EXPORT", "db-export", nil},
+		{"art", "restore-artifacts", nil},
+		{"echo", "echo", nil},
+		{"requests", "", nil}, // an alias of a verb that is not registered
+		{"resto", "", []string{"restore-artifacts", "restore-logs"}},
+		{"restore", "", []string{"restore-artifacts", "restore-logs"}},
+		{"jo", "", []string{"job", "jobs"}},
+		{"c", "", []string{"cancel"}},
+		{"stauts", "", []string{"status"}},
+		{"restore-log", "restore-logs", nil},
+		{"restore-lgos", "", []string{"restore-logs"}},
+		{"bakcup", "", []string{"backup"}},
+		{"ech", "", nil}, // hidden verbs are never suggested
+		{"frobnicate", "", nil},
+		{"", "", nil},
+	} {
+		name, suggest := resolveVerb(tt.word, verbs)
+		if name != tt.name || strings.Join(suggest, ",") != strings.Join(tt.suggest, ",") {
+			t.Errorf("resolveVerb(%q) = %q, %q; want %q, %q", tt.word, name, suggest, tt.name, tt.suggest)
 		}
 	}
 }
