@@ -28,7 +28,7 @@ func TestSandboxSSHScript(t *testing.T) {
 		"Job #1 succeeded: ran `systemctl is-active wso2am` on 2 hosts of customer-x/prod; every one exited 0")
 	expect(2, "carol@#customer-x-shared> /mcloud patch customer-x prod WSO2-2024-0042 --hosts x-prod-apim-9",
 		`Error: Unknown host "x-prod-apim-9" in --hosts; customer-x/prod has: x-prod-apim-1, x-prod-apim-2.`,
-		"Usage: /mcloud patch <customer> <env> <patch-id> [--hosts HOSTS] [--dry-run]")
+		"Usage: /mcloud patch [customer] <env> <patch-id> [--hosts HOSTS] [--dry-run]")
 	expect(3, "carol@#customer-x-shared> /mcloud patch customer-x prod WSO2-2024-0042",
 		"Plan for request #2: patch for customer-x, asked by carol in #customer-x-shared (prod)",
 		"1. reach all 2 hosts through the bastion bastion.customer-x.example.net:2222 and verify their pinned host keys; nothing is changed yet",
