@@ -34,10 +34,10 @@ func DecideApproval(r Request, approver Caller, now time.Time) (ApprovalOutcome,
 	case RequestDenied:
 		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d was denied by %s and will not run.", r.ID, r.DeniedBy)
 	case RequestExpired:
-		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d expired at %s and will not run; ask again.", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339))
+		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d expired at %s and will not run; ask again.", r.ID, FormatTime(r.ExpiresAt))
 	}
 	if !now.Before(r.ExpiresAt) {
-		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d expired at %s and will not run; ask again.", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339))
+		return ApprovalRefused, Errorf(ECONFLICT, "Request #%d expired at %s and will not run; ask again.", r.ID, FormatTime(r.ExpiresAt))
 	}
 	if r.HasApproved(approver.UserID) {
 		return ApprovalRepeated, nil

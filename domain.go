@@ -94,9 +94,16 @@ type Params map[string]string
 // Plan is what a command will do, shown before anything runs.
 type Plan struct {
 	Summary string
+	// Command is text that is sent somewhere exactly as typed (run's
+	// shell line), shown verbatim in a code block so that what is
+	// approved is what runs.
+	Command string `json:",omitempty"`
 	Steps   []string
-	// Notes carry cost-relevant choices and warnings.
+	// Notes carry cost-relevant choices.
 	Notes []string
+	// Warnings are what the asker probably did not mean (an option typed
+	// where mcloud does not read it); shown before everything else.
+	Warnings []string `json:",omitempty"`
 }
 
 // Job is approved work running durably.

@@ -108,12 +108,18 @@ func planMessage(req *mcloud.Request, job *mcloud.Job, dry bool, cfg *config.Con
 	}
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(title, maxHeaderText), false, false))}
 
+	for _, w := range req.Plan.Warnings {
+		blocks = append(blocks, section(":warning: *Warning:* "+escape(w)))
+	}
 	var plan strings.Builder
 	plan.WriteString(escape(req.Plan.Summary))
+	if req.Plan.Command != "" {
+		plan.WriteString("\n```" + escape(req.Plan.Command) + "```")
+	}
 	for i, s := range req.Plan.Steps {
 		line := fmt.Sprintf("\n%d. %s", i+1, escape(s))
 		if plan.Len()+len(line) > maxSectionText-40 {
-			fmt.Fprintf(&plan, "\n… and %d more step(s)", len(req.Plan.Steps)-i)
+			fmt.Fprintf(&plan, "\n… and %s", mcloud.Count(len(req.Plan.Steps)-i, "more step", "more steps"))
 			break
 		}
 		plan.WriteString(line)
@@ -151,7 +157,7 @@ func planMessage(req *mcloud.Request, job *mcloud.Job, dry bool, cfg *config.Con
 	case stateDryRun:
 		blocks = append(blocks, contextBlock("Dry run: nothing was requested and nothing will run."))
 	case statePending:
-		line := fmt.Sprintf("Waiting for %d more approval(s) from an approver other than %s.", req.Needed-len(req.Approvals), escape(req.Requester.Name))
+		line := fmt.Sprintf("Waiting for %s from an approver other than %s.", mcloud.Count(req.Needed-len(req.Approvals), "more approval", "more approvals"), escape(req.Requester.Name))
 		if len(req.Approvals) > 0 {
 			line = fmt.Sprintf("Approved so far by %s. ", approvers(req)) + line
 		}
@@ -264,7 +270,7 @@ func planText(req *mcloud.Request, job *mcloud.Job, dry bool, st state, cfg *con
 			text += " Reason: " + req.Reason
 		}
 	case stateExpired:
-		text += fmt.Sprintf("\nExpired %s without enough approvals; nothing ran.", req.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+		text += fmt.Sprintf("\nExpired %s without enough approvals; nothing ran.", mcloud.FormatTime(req.ExpiresAt))
 	}
 	return text
 }
@@ -285,7 +291,7 @@ func approvers(req *mcloud.Request) string { return escape(approverNames(req)) }
 // slackDate shows t in each reader's own time zone, with UTC as the
 // fallback for clients that cannot.
 func slackDate(t time.Time) string {
-	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), mcloud.FormatTime(t))
 }
 
 // preformatted puts lines in code blocks, which keep the columns of

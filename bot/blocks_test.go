@@ -33,7 +33,7 @@ var (
 
 func goldenRequest(mod func(r *mcloud.Request)) *mcloud.Request {
 	r := &mcloud.Request{ID: 12, Verb: "echo", Customer: "customer-x", Params: mcloud.Params{"text": "please check the gateway"},
-		Plan: mcloud.Plan{Summary: `Repeat "please check the gateway" in 2 step(s) for customer-x`,
+		Plan: mcloud.Plan{Summary: `Repeat "please check the gateway" in 2 steps for customer-x`,
 			Steps: []string{"step 1: say the text", "step 2: say the text"}, Notes: []string{"Changes nothing; costs nothing."}},
 		Requester: carolReq, Needed: 1, Status: mcloud.RequestPending,
 		CreatedAt: goldenNow, ExpiresAt: goldenNow.Add(24 * time.Hour)}
@@ -76,8 +76,12 @@ func TestGoldenMessages(t *testing.T) {
 		"plan_expired_unswept": PlanMessage(goldenRequest(nil), nil, cfg, goldenNow.Add(25*time.Hour)),
 		"plan_dry_run":         ReplyMessage(commands.Reply{Request: goldenRequest(func(r *mcloud.Request) { r.ID = 0 }), DryRun: true}, cfg, goldenNow),
 		"plan_hostile_text": PlanMessage(goldenRequest(func(r *mcloud.Request) {
-			r.Plan.Summary = `Repeat "<!channel> see <https://evil.example|your bank> & more" in 1 step(s) for customer-x`
+			r.Plan.Summary = `Repeat "<!channel> see <https://evil.example|your bank> & more" in 1 step for customer-x`
 			r.Plan.Steps = []string{"step 1: say <@U0BOB>"}
+		}), nil, cfg, goldenNow),
+		"plan_run_warning": PlanMessage(goldenRequest(func(r *mcloud.Request) {
+			r.Verb, r.Env, r.Requester = "run", "prod", mcloud.Caller{UserID: "U0ALICE", TeamID: "T0DEVOPS", Name: "alice", ChannelID: "C0DEVOPS"}
+			r.Plan = runPlan
 		}), nil, cfg, goldenNow),
 		"reply_error_usage": ReplyMessage(commands.Reply{Error: `Unknown command "statsu"; did you mean "status"?`, Usage: "/mcloud help", Private: true}, cfg, goldenNow),
 		"reply_title":       ReplyMessage(commands.Reply{Title: "bob approved request #12 (echo for customer-x); it runs as job #3."}, cfg, goldenNow),

@@ -50,7 +50,7 @@ func TestSlackSlashCommandApproveClickJobInThread(t *testing.T) {
 			t.Errorf("plan message blocks lack %s:\n%s", want, plan.Blocks)
 		}
 	}
-	if !strings.Contains(plan.Text, "Waiting for 1 approval(s) from an approver other than carol") {
+	if !strings.Contains(plan.Text, "Waiting for 1 approval from an approver other than carol") {
 		t.Errorf("plan text fallback = %q", plan.Text)
 	}
 	if r, err := h.db.Request(context.Background(), 1); err != nil || r.Status != mcloud.RequestPending || r.Requester.TeamID != "T0CUSTX" {
@@ -66,7 +66,7 @@ func TestSlackSlashCommandApproveClickJobInThread(t *testing.T) {
 	h.waitTasks(2) // the command and the click; the duplicate was dropped on arrival
 	h.ws.WaitFor(t, 60*time.Second, "the job's result in the plan's thread", func() bool {
 		for _, m := range h.thread(customerX, plan.TS) {
-			if strings.Contains(m.Text, `Job #1 succeeded: repeated "please check the gateway" in 2 step(s)`) {
+			if strings.Contains(m.Text, `Job #1 succeeded: repeated "please check the gateway" in 2 steps`) {
 				return true
 			}
 		}

@@ -46,7 +46,15 @@ func writePlan(b *strings.Builder, r commands.Reply, cfg *config.Config) {
 	if req.Env != "" {
 		fmt.Fprintf(b, " (%s)", req.Env)
 	}
+	for _, w := range req.Plan.Warnings {
+		b.WriteString("\nWarning: " + w)
+	}
 	b.WriteString("\n" + req.Plan.Summary)
+	if req.Plan.Command != "" {
+		// Fenced, so that a reader (and a copy-paste) sees exactly the
+		// line that runs, backticks and all.
+		b.WriteString("\n```\n" + req.Plan.Command + "\n```")
+	}
 	for i, s := range req.Plan.Steps {
 		fmt.Fprintf(b, "\n  %d. %s", i+1, s)
 	}
@@ -59,8 +67,8 @@ func writePlan(b *strings.Builder, r commands.Reply, cfg *config.Config) {
 	case r.Job != nil:
 		fmt.Fprintf(b, "\nNo approval needed; running as job #%d. Progress follows in this thread.", r.Job.ID)
 	case req.Status == mcloud.RequestPending:
-		fmt.Fprintf(b, "\nWaiting for %d approval(s) from an approver other than %s; expires %s.",
-			req.Needed, req.Requester.Name, req.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintf(b, "\nWaiting for %s from an approver other than %s; expires %s.",
+			mcloud.Count(req.Needed, "approval", "approvals"), req.Requester.Name, mcloud.FormatTime(req.ExpiresAt))
 		fmt.Fprintf(b, "\nApprove: /mcloud approve %d    Deny: /mcloud deny %d [reason]", req.ID, req.ID)
 	}
 }

@@ -31,7 +31,7 @@ func auditVerb() *Verb {
 			if err != nil {
 				return Reply{}, err
 			}
-			r := Reply{Title: fmt.Sprintf("Audit log of %s (%d entries)", c.Customer.Name, len(entries)), Private: true}
+			r := Reply{Title: fmt.Sprintf("Audit log of %s (%s)", c.Customer.Name, nOf(len(entries), "entry", "entries")), Private: true}
 			cfg := c.svc.cfg
 			for _, e := range entries {
 				ref := ""
@@ -41,7 +41,7 @@ func auditVerb() *Verb {
 				if e.JobID != 0 {
 					ref += fmt.Sprintf(" job %d", e.JobID)
 				}
-				r.Lines = append(r.Lines, fmt.Sprintf("%s  %-14s %-8s %-9s in %s  %s", e.At.UTC().Format("2006-01-02 15:04:05"), ref,
+				r.Lines = append(r.Lines, fmt.Sprintf("%s  %-14s %-8s %-9s in %s  %s", mcloud.FormatTime(e.At), ref,
 					e.UserName, e.Event, cfg.ChannelName(e.ChannelID), e.Detail))
 			}
 			if len(entries) == 0 {

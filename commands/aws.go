@@ -224,7 +224,7 @@ func (s *Service) makeLinks(ctx context.Context, acct AWSAccount, bucket string,
 	if life < time.Second {
 		life = time.Second
 	}
-	expires := "links expire " + exp.UTC().Format("2006-01-02 15:04 UTC")
+	expires := "links expire " + mcloud.FormatTime(exp)
 	if len(files) <= maxInlineLinks {
 		var b strings.Builder
 		fmt.Fprintf(&b, "Download links for %s (%s):", what, expires)
@@ -277,7 +277,7 @@ var monthArgRE = regexp.MustCompile(`^([0-9]{4})-([0-9]{2})$`)
 func parseMonth(w string, now time.Time) (time.Time, *mcloud.Error) {
 	now = now.UTC()
 	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	switch w {
+	switch lower(w) {
 	case "this-month":
 		return this, nil
 	case "last-month":
@@ -285,12 +285,12 @@ func parseMonth(w string, now time.Time) (time.Time, *mcloud.Error) {
 	}
 	m := monthArgRE.FindStringSubmatch(w)
 	if m == nil {
-		return time.Time{}, invalid("%q is not a month: write it as YYYY-MM, like 2024-03 (or this-month, last-month)", w)
+		return time.Time{}, invalid("%s is not a month: write it as YYYY-MM, like 2024-03 (or this-month, last-month)", quoted(w))
 	}
 	y, _ := strconv.Atoi(m[1])
 	mo, _ := strconv.Atoi(m[2])
 	if mo < 1 || mo > 12 {
-		return time.Time{}, invalid("%q is not a month: the month must be 01 to 12", w)
+		return time.Time{}, invalid("%s is not a month: the month must be 01 to 12", quoted(w))
 	}
 	return time.Date(y, time.Month(mo), 1, 0, 0, 0, 0, time.UTC), nil
 }

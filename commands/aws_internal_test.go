@@ -97,8 +97,8 @@ func TestCopiedSources(t *testing.T) {
 		{ID: "snap-c3", State: "pending", Tags: map[string]string{aws.TagSourceSnapshot: "snap-p"}},
 		{ID: "snap-c4", State: "completed", Description: "something else"},
 	})
-	if len(got) != 2 || !got["snap-a"] || !got["snap-0b1c"] {
-		t.Fatalf("copied sources = %v; want snap-a (tag) and snap-0b1c (description), not the pending copy", got)
+	if len(got) != 2 || got["snap-a"] != "snap-c1" || got["snap-0b1c"] != "snap-c2" {
+		t.Fatalf("copied sources = %v; want snap-a (tag) copied as snap-c1 and snap-0b1c (description) as snap-c2, not the pending copy", got)
 	}
 }
 

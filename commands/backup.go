@@ -403,7 +403,7 @@ func reportBackups(ctx context.Context, c *Call) (Reply, error) {
 	policy := cu.BackupPolicy()
 	verdicts := judgeBackups(facts, now, policy)
 	r := Reply{Title: fmt.Sprintf("Backups of %s at %s (policy: newest backup at most %s old, copied to %s)",
-		cu.Name, now.UTC().Format("2006-01-02 15:04 UTC"), humanDuration(policy), orNone(cu.AWS.DRRegion))}
+		cu.Name, mcloud.FormatTime(now), humanDuration(policy), orNone(cu.AWS.DRRegion))}
 	var problems []string
 	worst := time.Duration(0)
 	whereOf := func(v backupVerdict) string {
@@ -422,7 +422,7 @@ func reportBackups(ctx context.Context, c *Call) (Reply, error) {
 		if v.Newest.IsZero() {
 			line += "none"
 		} else {
-			line += fmt.Sprintf("%s ago (%s, %s)", humanDuration(v.Age), v.Newest.UTC().Format("2006-01-02 15:04 UTC"), v.Detail)
+			line += fmt.Sprintf("%s ago (%s, %s)", humanDuration(v.Age), mcloud.FormatTime(v.Newest), v.Detail)
 			worst = max(worst, v.Age)
 		}
 		if v.Problem != "" {
@@ -434,7 +434,7 @@ func reportBackups(ctx context.Context, c *Call) (Reply, error) {
 		r.Lines = append(r.Lines, line)
 	}
 	if len(problems) == 0 {
-		r.Lines = append(r.Lines, fmt.Sprintf("All %d backups are within policy; the current RPO (the age of the oldest of these newest backups) is %s.", len(verdicts), humanDuration(worst)))
+		r.Lines = append(r.Lines, fmt.Sprintf("All %s are within policy; the current RPO (the age of the oldest of these newest backups) is %s.", nOf(len(verdicts), "backup", "backups"), humanDuration(worst)))
 	} else {
 		r.Lines = append(r.Lines, fmt.Sprintf("%s flagged:", nOf(len(problems), "backup", "backups")))
 		for _, p := range problems {
@@ -475,19 +475,26 @@ func gatherBackups(ctx context.Context, s *Service, acct AWSAccount, cu *config.
 			// volume is its newest backup, and the last of those with a
 			// copy in DR is the newest the DR region can restore.
 			var newest, newestDR *aws.Snapshot
+			var drCopy string
 			for i := range snaps {
 				sn := &snaps[i]
 				if sn.VolumeID != v.ID || sn.State != "completed" {
 					continue
 				}
 				newest = sn
-				if inDR[sn.ID] {
-					newestDR = sn
+				if c, ok := inDR[sn.ID]; ok {
+					newestDR, drCopy = sn, c
 				}
 			}
 			facts = append(facts, snapshotFact(what, primary, false, newest))
 			if dr != "" {
-				facts = append(facts, snapshotFact(what, dr, true, newestDR))
+				// The DR row's age is its source's (the data is as old as
+				// that), but its id is the copy's: the one a DR rebuild uses.
+				f := snapshotFact(what, dr, true, newestDR)
+				if newestDR != nil {
+					f.Detail = drCopy
+				}
+				facts = append(facts, f)
 			}
 		}
 		dbs, err := findDatabases(ctx, acct, cu, e)
@@ -550,18 +557,19 @@ func dbSnapTime(s aws.DBSnapshot) time.Time {
 // "[Copied snap-0123 from eu-west-1]", for copies mcloud did not tag.
 var copiedFrom = regexp.MustCompile(`\[Copied (snap-[0-9a-f]+) from [a-z0-9-]+\]`)
 
-// copiedSources is the set of source snapshot ids that have a completed
-// copy among copies: by mcloud's source tag, or by EC2's description.
-func copiedSources(copies []aws.Snapshot) map[string]bool {
-	out := map[string]bool{}
+// copiedSources maps each source snapshot id that has a completed copy
+// among copies to that copy's id (the last listed, when there are
+// several): by mcloud's source tag, or by EC2's description.
+func copiedSources(copies []aws.Snapshot) map[string]string {
+	out := map[string]string{}
 	for _, c := range copies {
 		if c.State != "completed" {
 			continue
 		}
 		if src := c.Tags[aws.TagSourceSnapshot]; src != "" {
-			out[src] = true
+			out[src] = c.ID
 		} else if m := copiedFrom.FindStringSubmatch(c.Description); m != nil {
-			out[m[1]] = true
+			out[m[1]] = c.ID
 		}
 	}
 	return out

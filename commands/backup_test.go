@@ -146,8 +146,8 @@ func TestBackupRefusesWhatItCannotFind(t *testing.T) {
 	alice := w.as("alice", "devops")
 	for line, want := range map[string]string{
 		"/mcloud backup customer-x prod now":   "Found no EBS volume or RDS database of customer-x (prod) in eu-west-1 tagged mcloud:customer=customer-x and mcloud:env=<env>; nothing to back up.",
-		"/mcloud backup customer-x prod":       `Expected "now", not "prod".`,
-		"/mcloud backup customer-x":            `Missing <now>: the word "now", to say it runs at once.`,
+		"/mcloud backup customer-x prod":       `Backup runs only when you say "now"; add now: /mcloud backup customer-x prod now`,
+		"/mcloud backup customer-x":            `Backup runs only when you say "now"; add now: /mcloud backup customer-x now`,
 		"/mcloud backup customer-x prod later": `Expected "now", not "later".`,
 		"/mcloud backup customer-x dev now":    `Unknown environment "dev" for customer-x; it has: prod, staging.`,
 	} {
@@ -174,11 +174,11 @@ func TestBackupsReportFlagsOldAndMissing(t *testing.T) {
 	// snapshot does not count.
 	snap("eu-west-1", v1, 34*time.Hour, tags("prod", "x-prod-apim-1"), "")
 	s1 := snap("eu-west-1", v1, 10*time.Hour, tags("prod", "x-prod-apim-1"), "")
-	snap("eu-central-1", "vol-ffffffff", 9*time.Hour, map[string]string{"mcloud:customer": "customer-x", "mcloud:env": "prod", aws.TagSourceSnapshot: s1}, "")
+	c1 := snap("eu-central-1", "vol-ffffffff", 9*time.Hour, map[string]string{"mcloud:customer": "customer-x", "mcloud:env": "prod", aws.TagSourceSnapshot: s1}, "")
 	// vol-2: last snapshot 30h old, copied by something else (EC2's own
 	// description names the source).
 	s2 := snap("eu-west-1", v2, 30*time.Hour, tags("prod", "x-prod-apim-2"), "")
-	snap("eu-central-1", "vol-ffffffff", 29*time.Hour, tags("prod", ""), "[Copied "+s2+" from eu-west-1]")
+	c2 := snap("eu-central-1", "vol-ffffffff", 29*time.Hour, tags("prod", ""), "[Copied "+s2+" from eu-west-1]")
 	// vol-3: fresh, never copied.
 	snap("eu-west-1", v3, 5*time.Hour, tags("staging", "x-stg-apim-1"), "")
 	if _, err := w.emu.AddDBInstance(awsemu.DBInstance{AccountID: x.AWS.AccountID, Region: "eu-west-1", Identifier: "x-prod-db",
@@ -216,7 +216,12 @@ func TestBackupsReportFlagsOldAndMissing(t *testing.T) {
 		want  string
 	}{
 		{[]string{"prod EBS vol-1", "eu-west-1 "}, "10h00m ago"},
+		{[]string{"prod EBS vol-1", "eu-west-1 "}, s1},
 		{[]string{"prod EBS vol-1", "eu-central-1 (DR)"}, "ok"},
+		// The DR row names the copy, which is what a DR restore uses, not
+		// its source (which is named in the row above).
+		{[]string{"prod EBS vol-1", "eu-central-1 (DR)"}, c1 + ")"},
+		{[]string{"prod EBS vol-2", "eu-central-1 (DR)"}, c2 + ")"},
 		{[]string{"prod EBS vol-2", "eu-west-1 "}, "FLAGGED: older than the 26h00m policy"},
 		{[]string{"prod EBS vol-2", "eu-central-1 (DR)"}, "FLAGGED: older than the 26h00m policy"},
 		{[]string{"staging EBS vol-3", "eu-west-1 "}, "ok"},

@@ -48,8 +48,20 @@ type Verb struct {
 }
 
 // Usage is the verb's usage line.
-func (v *Verb) Usage() string {
+func (v *Verb) Usage() string { return v.usage(v.Spec) }
+
+// usageFor is the usage line as it holds for caller: in a customer's
+// channel the customer may be left out, so it is shown [optional].
+func (v *Verb) usageFor(caller mcloud.Caller) string {
 	spec := v.Spec
+	if caller.ChannelCustomer != "" && len(spec.Args) > 0 && spec.Args[0].Kind == KindCustomer {
+		spec.Args = slices.Clone(spec.Args)
+		spec.Args[0].Optional = true
+	}
+	return v.usage(spec)
+}
+
+func (v *Verb) usage(spec Spec) string {
 	if v.DryRun {
 		spec.Flags = append(slices.Clone(spec.Flags), Flag{Name: "dry-run", Bool: true})
 	}
@@ -67,6 +79,8 @@ type Call struct {
 	Params   mcloud.Params
 	Customer *config.Customer
 	Env      *config.Environment
+	// warnings go at the top of the plan (see optionsAfterDashes).
+	warnings []string
 	svc      *Service
 }
 
@@ -225,33 +239,61 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 	if err != nil {
 		return Reply{Error: capitalize(err.Error()) + ".", Usage: "/mcloud help", Private: true}
 	}
-	if len(words) > 0 && (words[0] == "/mcloud" || words[0] == "mcloud") {
+	if len(words) > 0 && (lower(words[0]) == "/mcloud" || lower(words[0]) == "mcloud") {
 		words = words[1:]
 		rest.at--
 	}
 	if len(words) == 0 {
 		words = []string{"help"}
 	}
-	v := s.verbs[words[0]]
-	if v == nil {
-		msg := fmt.Sprintf("Unknown command %q.", words[0])
-		if near := s.nearest(words[0]); near != "" {
-			msg = fmt.Sprintf("Unknown command %q; did you mean %q?", words[0], near)
-		}
-		return Reply{Error: msg, Usage: "/mcloud help", Private: true}
+	v, lerr := s.lookup(words[0], "Unknown command %s")
+	if lerr != nil {
+		return Reply{Error: lerr.Message, Usage: "/mcloud help", Private: true}
 	}
 	verb = v.Name
 	args := words[1:]
 	rest.at-- // now an index into args
-	if len(args) == 1 && (args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+	if asksHelp(args, rest) {
 		return s.verbHelp(v, caller)
 	}
 	return s.run(ctx, caller, v, args, rest)
 }
 
+// lookup is the verb a typed word names (see resolveVerb), or an error
+// that starts with unknown (a format taking the quoted word) and suggests
+// the plausible verbs.
+func (s *Service) lookup(word, unknown string) (*Verb, *mcloud.Error) {
+	names := make([]verbName, 0, len(s.verbs))
+	for _, v := range s.verbs {
+		names = append(names, verbName{name: v.Name, hidden: v.Hidden})
+	}
+	name, suggest := resolveVerb(word, names)
+	if v := s.verbs[name]; v != nil {
+		return v, nil
+	}
+	return nil, mcloud.Errorf(mcloud.EINVALID, "%s", fmt.Sprintf(unknown, quoted(word))+didYouMean(suggest))
+}
+
+// asksHelp reports whether the words after a verb ask for its help: help
+// or ? alone, or --help / -h anywhere before "--".
+func asksHelp(args []string, rest tail) bool {
+	if len(args) == 1 && (lower(args[0]) == "help" || args[0] == "?") {
+		return true
+	}
+	for i, a := range args {
+		if i == rest.at {
+			break
+		}
+		if a := lower(a); a == "--help" || a == "-h" {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args []string, rest tail) Reply {
 	fail := func(err error) Reply {
-		r := Reply{Private: true, Usage: v.Usage(), Code: mcloud.ErrorCode(err)}
+		r := Reply{Private: true, Usage: v.usageFor(caller), Code: mcloud.ErrorCode(err)}
 		if msg := mcloud.ErrorMessage(err); msg != "" {
 			r.Error = msg
 			if code := mcloud.ErrorCode(err); code == mcloud.EUNAUTHORIZED || code == mcloud.ENOTFOUND || code == mcloud.ECONFLICT {
@@ -271,9 +313,9 @@ func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args [
 	if v.DryRun {
 		spec.Flags = append(slices.Clone(spec.Flags), Flag{Name: "dry-run", Bool: true})
 	}
-	p, perr := parse(spec, args, rest, s.cfg, caller)
+	p, perr := parse(v.Name, spec, args, rest, s.cfg, caller)
 	if perr != nil {
-		if perr.Code == mcloud.EUNAUTHORIZED {
+		if perr.Code == mcloud.EUNAUTHORIZED || p.otherCustomer {
 			s.refused(ctx, caller, caller.Customer, v.Name, perr)
 		}
 		return fail(perr)
@@ -286,7 +328,7 @@ func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args [
 		s.refused(ctx, caller, caller.Customer, v.Name, err)
 		return fail(err)
 	}
-	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: p.customer, Env: p.env, svc: s}
+	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: p.customer, Env: p.env, warnings: p.warnings, svc: s}
 	if v.Do != nil {
 		r, err := v.Do(ctx, call)
 		if err != nil {
@@ -308,6 +350,7 @@ func (s *Service) propose(ctx context.Context, c *Call) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
+	plan.Warnings = append(slices.Clone(c.warnings), plan.Warnings...)
 	now := s.Now()
 	params := c.Params
 	dry := params["dry-run"] == "true"
@@ -395,40 +438,6 @@ func verbOf(line string) string {
 		return f[0][:32]
 	}
 	return f[0]
-}
-
-// nearest suggests a verb for a typo.
-func (s *Service) nearest(word string) string {
-	best, bestD := "", 3
-	for name := range s.verbs {
-		if d := distance(word, name); d < bestD || (d == bestD && name < best) {
-			best, bestD = name, d
-		}
-	}
-	return best
-}
-
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // RunJob carries out a job; it implements jobs.Runner.

@@ -115,8 +115,13 @@ func TestCustomerUserBoundaries(t *testing.T) {
 	ctx := context.Background()
 	carol := caller(t, cfg, "carol", "customer-x-shared")
 	for _, tt := range []struct{ line, want string }{
-		{"/mcloud status customer-y", "From this channel you can only act on customer-x."},
-		{"/mcloud status customer-nope", "From this channel you can only act on customer-x."},
+		// The customer may be left out in her channel, so a first word
+		// that is not customer-x may be an environment: both readings are
+		// answered, the same for a customer that exists and one that does not.
+		{"/mcloud status customer-y", `Unknown environment "customer-y" for customer-x; it has: prod, staging; from this channel you can only act on customer-x.`},
+		{"/mcloud status customer-nope", `Unknown environment "customer-nope" for customer-x; it has: prod, staging; from this channel you can only act on customer-x.`},
+		{"/mcloud backups customer-y", "From this channel you can only act on customer-x."},
+		{"/mcloud backups customer-nope", "From this channel you can only act on customer-x."},
 		{"/mcloud audit customer-x", `"audit" is for the DevOps team only; ask them in this channel.`},
 		{"/mcloud cancel 1", `"cancel" is for the DevOps team only; ask them in this channel.`},
 		{"/mcloud approve 1", `"approve" is for the DevOps team only; ask them in this channel.`},

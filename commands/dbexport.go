@@ -204,7 +204,7 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 	summary := fmt.Sprintf("%s/%s database exported to s3://%s/%s/ (%s, %s)", cu.Name, x.Env.Name, cu.Buckets.Exports, exportPrefix(x.Env.Name),
 		taskList(tasks), nOf(len(files), "file", "files"))
 	if !exp.IsZero() {
-		summary += "; links posted above, valid until " + exp.UTC().Format("2006-01-02 15:04 UTC")
+		summary += "; links posted above, valid until " + mcloud.FormatTime(exp)
 	}
 	return summary, nil
 }

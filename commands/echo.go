@@ -41,7 +41,7 @@ func echoVerb() *Verb {
 		Hidden:            true,
 		Plan: func(ctx context.Context, c *Call) (mcloud.Plan, error) {
 			steps, pause := echoShape(c.Params)
-			p := mcloud.Plan{Summary: fmt.Sprintf("Repeat %q in %d step(s) for %s", c.Params["text"], steps, c.Customer.Name)}
+			p := mcloud.Plan{Summary: fmt.Sprintf("Repeat %q in %s for %s", c.Params["text"], nOf(steps, "step", "steps"), c.Customer.Name)}
 			for i := 1; i <= steps; i++ {
 				p.Steps = append(p.Steps, fmt.Sprintf("step %d: say the text", i))
 			}
@@ -66,7 +66,7 @@ func echoVerb() *Verb {
 					return "", err
 				}
 			}
-			return fmt.Sprintf("repeated %q in %d step(s)", x.Params["text"], steps), nil
+			return fmt.Sprintf("repeated %q in %s", x.Params["text"], nOf(steps, "step", "steps")), nil
 		},
 	}
 }

@@ -4,7 +4,8 @@ package commands
 
 import (
 	"fmt"
-	"strconv"
+
+	"github.com/mcloud/mcloud"
 )
 
 // humanBytes is a size in binary units: 1.5 GiB.
@@ -21,22 +22,9 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// thousands writes n with thousands separators: 10,000.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+// thousands and nOf are mcloud.Thousands and mcloud.Count under the short
+// names the verbs use; there is one implementation, in the domain, shared
+// with bot/ and the store.
+func thousands(n int) string { return mcloud.Thousands(n) }
 
-// nOf is "1 file" or "3 files".
-func nOf(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return thousands(n) + " " + many
-}
+func nOf(n int, one, many string) string { return mcloud.Count(n, one, many) }

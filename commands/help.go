@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/mcloud/mcloud"
 )
@@ -16,13 +17,9 @@ func helpVerb() *Verb {
 		Access:   mcloud.AccessAnyone,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
 			if name := c.Params["command"]; name != "" {
-				v := c.svc.verbs[name]
-				if v == nil {
-					msg := fmt.Sprintf("There is no command %q.", name)
-					if near := c.svc.nearest(name); near != "" {
-						msg = fmt.Sprintf("There is no command %q; did you mean %q?", name, near)
-					}
-					return Reply{}, mcloud.Errorf(mcloud.EINVALID, "%s", msg)
+				v, err := c.svc.lookup(name, "There is no command %s")
+				if err != nil {
+					return Reply{}, err
 				}
 				return c.svc.verbHelp(v, c.Caller), nil
 			}
@@ -31,7 +28,11 @@ func helpVerb() *Verb {
 				if v.Hidden || mcloud.Authorize(c.Caller, v.Name, v.Access, "") != nil {
 					continue
 				}
-				r.Lines = append(r.Lines, fmt.Sprintf("%s — %s", v.Usage(), v.Summary))
+				line := fmt.Sprintf("%s — %s", v.usageFor(c.Caller), v.Summary)
+				if a := aliasesOf(v.Name); len(a) > 0 {
+					line += " (also: " + strings.Join(a, ", ") + ")"
+				}
+				r.Lines = append(r.Lines, line)
 			}
 			switch c.Caller.Role {
 			case mcloud.RoleCustomer:
@@ -42,6 +43,9 @@ func helpVerb() *Verb {
 					r.Lines = append(r.Lines, "", err.Message)
 				}
 			}
+			if cu := c.Caller.ChannelCustomer; cu != "" && c.Caller.Role != mcloud.RoleNone {
+				r.Lines = append(r.Lines, "", fmt.Sprintf("In this channel <customer> may be left out: /mcloud status means /mcloud status %s.", cu))
+			}
 			r.Lines = append(r.Lines, "", "Type /mcloud help <command> for details and examples.")
 			return r, nil
 		},
@@ -51,7 +55,10 @@ func helpVerb() *Verb {
 // verbHelp explains one verb: usage, what it does, examples, and whether
 // and by whom it must be approved when this caller asks.
 func (s *Service) verbHelp(v *Verb, caller mcloud.Caller) Reply {
-	r := Reply{Title: v.Usage(), Private: true, Lines: []string{v.Summary}}
+	r := Reply{Title: v.usageFor(caller), Private: true, Lines: []string{v.Summary}}
+	if a := aliasesOf(v.Name); len(a) > 0 {
+		r.Lines = append(r.Lines, "Also: /mcloud "+strings.Join(a, ", /mcloud ")+".")
+	}
 	if v.Help != "" {
 		r.Lines = append(r.Lines, "", v.Help)
 	}
@@ -70,7 +77,7 @@ func (s *Service) verbHelp(v *Verb, caller mcloud.Caller) Reply {
 		case 0:
 			r.Lines = append(r.Lines, "", "When you ask: the plan is shown and the job starts; no approval is needed.")
 		default:
-			r.Lines = append(r.Lines, "", fmt.Sprintf("When you ask: the plan is shown and the job waits for %d approver(s) other than you.", n))
+			r.Lines = append(r.Lines, "", fmt.Sprintf("When you ask: the plan is shown and the job waits for %s other than you.", nOf(n, "approver", "approvers")))
 		}
 	}
 	if err := mcloud.Authorize(caller, v.Name, v.Access, ""); err != nil {

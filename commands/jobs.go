@@ -21,9 +21,17 @@ func jobsVerb() *Verb {
 			if scope := c.scope(); scope != "" {
 				customer = scope // a customer channel shows only its customer
 			}
-			list, err := c.svc.store.Jobs(ctx, customer, false, 20)
+			// Read more than are shown: in a customer channel the team's
+			// own jobs are left out (see visibleIn).
+			all, err := c.svc.store.Jobs(ctx, customer, false, 200)
 			if err != nil {
 				return Reply{}, err
+			}
+			var list []mcloud.Job
+			for _, j := range all {
+				if len(list) < 20 && c.sees(j.Customer, j.ChannelID) {
+					list = append(list, j)
+				}
 			}
 			title := "Newest jobs"
 			if customer != "" {
@@ -65,7 +73,7 @@ func jobVerb() *Verb {
 				return Reply{}, err
 			}
 			for _, s := range steps {
-				line := fmt.Sprintf("  done %s  %s", s.At.Format("15:04:05"), s.Name)
+				line := fmt.Sprintf("  done %s  %s", mcloud.FormatTime(s.At), s.Name)
 				if s.Value != "" {
 					line += ": " + s.Value
 				}
@@ -171,7 +179,7 @@ func (c *Call) visibleWork(ctx context.Context, param string) (*mcloud.Request, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if scope := c.scope(); scope != "" && r.Customer != scope {
+	if !c.sees(r.Customer, r.Requester.ChannelID) {
 		return nil, nil, missing
 	}
 	if r.JobID == 0 {

@@ -154,8 +154,11 @@ func planPatch(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	}
 	p := mcloud.Plan{Summary: fmt.Sprintf("Patch %s/%s with %s: %s, one at a time, halting at the first failure",
 		c.Customer.Name, c.Env.Name, r.id, nOf(len(r.hosts), "host", "hosts"))}
-	p.Steps = append(p.Steps, fmt.Sprintf("reach all %s through the bastion %s and verify their pinned host keys; nothing is changed yet",
-		nOf(len(r.hosts), "host", "hosts"), bastionAddr(c.Customer)))
+	reach := fmt.Sprintf("reach all %s through the bastion %s and verify their pinned host keys; nothing is changed yet", nOf(len(r.hosts), "host", "hosts"), bastionAddr(c.Customer))
+	if len(r.hosts) == 1 {
+		reach = fmt.Sprintf("reach the host through the bastion %s and verify its pinned host key; nothing is changed yet", bastionAddr(c.Customer))
+	}
+	p.Steps = append(p.Steps, reach)
 	for _, h := range r.hosts {
 		p.Steps = append(p.Steps, r.describe(h))
 	}
@@ -279,7 +282,7 @@ func (r *rollout) reachAll(ctx context.Context) (string, error) {
 	if len(bad) > 0 {
 		reason := strings.Join(why, "; ")
 		if len(why) > 1 || len(bad) > 1 {
-			reason = fmt.Sprintf("%d of %d hosts could not be reached (%s): %s", len(bad), len(results), strings.Join(bad, ", "), reason)
+			reason = fmt.Sprintf("%d of %s could not be reached (%s): %s", len(bad), nOf(len(results), "host", "hosts"), strings.Join(bad, ", "), reason)
 		}
 		return "", mcloud.Errorf(mcloud.ECONFLICT, "Patch %s did not start, so no host was changed: %s.", r.id, reason)
 	}

@@ -39,6 +39,9 @@ func pendingVerb() *Verb {
 				if !now.Before(p.ExpiresAt) {
 					continue // expired; the sweep says so in its thread
 				}
+				if !c.sees(p.Customer, p.Requester.ChannelID) {
+					continue // asked where this channel cannot read its thread
+				}
 				r.Lines = append(r.Lines, pendingLine(p, c.svc.cfg.ChannelName(p.Requester.ChannelID), now))
 			}
 			switch {

@@ -68,7 +68,7 @@ func restoreVerb(k archiveKind) *Verb {
 				{Name: "month", About: "which month, as YYYY-MM (or this-month, last-month)"},
 			},
 			Flags: []Flag{
-				{Name: "env", Kind: KindWord},
+				{Name: "env", Kind: KindEnv},
 				{Name: "tier", Values: []string{"bulk", "standard", "expedited"}},
 			},
 		},
@@ -404,8 +404,8 @@ func (k archiveKind) plan(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	p := mcloud.Plan{Summary: fmt.Sprintf("Restore %s's %s archives of %s (%s): %s, %s; %s tier",
 		cu.Name, k.noun, a.monthText(), a.where(), nOf(st.files, "file", "files"), humanBytes(st.bytes), a.tier)}
 	if toRestore > 0 {
-		p.Steps = append(p.Steps, fmt.Sprintf("request restores of %s archived files (%s; %s to retrieve), several at a time",
-			thousands(toRestore), classList(st.toRestore), humanBytes(st.restoreBytes)))
+		p.Steps = append(p.Steps, fmt.Sprintf("request restores of %s (%s; %s to retrieve), several at a time",
+			nOf(toRestore, "archived file", "archived files"), classList(st.toRestore), humanBytes(st.restoreBytes)))
 	} else {
 		p.Steps = append(p.Steps, "request no restores: no file of the month needs one")
 	}
@@ -525,7 +525,7 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 		summary += fmt.Sprintf("; %s could not be restored (listed in the thread)", nOf(bad, "file", "files"))
 	}
 	if !exp.IsZero() {
-		summary += "; links posted above, valid until " + exp.UTC().Format("2006-01-02 15:04 UTC")
+		summary += "; links posted above, valid until " + mcloud.FormatTime(exp)
 	}
 	return summary, nil
 }

@@ -54,14 +54,14 @@ func planRun(ctx context.Context, c *Call) (mcloud.Plan, error) {
 		return mcloud.Plan{}, err
 	}
 	sc := c.svc.cfg.SSH
-	p := mcloud.Plan{Summary: fmt.Sprintf("Run `%s` on %s of %s/%s, up to %d at a time",
-		c.Params["command"], nOf(len(hosts), "host", "hosts"), c.Customer.Name, c.Env.Name, sc.Fanout())}
+	p := mcloud.Plan{Summary: fmt.Sprintf("Run this command on %s of %s/%s, up to %d at a time:",
+		nOf(len(hosts), "host", "hosts"), c.Customer.Name, c.Env.Name, sc.Fanout()), Command: c.Params["command"]}
 	for _, h := range hosts {
 		p.Steps = append(p.Steps, fmt.Sprintf("%s (%s) as %s", h.Name, h.Address, h.LoginUser(c.Customer.Bastion)))
 	}
 	p.Notes = append(p.Notes,
 		fmt.Sprintf("Through the bastion %s, with every host key checked against the pinned one.", bastionAddr(c.Customer)),
-		fmt.Sprintf("Each host runs the line above with /bin/sh; it is stopped after %s (ssh.command_timeout).", sc.CommandLimit()),
+		fmt.Sprintf("Each host runs the command above, exactly as shown, with /bin/sh; it is stopped after %s (ssh.command_timeout).", sc.CommandLimit()),
 		"The output is posted in the thread: failures first, identical outputs grouped.")
 	return p, nil
 }
@@ -93,11 +93,13 @@ func executeRun(ctx context.Context, x *Exec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if failed := failedHosts(groups); len(failed) > 0 {
-		// This sentence is also what "job N" shows, in any channel: it
-		// names the thread rather than pointing "above".
-		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %d hosts of %s (%s); each host's output is in the thread of #%d.",
-			cmd, len(failed), len(hosts), where, strings.Join(failed, ", "), x.Job.ID)
+	if failed := failedHosts(groups); len(failed) == 1 && len(hosts) == 1 {
+		// These sentences are also what "job N" shows, in any channel:
+		// they name the thread rather than pointing "above".
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %s, the only host of %s; its output is in the thread of #%d.", cmd, failed[0], where, x.Job.ID)
+	} else if len(failed) > 0 {
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "`%s` failed on %d of %s of %s (%s); each host's output is in the thread of #%d.",
+			cmd, len(failed), nOf(len(hosts), "host", "hosts"), where, strings.Join(failed, ", "), x.Job.ID)
 	}
 	return fmt.Sprintf("ran `%s` on %s of %s; every one exited 0", cmd, nOf(len(hosts), "host", "hosts"), where), nil
 }

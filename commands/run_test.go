@@ -26,7 +26,7 @@ func TestRunSummarisesOutputPerHost(t *testing.T) {
 	}
 	r, job := w.request("alice", "devops", `/mcloud run customer-x prod -- cat $MCLOUD_HOST_DIR/version`)
 	plan := r.Request.Plan
-	if plan.Summary != "Run `cat $MCLOUD_HOST_DIR/version` on 3 hosts of customer-x/prod, up to 10 at a time" ||
+	if plan.Summary != "Run this command on 3 hosts of customer-x/prod, up to 10 at a time:" || plan.Command != "cat $MCLOUD_HOST_DIR/version" ||
 		len(plan.Steps) != 3 || plan.Steps[0] != fmt.Sprintf("host-1 (%s) as %s", w.env.Hosts[0].Addr(), w.env.User) {
 		t.Fatalf("plan: %+v", plan)
 	}
@@ -179,5 +179,38 @@ func TestRunKeepsQuotesAfterDashes(t *testing.T) {
 	thread := strings.Join(w.thread(r.Request.ID), "\n")
 	if !strings.Contains(thread, "| [two  spaces][--hosts]") {
 		t.Fatalf("thread:\n%s", thread)
+	}
+}
+
+// Issue 9 item 4: mcloud's options typed after -- reach the hosts; the
+// plan says so, first, and shows the command exactly as it will run.
+func TestRunWarnsAboutOptionsAfterDashes(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{network: sshLoopback})
+	for _, line := range []string{
+		"/mcloud run customer-x prod -- rm -rf / --no-preserve-root --dry-run",
+		"/mcloud run customer-x prod — rm -rf / --no-preserve-root —dry-run",
+	} {
+		r := w.do("alice", "devops", line)
+		if r.Error != "" || r.Request == nil {
+			t.Fatalf("%s: %+v", line, r)
+		}
+		p := r.Request.Plan
+		want := "--dry-run after -- is sent to the hosts, not read by mcloud; put mcloud's options before --."
+		if len(p.Warnings) != 1 || p.Warnings[0] != want {
+			t.Errorf("%s: warnings %q, want %q", line, p.Warnings, want)
+		}
+		if cmd := strings.SplitN(line, " ", 6)[5]; p.Command != cmd {
+			t.Errorf("%s: plan command %q, want %q", line, p.Command, cmd)
+		}
+	}
+	// The audit log keeps what the approver was shown.
+	if audit := w.auditDetails(0); !containsInOrder(audit, "planned: Run this command on 3 hosts of customer-x/prod, up to 10 at a time: "+
+		"`rm -rf / --no-preserve-root --dry-run` (warning: --dry-run after -- is sent to the hosts, not read by mcloud; put mcloud's options before --)") {
+		t.Errorf("audit:\n%s", strings.Join(audit, "\n"))
+	}
+	// Before --, it is mcloud's: a dry run, no warning.
+	r := w.do("alice", "devops", "/mcloud run customer-x prod --dry-run -- uptime")
+	if !r.DryRun || len(r.Request.Plan.Warnings) != 0 || r.Request.Plan.Command != "uptime" {
+		t.Fatalf("dry run before --: %+v", r)
 	}
 }

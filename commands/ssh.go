@@ -79,17 +79,17 @@ func selectHosts(cu *config.Customer, env *config.Environment, list string) ([]c
 	var out []config.Host
 	seen := map[string]bool{}
 	for _, name := range strings.Split(list, ",") {
-		name = strings.TrimSpace(name)
+		name = lower(strings.TrimSpace(name))
 		if name == "" {
 			return nil, invalid("--hosts has an empty host name; write the names like --hosts %s", exampleHosts(env))
 		}
 		if seen[name] {
-			return nil, invalid("%q appears twice in --hosts", name)
+			return nil, invalid("%s appears twice in --hosts", quoted(name))
 		}
 		seen[name] = true
-		i := slices.IndexFunc(env.Hosts, func(h config.Host) bool { return h.Name == name })
+		i := slices.IndexFunc(env.Hosts, func(h config.Host) bool { return lower(h.Name) == name })
 		if i < 0 {
-			return nil, invalid("unknown host %q in --hosts; %s/%s has: %s", name, cu.Name, env.Name, strings.Join(hostNames(env.Hosts), ", "))
+			return nil, invalid("unknown host %s in --hosts; %s/%s has: %s", quoted(name), cu.Name, env.Name, strings.Join(hostNames(env.Hosts), ", "))
 		}
 		out = append(out, env.Hosts[i])
 	}

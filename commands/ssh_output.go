@@ -81,13 +81,13 @@ func renderGroups(title string, groups []outputGroup) string {
 		}
 		hosts := strings.Join(g.hosts, ", ")
 		if len(g.hosts) > 1 {
-			hosts += fmt.Sprintf(" (%d hosts)", len(g.hosts))
+			hosts += " (" + nOf(len(g.hosts), "host", "hosts") + ")"
 		}
 		fmt.Fprintf(&part, "\n%s on %s: %s", verdict, hosts, g.outcome)
 		lines := outputLines(g)
 		for i, l := range lines {
 			if i == maxGroupLines {
-				fmt.Fprintf(&part, "\n    … %d more lines", len(lines)-maxGroupLines)
+				fmt.Fprintf(&part, "\n    … %s", nOf(len(lines)-maxGroupLines, "more line", "more lines"))
 				break
 			}
 			part.WriteString("\n    " + cutRunes(l, maxLineRunes))

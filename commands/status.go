@@ -26,7 +26,7 @@ func statusVerb() *Verb {
 				if c.Env != nil && env.Name != c.Env.Name {
 					continue
 				}
-				r.Lines = append(r.Lines, fmt.Sprintf("Environment %s: %d host(s)", env.Name, len(env.Hosts)))
+				r.Lines = append(r.Lines, fmt.Sprintf("Environment %s: %s", env.Name, nOf(len(env.Hosts), "host", "hosts")))
 				for _, h := range env.Hosts {
 					r.Lines = append(r.Lines, fmt.Sprintf("  %s  %s  %s (%s)", h.Name, h.Address, orNone(h.Product), orNone(h.Service)))
 				}
@@ -36,22 +36,31 @@ func statusVerb() *Verb {
 				return Reply{}, err
 			}
 			now := c.svc.Now()
-			r.Lines = append(r.Lines, fmt.Sprintf("Requests waiting for approval: %d", len(pending)))
+			// Only what this channel shows (visibleIn), and the counts
+			// count what is listed.
+			var waiting []string
 			for _, p := range pending {
-				if c.Env != nil && p.Env != "" && p.Env != c.Env.Name {
+				if (c.Env != nil && p.Env != "" && p.Env != c.Env.Name) || !c.sees(p.Customer, p.Requester.ChannelID) {
 					continue
 				}
-				r.Lines = append(r.Lines, fmt.Sprintf("  #%d %s by %s, %d of %d approvals, expires in %s", p.ID, p.Verb, p.Requester.Name,
+				waiting = append(waiting, fmt.Sprintf("  #%d %s by %s, %d of %d approvals, expires in %s", p.ID, p.Verb, p.Requester.Name,
 					len(p.Approvals), p.Needed, humanDuration(p.ExpiresAt.Sub(now))))
 			}
+			r.Lines = append(r.Lines, fmt.Sprintf("Requests waiting for approval: %d", len(waiting)))
+			r.Lines = append(r.Lines, waiting...)
 			active, err := c.svc.store.Jobs(ctx, cu.Name, true, 50)
 			if err != nil {
 				return Reply{}, err
 			}
-			r.Lines = append(r.Lines, fmt.Sprintf("Jobs queued or running: %d", len(active)))
+			var running []string
 			for _, j := range active {
-				r.Lines = append(r.Lines, "  "+jobLine(j, now))
+				if (c.Env != nil && j.Env != "" && j.Env != c.Env.Name) || !c.sees(j.Customer, j.ChannelID) {
+					continue
+				}
+				running = append(running, "  "+jobLine(j, now))
 			}
+			r.Lines = append(r.Lines, fmt.Sprintf("Jobs queued or running: %d", len(running)))
+			r.Lines = append(r.Lines, running...)
 			return r, nil
 		},
 	}

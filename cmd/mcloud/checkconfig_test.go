@@ -64,7 +64,7 @@ func TestCheckConfigValid(t *testing.T) {
 		t.Setenv(v, "set-for-test")
 	}
 	code, stdout, stderr := run(t, "serve", "--check-config", "-c", "../../examples/mcloud.yaml")
-	if code != 0 || !strings.Contains(stdout, "is valid: 2 customer(s), 3 team member(s)") {
+	if code != 0 || !strings.Contains(stdout, "is valid: 2 customers, 3 team members") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	if strings.Contains(stdout+stderr, "set-for-test") {

@@ -166,7 +166,7 @@ func testKill9MidJobResumes(t *testing.T, dbPath string) {
 	out, exit := restart(t, bin, args, nil, ":wait\n:user alice\n/mcloud audit customer-x\n")
 	for _, want := range []string{
 		"Job #1 was interrupted (the process running it stopped) and is resuming from its last completed step.",
-		`Job #1 succeeded: repeated "survive a crash" in 6 step(s)`,
+		`Job #1 succeeded: repeated "survive a crash" in 6 steps`,
 		"resumed   in devops  resumed after interruption (attempt 2); completed steps are skipped",
 	} {
 		if !strings.Contains(out, want) {

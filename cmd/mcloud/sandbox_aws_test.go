@@ -35,7 +35,7 @@ func TestSandboxAWSScript(t *testing.T) {
 		"staging RDS customer-x-staging-db in eu-central-1 (DR): older than the 26h00m policy")
 	expect(1, "carol@#customer-x-shared> /mcloud restore-logs customer-x last-month",
 		"Plan for request #1: restore-logs for customer-x, asked by carol", "Standard tier",
-		"Waiting for 1 approval(s) from an approver other than carol")
+		"Waiting for 1 approval from an approver other than carol")
 	expect(2, "bob@#customer-x-shared> /mcloud approve 1",
 		"Job #1: request restores: requested ", "Job #1: wait for restores: ",
 		"are in one manifest (a CSV with a link per file; links expire ", "Job #1 succeeded: customer-x's log archives of ")

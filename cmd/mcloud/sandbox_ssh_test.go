@@ -28,13 +28,13 @@ func TestSandboxSSHScript(t *testing.T) {
 		"Job #1 succeeded: ran `systemctl is-active wso2am` on 2 hosts of customer-x/prod; every one exited 0")
 	expect(2, "carol@#customer-x-shared> /mcloud patch customer-x prod WSO2-2024-0042 --hosts x-prod-apim-9",
 		`Error: Unknown host "x-prod-apim-9" in --hosts; customer-x/prod has: x-prod-apim-1, x-prod-apim-2.`,
-		"Usage: /mcloud patch <customer> <env> <patch-id> [--hosts HOSTS] [--dry-run]")
+		"Usage: /mcloud patch [customer] <env> <patch-id> [--hosts HOSTS] [--dry-run]")
 	expect(3, "carol@#customer-x-shared> /mcloud patch customer-x prod WSO2-2024-0042",
 		"Plan for request #2: patch for customer-x, asked by carol in #customer-x-shared (prod)",
 		"1. reach all 2 hosts through the bastion bastion.customer-x.example.net:2222 and verify their pinned host keys; nothing is changed yet",
 		"2. x-prod-apim-1 (10.10.1.11): pre-check `systemctl is-active wso2am`, stop `systemctl stop wso2am`, apply `mcloud-patch apply wso2am WSO2-2024-0042`, start `systemctl start wso2am`, health check GET https://127.0.0.1:9443/services/Version (through the tunnel, until 2xx)",
 		"3. x-prod-apim-2 (10.10.1.12): ",
-		"Waiting for 1 approval(s) from an approver other than carol")
+		"Waiting for 1 approval from an approver other than carol")
 	expect(4, "bob@#customer-x-shared> /mcloud approve 2",
 		x+"2] Job #2: reach hosts: all 2 hosts answer through the bastion, host keys verified",
 		x+"2] Job #2: patch x-prod-apim-1: pre-check ok, stopped, applied, started, healthy on attempt 1 in ",
@@ -53,7 +53,7 @@ func TestSandboxSSHScript(t *testing.T) {
 		"ok on x-prod-apim-1: exit 0\n              | WSO2-2024-0042\n              | WSO2-2024-0043-broken\n          ok on x-prod-apim-2: exit 0\n              | WSO2-2024-0042\n")
 	expect(11, "erin@#devops> /mcloud approve 5",
 		"FAILED on y-prod-is-1: exit 4\n              ! Unit nginx.service could not be found.",
-		"Job #5 failed: `systemctl status nginx` failed on 1 of 1 hosts of customer-y/prod (y-prod-is-1); each host's output is in the thread of #5.")
+		"Job #5 failed: `systemctl status nginx` failed on y-prod-is-1, the only host of customer-y/prod; its output is in the thread of #5.")
 	expect(13, "bob@#customer-y-shared> /mcloud approve 6",
 		"[#customer-y-shared, thread of request #6] Job #6: reach hosts: the host answers through the bastion, host key verified",
 		"Job #6 succeeded: WSO2-2024-0042 is on 1 host of customer-y/dev: y-dev-is-1")

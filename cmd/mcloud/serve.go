@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/bot"
 	"github.com/mcloud/mcloud/config"
 )
@@ -40,8 +41,9 @@ every secret the environment lacks, then exits.`, stderr)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s is valid: %d customer(s), %d team member(s), %d channel(s); Slack over %s.\n", *cfgPath,
-			len(cfg.Customers), len(cfg.Team.Users), len(cfg.Team.Channels)+len(cfg.Customers), modeName(cfg.SlackMode()))
+		fmt.Fprintf(stdout, "%s is valid: %s, %s, %s; Slack over %s.\n", *cfgPath,
+			mcloud.Count(len(cfg.Customers), "customer", "customers"), mcloud.Count(len(cfg.Team.Users), "team member", "team members"),
+			mcloud.Count(len(cfg.Team.Channels)+len(cfg.Customers), "channel", "channels"), modeName(cfg.SlackMode()))
 		return nil
 	}
 	// Refuse a configuration serve cannot run with before opening anything.

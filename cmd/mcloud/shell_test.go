@@ -74,17 +74,20 @@ func TestShellAcceptanceScript(t *testing.T) {
 		t.Helper()
 		expectReply(t, xs, i, prompt, wants...)
 	}
-	expect(0, "carol@#customer-x-shared> /mcloud status customer-y", "Error: From this channel you can only act on customer-x.")
+	// The customer may be left out in her channel, so the word may be an
+	// environment: both readings are answered (issue 9 item 5).
+	expect(0, "carol@#customer-x-shared> /mcloud status customer-y",
+		`Error: Unknown environment "customer-y" for customer-x; it has: prod, staging; from this channel you can only act on customer-x.`)
 	expect(1, "carol@#customer-x-shared> /mcloud echo customer-x please check the gateway",
 		"Plan for request #1: echo for customer-x, asked by carol in #customer-x-shared",
-		"Waiting for 1 approval(s) from an approver other than carol", "Approve: /mcloud approve 1")
+		"Waiting for 1 approval from an approver other than carol", "Approve: /mcloud approve 1")
 	expect(2, "carol@#customer-x-shared> /mcloud approve 1", `Error: "approve" is for the DevOps team only`)
 	expect(3, "alice@#devops> /mcloud approve 1", "Error: Only an approver can approve requests, and you are not one.")
 	expect(4, "bob@#devops> /mcloud approve 1",
 		"bob approved request #1 (echo for customer-x); it runs as job #1.",
 		"[#customer-x-shared, thread of request #1] Job #1 started: echo for customer-x.",
 		`Job #1: step 3: said "please check the gateway"`,
-		`[#customer-x-shared, thread of request #1] Job #1 succeeded: repeated "please check the gateway" in 3 step(s)`)
+		`[#customer-x-shared, thread of request #1] Job #1 succeeded: repeated "please check the gateway" in 3 steps`)
 	expect(5, "bob@#devops> /mcloud approve 1", "You already approved request #1; it runs as job #1, once.")
 	expect(6, "carol@#customer-x-shared> /mcloud echo customer-x this one will be denied", "Plan for request #2")
 	expect(7, "erin@#devops> /mcloud deny 2 not during the release freeze",
@@ -93,7 +96,7 @@ func TestShellAcceptanceScript(t *testing.T) {
 	expect(8, "erin@#devops> /mcloud approve 2", "Error: Request #2 was denied by erin and will not run.")
 	expect(9, "alice@#devops> /mcloud jobs customer-x", "Job #1 echo for customer-x: succeeded")
 	expect(10, "alice@#devops> /mcloud audit customer-x",
-		"carol    refused   in customer-x-shared  status: From this channel you can only act on customer-x.",
+		"carol    refused   in customer-x-shared  status: Unknown environment \"customer-y\" for customer-x; it has: prod, staging; from this channel you can only act on customer-x.",
 		"#1             carol    requested in customer-x-shared  echo customer=customer-x text=please check the gateway",
 		"#1             alice    refused   in devops  approval refused: Only an approver can approve requests",
 		"#1             bob      approved  in devops  approval 1 of 1",

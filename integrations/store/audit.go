@@ -67,11 +67,17 @@ func paramsText(p mcloud.Params) string {
 
 func planText(p mcloud.Plan, needed int) string {
 	s := p.Summary
+	if p.Command != "" {
+		s += " `" + p.Command + "`"
+	}
+	for _, w := range p.Warnings {
+		s += " (warning: " + strings.TrimSuffix(w, ".") + ")"
+	}
 	if len(p.Steps) > 0 {
-		s += fmt.Sprintf(" (%d steps)", len(p.Steps))
+		s += " (" + mcloud.Count(len(p.Steps), "step", "steps") + ")"
 	}
 	if needed > 0 {
-		s += fmt.Sprintf("; needs %d approval(s)", needed)
+		s += "; needs " + mcloud.Count(needed, "approval", "approvals")
 	} else {
 		s += "; no approval needed"
 	}
