@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/internal/suggest"
 )
 
 // Kind is what a positional argument or flag value must be.
@@ -724,11 +725,11 @@ const minPrefix = 3
 
 // resolveVerb finds the verb a typed word names: the name or an alias in
 // any case, or an unambiguous prefix of at least minPrefix letters. When
-// it names none, suggest holds the plausible verbs, best first: every verb
+// it names none, plausible holds the plausible verbs, best first: every verb
 // an ambiguous or short prefix could be ("resto": both restores), else the
 // nearest by typing distance, and nothing when nothing is near. Hidden
 // verbs are found only by their full name and never suggested.
-func resolveVerb(word string, verbs []verbName) (name string, suggest []string) {
+func resolveVerb(word string, verbs []verbName) (name string, plausible []string) {
 	w := lower(normDashes(word))
 	switch w {
 	case "?", "-h", "--help", "-?":
@@ -779,16 +780,16 @@ func resolveVerb(word string, verbs []verbName) (name string, suggest []string) 
 	}
 	best := limit + 1
 	for _, c := range words {
-		d := distance(w, c.word)
+		d := suggest.Distance(w, c.word)
 		if d < best {
-			best, suggest = d, nil
+			best, plausible = d, nil
 		}
-		if d == best && !slices.Contains(suggest, c.verb) {
-			suggest = append(suggest, c.verb)
+		if d == best && !slices.Contains(plausible, c.verb) {
+			plausible = append(plausible, c.verb)
 		}
 	}
-	sort.Strings(suggest)
-	return "", suggest
+	sort.Strings(plausible)
+	return "", plausible
 }
 
 // didYouMean ends a sentence: `; did you mean "a"?`, `; did you mean "a"
@@ -805,36 +806,6 @@ func didYouMean(suggest []string) string {
 		return "; did you mean " + q[0] + "?"
 	}
 	return "; did you mean " + strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1] + "?"
-}
-
-// distance is the optimal string alignment distance: insertions,
-// deletions, substitutions and swaps of neighbours ("stauts") cost one.
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 // aliasesOf lists the aliases of verb, sorted.

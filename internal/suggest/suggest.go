@@ -24,32 +24,34 @@ func Nearest(word string, candidates []string) string {
 	return best
 }
 
-// Distance is the Levenshtein edit distance between a and b, counting a
-// swap of two neighbouring letters ("retnetion") as one edit. Long inputs
+// Distance is the Levenshtein edit distance between a and b in letters
+// (runes), counting a swap of two neighbouring letters ("retnetion") as one
+// edit. Long inputs
 // are far from everything, which keeps the cost bounded.
 func Distance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}
-	d := make([][]int, len(a)+1)
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
 	for i := range d {
-		d[i] = make([]int, len(b)+1)
+		d[i] = make([]int, len(rb)+1)
 		d[i][0] = i
 	}
 	for j := range d[0] {
 		d[0][j] = j
 	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
 			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
 				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
 			}
 		}
 	}
-	return d[len(a)][len(b)]
+	return d[len(ra)][len(rb)]
 }
