@@ -22,6 +22,13 @@ func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*m
 	requester, _ := json.Marshal(r.Requester)
 	var job *mcloud.Job
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A delivery worked again after a crash gets the request it made.
+		if prev, prevJob, ok, err := s.submitted(ctx, tx); err != nil || ok {
+			if ok {
+				*r, job = *prev, prevJob
+			}
+			return err
+		}
 		r.Status = mcloud.RequestPending
 		id, err := s.insertID(ctx, tx, `INSERT INTO requests (verb, customer, env, params, plan, requester, requester_id, channel_id, needed, status, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -31,6 +38,9 @@ func (s *DB) Submit(ctx context.Context, r *mcloud.Request, enqueue Enqueue) (*m
 			return fmt.Errorf("insert request: %w", err)
 		}
 		r.ID = id
+		if err := s.markSubmitted(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := s.audit(ctx, tx, auditFor(r, r.Requester, mcloud.AuditRequested, r.Verb+" "+paramsText(r.Params))); err != nil {
 			return err
 		}
