@@ -46,17 +46,17 @@ const (
 // deliveryPayload is what is kept of a verified delivery: who, where, what
 // they typed or clicked, and how to answer them.
 type deliveryPayload struct {
-	Kind        string           `json:"kind"`
-	UserID      string           `json:"user_id"`
-	TeamID      string           `json:"team_id"`
-	Enterprise  string           `json:"enterprise_id,omitempty"`
-	Name        string           `json:"name,omitempty"`
-	Channel     string           `json:"channel"`
-	Text        string           `json:"text,omitempty"`
-	ResponseURL string           `json:"response_url,omitempty"`
-	ThreadTS    string           `json:"thread_ts,omitempty"`
-	EphemeralTS string           `json:"ephemeral_ts,omitempty"`
-	At          time.Time        `json:"at"`
+	Kind        string          `json:"kind"`
+	UserID      string          `json:"user_id"`
+	TeamID      string          `json:"team_id"`
+	Enterprise  string          `json:"enterprise_id,omitempty"`
+	Name        string          `json:"name,omitempty"`
+	Channel     string          `json:"channel"`
+	Text        string          `json:"text,omitempty"`
+	ResponseURL string          `json:"response_url,omitempty"`
+	ThreadTS    string          `json:"thread_ts,omitempty"`
+	EphemeralTS string          `json:"ephemeral_ts,omitempty"`
+	At          time.Time       `json:"at"`
 	Actions     []payloadAction `json:"actions,omitempty"`
 }
 
