@@ -76,6 +76,11 @@ type harnessOptions struct {
 	dsn  string // default: a fresh SQLite file
 	// workers: 1 makes the bot work its deliveries in arrival order.
 	workers int
+	// lease is how long a claimed delivery waits for its worker.
+	lease time.Duration
+	// dead: the bot answers HTTP but never works anything, like a
+	// process killed right after its acknowledgements.
+	dead bool
 }
 
 func newHarness(tb testing.TB, o harnessOptions) *harness {
@@ -112,7 +117,7 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	if err := q.Start(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	sl, err := NewSlack(svc, db, SlackOptions{Logger: log, Workers: o.workers, Poster: PosterOptions{Interval: 10 * time.Millisecond, Poll: 50 * time.Millisecond}})
+	sl, err := NewSlack(svc, db, SlackOptions{Logger: log, Workers: o.workers, Lease: o.lease, Poster: PosterOptions{Interval: 10 * time.Millisecond, Poll: 50 * time.Millisecond}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -125,7 +130,11 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		}
 	}
 	ran := make(chan struct{})
-	go func() { sl.Run(ctx); close(ran) }()
+	if o.dead {
+		close(ran)
+	} else {
+		go func() { sl.Run(ctx); close(ran) }()
+	}
 	h.srv = httptest.NewServer(sl.Handler())
 	tb.Cleanup(func() {
 		h.srv.Close()
@@ -136,7 +145,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		q.Stop(sctx)
 		db.Close()
 	})
-	ws.WaitFor(tb, 30*time.Second, "the bot to reach Slack", func() bool { return sl.Ready(ctx) == nil })
+	if !o.dead {
+		ws.WaitFor(tb, 30*time.Second, "the bot to reach Slack", func() bool { return sl.Ready(ctx) == nil })
+	}
 	return h
 }
 
