@@ -31,8 +31,9 @@ import (
 
 const serveSecret = "serve-test-signing-secret"
 
-// slackConfig is the example configuration in HTTP mode against ws.
-func slackConfig(t *testing.T, ws *slackfake.Workspace) string {
+// slackConfig is the example configuration in HTTP mode against ws, with
+// more edits applied after.
+func slackConfig(t *testing.T, ws *slackfake.Workspace, more ...func(string) string) string {
 	t.Helper()
 	return writeConfig(t, func(s string) string {
 		out := strings.Replace(s, "  app_token: ${SLACK_APP_TOKEN}     # set it to use Socket Mode (no public URL)\n",
@@ -40,8 +41,33 @@ func slackConfig(t *testing.T, ws *slackfake.Workspace) string {
 		if out == s {
 			t.Fatal("the example configuration no longer has the app_token line this test replaces")
 		}
+		for _, edit := range more {
+			out = edit(out)
+		}
 		return out
 	})
+}
+
+// signedPost sends body to base+path signed with serveSecret as Slack
+// signs, and returns the status, or an error when no answer came.
+func signedPost(client *http.Client, base, path, body string) (int, error) {
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(serveSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // server is one `mcloud serve` process.
@@ -225,22 +251,8 @@ func TestServeOutboxSurvivesOutageAndKill9(t *testing.T) {
 	}
 	form := url.Values{"team_id": {"T0DEVOPS"}, "channel_id": {"C0DEVOPS"}, "user_id": {"U0ALICE"}, "user_name": {"alice"},
 		"command": {"/mcloud"}, "text": {"help"}, "response_url": {ws.ResponseURL("C0DEVOPS", "U0ALICE")}, "trigger_id": {"1.2.serve"}}
-	body := form.Encode()
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(serveSecret))
-	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
-	req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", stamp)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("signed slash command answered %d", resp.StatusCode)
+	if status, err := signedPost(http.DefaultClient, base, "/slack/commands", form.Encode()); err != nil || status != http.StatusOK {
+		t.Fatalf("signed slash command answered %d (%v)", status, err)
 	}
 	ws.WaitFor(t, time.Minute, "the help answer", func() bool {
 		for _, e := range ws.Ephemerals() {
