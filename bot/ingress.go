@@ -88,7 +88,7 @@ func (p deliveryPayload) input() input {
 // slackHeaders checks, before a body is read, what Slack's signature
 // needs: both headers present, the signature well-formed (v0= and 64 hex
 // digits), the timestamp a number within maxSkew of now. The signature
-// itself is checked over the body afterwards (verify).
+// itself is checked over the body afterwards (signature).
 func slackHeaders(h http.Header, now time.Time) error {
 	sig, stamp := h.Get("X-Slack-Signature"), h.Get("X-Slack-Request-Timestamp")
 	if sig == "" || stamp == "" {
@@ -109,14 +109,15 @@ func slackHeaders(h http.Header, now time.Time) error {
 }
 
 // guarded wraps a Slack endpoint: headers checked before the body is read,
-// the body read within the guard's limits.
+// the body read within the guard's limits, its signature checked before
+// the handler sees it.
 func (s *Slack) guarded(h http.HandlerFunc) http.Handler {
 	return s.guard.Wrap(func(hd http.Header) error {
 		if s.secret == "" {
 			return errors.New("no signing secret is configured")
 		}
 		return slackHeaders(hd, s.now())
-	}, h)
+	}, s.signature, h)
 }
 
 // take stores a verified HTTP delivery and answers Slack: 200 once it is

@@ -9,6 +9,7 @@ package httpguard
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ import (
 // Defaults for a Guard's zero fields.
 const (
 	DefaultMaxBody     = 1 << 20
-	DefaultReaders     = 64
+	DefaultReaders     = 16
 	DefaultBodyTimeout = 5 * time.Second
 )
 
@@ -68,11 +69,17 @@ func New(o Options) *Guard {
 // refuses it with 401, the error saying why (for the log only).
 type Check func(h http.Header) error
 
-// Wrap serves next with the request's body already read into memory, once
-// check passed and the body was read within the limits. Refusals: 401
-// (check failed), 413 (body too large), 503 (too many bodies being read;
-// Retry-After: 1), 408 (body not sent in time).
-func (g *Guard) Wrap(check Check, next http.Handler) http.Handler {
+// Verify authenticates a request from its headers and body (a signature,
+// a token); an error refuses it with 401.
+type Verify func(h http.Header, body []byte) error
+
+// Wrap serves next with the request's body already read into memory (see
+// Body), once check passed, the body was read within the limits, and
+// verify passed. The bound on readers holds until verify is done, so what
+// unauthenticated clients hold in memory at once is bounded too.
+// Refusals: 401 (check or verify failed), 413 (body too large), 503 (too
+// many bodies being read; Retry-After: 1), 408 (body not sent in time).
+func (g *Guard) Wrap(check Check, verify Verify, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := check(r.Header); err != nil {
 			g.refuse(w, r, http.StatusUnauthorized, err.Error())
@@ -90,8 +97,8 @@ func (g *Guard) Wrap(check Check, next http.Handler) http.Handler {
 			return
 		}
 		body, err := g.read(w, r)
-		<-g.readers
 		if err != nil {
+			<-g.readers
 			status := http.StatusRequestEntityTooLarge
 			var tooLarge *http.MaxBytesError
 			if !errors.As(err, &tooLarge) {
@@ -100,6 +107,13 @@ func (g *Guard) Wrap(check Check, next http.Handler) http.Handler {
 			g.refuse(w, r, status, "body unreadable: "+err.Error())
 			return
 		}
+		err = verify(r.Header, body)
+		<-g.readers
+		if err != nil {
+			g.refuse(w, r, http.StatusUnauthorized, err.Error())
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
@@ -107,25 +121,42 @@ func (g *Guard) Wrap(check Check, next http.Handler) http.Handler {
 	})
 }
 
+type bodyKey struct{}
+
+// Body is the body Wrap read for r, without copying it; ok is false
+// outside Wrap.
+func Body(r *http.Request) (body []byte, ok bool) {
+	body, ok = r.Context().Value(bodyKey{}).([]byte)
+	return body, ok
+}
+
 func (g *Guard) read(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	rc := http.NewResponseController(w)
 	// Not every ResponseWriter supports deadlines (httptest's recorder);
-	// the server's ReadTimeout still bounds the read there.
-	if err := rc.SetReadDeadline(time.Now().Add(g.bodyTimeout)); err == nil {
-		defer rc.SetReadDeadline(time.Time{})
+	// the server's ReadTimeout still bounds the read there. Once the body
+	// is read the server clears the deadline itself (it then only watches
+	// for the client going away).
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(g.bodyTimeout))
+	// Sized once from the declared length (at most MaxBody, checked
+	// before): growing by doubling would allocate four times a large body.
+	// The bound on readers bounds what is allocated before bytes arrive.
+	size := int64(4 << 10)
+	if r.ContentLength > 0 {
+		size = r.ContentLength
 	}
-	// The declared length is the client's word: it sizes the buffer only
-	// up to a little, the rest grows as bytes actually arrive.
-	size := min(max(r.ContentLength, 512), 64<<10)
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.maxBody))
 	return buf.Bytes(), err
 }
 
 // refuse answers status and closes the connection, so the server does not
-// read (or wait for) the rest of a body nobody will use.
+// read (or wait for) the rest of a body nobody will use: without the
+// expired read deadline it would drain up to 256 KiB of it, as slowly as
+// the client sends it, to keep the connection.
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, why string) {
 	g.log.Warn("refused a request", "path", r.URL.Path, "remote", r.RemoteAddr, "status", status, "why", why)
 	w.Header().Set("Connection", "close")
 	http.Error(w, http.StatusText(status), status)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	rc.SetReadDeadline(time.Now())
 }
