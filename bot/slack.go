@@ -609,6 +609,12 @@ func (s *Slack) runAction(ctx context.Context, a action) {
 		if r, err := s.db.Request(ctx, id); err == nil && (r.Status != mcloud.RequestPending || !s.now().Before(r.ExpiresAt)) {
 			s.queueUpdate(ctx, r.ID, r.Requester.ChannelID)
 		}
+	case reply.Private:
+		// "You already approved": when this is the click worked again after
+		// a crash, its first run counted it but never refreshed the message.
+		if r, err := s.db.Request(ctx, id); err == nil {
+			s.queueUpdate(ctx, r.ID, r.Requester.ChannelID)
+		}
 	}
 }
 
