@@ -76,7 +76,7 @@ type SlackOptions struct {
 	// Lease is how long a delivery claimed by a process that stopped
 	// waits before another takes it over (default 30 s).
 	Lease time.Duration
-	// Readers bounds the request bodies read at once (default 64); more
+	// Readers bounds the request bodies read at once (default 16); more
 	// are refused with 503.
 	Readers int
 	// Owner names this process in the deliveries it claims (default:
