@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/bot/slackfake"
+	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/storetest"
 )
@@ -94,6 +96,43 @@ func TestSlackDeliveryWorkedAgainIsNotRepeated(t *testing.T) {
 		if r, err := next.db.Request(ctx, 1); err != nil || r.Status != mcloud.RequestPending {
 			t.Fatalf("request #1 = %+v, %v", r, err)
 		}
+	})
+}
+
+// TestSlackClickWorkedAgainRefreshesThePlan: an Approve click counted by a
+// process that died before refreshing the plan message is worked again by
+// the next one, which finds it already counted ("you already approved")
+// and must still bring the message up to date.
+func TestSlackClickWorkedAgainRefreshesThePlan(t *testing.T) {
+	two := 2
+	needTwo := func(c *config.Config) { c.Approvals.Rules["echo"] = config.Rule{DevOps: &two, Customer: &two} }
+	ws := slackfake.New(t)
+	dsn := filepath.Join(t.TempDir(), "mcloud.db")
+	var plan slackfake.Message
+	t.Run("first process posts the plan", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{dsn: dsn, ws: ws, config: needTwo})
+		h.sendSigned("/slack/commands", h.slashBody(alice, devops, "echo customer-x two keys --steps 1"))
+		ws.WaitFor(t, time.Minute, "the plan message", func() bool { var ok bool; plan, ok = h.planMessage(devops, 1); return ok })
+	})
+	dead := newHarness(t, harnessOptions{dsn: dsn, ws: ws, dead: true, config: needTwo})
+	if status, _ := dead.sendSigned("/slack/interactivity", dead.clickBody(bob, devops, plan.TS, ActionApprove, "1")); status != http.StatusOK {
+		t.Fatalf("click answered %d", status)
+	}
+	ctx := context.Background()
+	d, err := dead.db.ClaimDelivery(ctx, dead.slack.owner, 300*time.Millisecond)
+	if err != nil || d == nil {
+		t.Fatalf("claim = %v, %v", d, err)
+	}
+	dead.slack.run(store.WithDelivery(withCollector(ctx, &collector{}), d.Key), d) // counted, then the crash
+	if r, _ := dead.db.Request(ctx, 1); len(r.Approvals) != 1 {
+		t.Fatalf("the first run did not count the click: %+v", r)
+	}
+
+	next := newHarness(t, harnessOptions{dsn: dsn, ws: ws, lease: 500 * time.Millisecond, config: needTwo})
+	next.waitTasks(1)
+	ws.WaitFor(t, time.Minute, "the plan message to show bob's approval", func() bool {
+		m, _ := next.planMessage(devops, 1)
+		return blocksHave(m, "*Approvals*\\n1 of 2")
 	})
 }
 

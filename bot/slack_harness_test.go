@@ -78,9 +78,13 @@ type harnessOptions struct {
 	workers int
 	// lease is how long a claimed delivery waits for its worker.
 	lease time.Duration
-	// dead: the bot answers HTTP but never works anything, like a
-	// process killed right after its acknowledgements.
+	// dead: the bot answers HTTP but never works anything (commands or
+	// jobs), like a process killed right after its acknowledgements.
 	dead bool
+	// ws: the Slack workspace, when several processes share one.
+	ws *slackfake.Workspace
+	// config edits the example configuration.
+	config func(*config.Config)
 }
 
 func newHarness(tb testing.TB, o harnessOptions) *harness {
@@ -91,7 +95,10 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	if o.dsn == "" {
 		o.dsn = filepath.Join(tb.TempDir(), "mcloud.db")
 	}
-	ws := slackfake.New(tb)
+	ws := o.ws
+	if ws == nil {
+		ws = slackfake.New(tb)
+	}
 	if t, ok := tb.(interface{ Setenv(string, string) }); ok {
 		t.Setenv("SLACK_BOT_TOKEN", slackfake.BotToken)
 		t.Setenv("SLACK_SIGNING_SECRET", testSigningSecret)
@@ -100,6 +107,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	cfg := exampleConfig(tb)
 	cfg.Slack.APIURL = ws.APIURL()
 	cfg.Slack.Mode = o.mode
+	if o.config != nil {
+		o.config(cfg)
+	}
 	log := newTestLogger(tb)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -114,8 +124,10 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		tb.Fatal(err)
 	}
 	svc.SetQueue(q.Enqueue)
-	if err := q.Start(ctx); err != nil {
-		tb.Fatal(err)
+	if !o.dead {
+		if err := q.Start(ctx); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	sl, err := NewSlack(svc, db, SlackOptions{Logger: log, Workers: o.workers, Lease: o.lease, Poster: PosterOptions{Interval: 10 * time.Millisecond, Poll: 50 * time.Millisecond}})
 	if err != nil {
