@@ -6,9 +6,8 @@ package bot
 // or response_url / chat.postEphemeral (what only the caller sees).
 //
 // Slack wants an answer within 3 seconds and retries events that get none,
-// so every handler only verifies, parses, records the delivery (to drop a
-// retry or a duplicate click) and queues the work; bounded workers do the
-// rest.
+// so every handler only verifies, parses and stores the delivery (see
+// ingress.go); bounded workers do the rest.
 
 import (
 	"context"
@@ -32,6 +31,7 @@ import (
 	"github.com/mcloud/mcloud/commands"
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/httpguard"
 )
 
 // SlashCommand is the app's one command.
@@ -56,8 +56,10 @@ const (
 // SlackStore is what the Slack adapter needs of the store.
 type SlackStore interface {
 	PosterStore
-	FirstDelivery(ctx context.Context, key string, ttl time.Duration) (bool, error)
-	ForgetDelivery(ctx context.Context, key string) error
+	TakeDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error)
+	ClaimDelivery(ctx context.Context, owner string, lease time.Duration) (*store.Delivery, error)
+	RenewDelivery(ctx context.Context, key, owner string, lease time.Duration) (bool, error)
+	FinishDelivery(ctx context.Context, key, owner string, msgs []store.OutboxItem) (bool, error)
 	PurgeDeliveries(ctx context.Context, before time.Time) (int64, error)
 	Ping(ctx context.Context) error
 }
@@ -67,11 +69,20 @@ var _ SlackStore = (*store.DB)(nil)
 // SlackOptions tune the adapter; zero values take the defaults.
 type SlackOptions struct {
 	Logger *slog.Logger
-	// Workers run commands at once (default 16); Queue more wait (default
-	// 1024): a queued command is answered through its response_url, which
-	// lasts 30 minutes, so queueing beats refusing.
-	Workers, Queue int
-	Poster         PosterOptions
+	// Workers run commands at once (default 16); more wait in the
+	// database: a waiting command is answered through its response_url,
+	// which lasts 30 minutes, so waiting beats refusing.
+	Workers int
+	// Lease is how long a delivery claimed by a process that stopped
+	// waits before another takes it over (default 30 s).
+	Lease time.Duration
+	// Readers bounds the request bodies read at once (default 16); more
+	// are refused with 503.
+	Readers int
+	// Owner names this process in the deliveries it claims (default:
+	// host, pid and a random suffix).
+	Owner  string
+	Poster PosterOptions
 	// HTTPClient calls the Web API and response URLs (default: a client
 	// with the poster's timeout).
 	HTTPClient *http.Client
@@ -90,19 +101,18 @@ type Slack struct {
 	mode     string
 	apiHost  string
 	http     *http.Client
-	work     chan task
+	guard    *httpguard.Guard
 	workers  int
+	lease    time.Duration
+	owner    string
+	// wake tells the dispatcher a delivery was stored.
+	wake chan struct{}
 	// connected is whether Slack is reachable: Socket Mode connected, or
 	// in HTTP mode the bot token accepted by auth.test.
 	connected atomic.Bool
 	now       func() time.Time
-	// taskDone, when set (tests), hears of each finished task.
+	// taskDone, when set (tests), hears of each delivery worked.
 	taskDone func(key string)
-}
-
-type task struct {
-	key string
-	run func(ctx context.Context)
 }
 
 // NewSlack builds the adapter from the service's configuration; the
@@ -115,8 +125,11 @@ func NewSlack(svc *commands.Service, db SlackStore, opts SlackOptions) (*Slack, 
 	if opts.Workers <= 0 {
 		opts.Workers = 16
 	}
-	if opts.Queue <= 0 {
-		opts.Queue = 1024
+	if opts.Lease <= 0 {
+		opts.Lease = defaultLease
+	}
+	if opts.Owner == "" {
+		opts.Owner = newOwner()
 	}
 	if opts.Poster.Logger == nil {
 		opts.Poster.Logger = opts.Logger
@@ -125,8 +138,8 @@ func NewSlack(svc *commands.Service, db SlackStore, opts SlackOptions) (*Slack, 
 	if !ok {
 		return nil, fmt.Errorf("slack.bot_token: environment variable %s is not set", cfg.Slack.BotToken.Ref)
 	}
-	s := &Slack{svc: svc, cfg: cfg, db: db, log: opts.Logger, mode: cfg.SlackMode(), work: make(chan task, opts.Queue),
-		workers: opts.Workers, now: time.Now}
+	s := &Slack{svc: svc, cfg: cfg, db: db, log: opts.Logger, mode: cfg.SlackMode(), guard: newGuard(opts),
+		workers: opts.Workers, lease: opts.Lease, owner: opts.Owner, wake: make(chan struct{}, 1), now: time.Now}
 	switch s.mode {
 	case config.SlackSocket:
 		if s.appToken, ok = cfg.Slack.AppToken.Value(); !ok {
@@ -183,14 +196,12 @@ func (s *Slack) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Run works commands, delivers the outbox, and (in Socket Mode) keeps the
-// connection to Slack, until ctx ends. Commands already acknowledged to
-// Slack are finished before it returns.
+// Run works deliveries, delivers the outbox, and (in Socket Mode) keeps
+// the connection to Slack, until ctx ends. Deliveries being worked are
+// finished before it returns; the others stay stored for the next start.
 func (s *Slack) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for range s.workers {
-		wg.Go(func() { s.worker(ctx) })
-	}
+	wg.Go(func() { s.dispatch(ctx) })
 	wg.Go(func() { s.poster.Run(ctx) })
 	wg.Go(func() { s.janitor(ctx) })
 	if s.mode == config.SlackSocket {
@@ -200,59 +211,6 @@ func (s *Slack) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
-}
-
-func (s *Slack) worker(ctx context.Context) {
-	for {
-		select {
-		case t := <-s.work:
-			s.runTask(ctx, t)
-		case <-ctx.Done():
-			for {
-				select {
-				case t := <-s.work:
-					s.runTask(ctx, t)
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// runTask runs t even if ctx ended: Slack was told it was taken.
-func (s *Slack) runTask(ctx context.Context, t task) {
-	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskTimeout)
-	defer cancel()
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("Slack task panicked", "key", t.key, "panic", r)
-		}
-		if s.taskDone != nil {
-			s.taskDone(t.key)
-		}
-	}()
-	t.run(tctx)
-}
-
-// submit queues t, waiting at most wait for room.
-func (s *Slack) submit(t task, wait time.Duration) bool {
-	select {
-	case s.work <- t:
-		return true
-	default:
-	}
-	if wait <= 0 {
-		return false
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case s.work <- t:
-		return true
-	case <-timer.C:
-		return false
-	}
 }
 
 // janitor forgets old deliveries.
@@ -295,50 +253,35 @@ func (s *Slack) checkAuth(ctx context.Context) {
 // and /slack/events. Every request is verified before it is parsed.
 func (s *Slack) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /slack/commands", s.handleCommand)
-	mux.HandleFunc("POST /slack/interactivity", s.handleInteraction)
-	mux.HandleFunc("POST /slack/events", s.handleEvent)
+	mux.Handle("POST /slack/commands", s.guarded(s.handleCommand))
+	mux.Handle("POST /slack/interactivity", s.guarded(s.handleInteraction))
+	mux.Handle("POST /slack/events", s.guarded(s.handleEvent))
 	return mux
 }
 
-// verify reads the body and checks Slack's signature over it: v0=HMAC-SHA256
-// of "v0:timestamp:body" with the signing secret, compared in constant
-// time, the timestamp within five minutes. On failure it has answered 401
-// and nothing else happens.
+// verify returns the body of a request the guard let through (see
+// guarded): its headers checked before it was read, its signature after.
 func (s *Slack) verify(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		s.reject(w, r, http.StatusRequestEntityTooLarge, "body unreadable or larger than 1 MiB")
+	body, ok := httpguard.Body(r)
+	if !ok {
+		s.reject(w, r, http.StatusInternalServerError, "endpoint not behind the body guard")
 		return nil, false
 	}
-	if s.secret == "" {
-		s.reject(w, r, http.StatusUnauthorized, "no signing secret is configured")
-		return nil, false
-	}
-	sig, stamp := r.Header.Get("X-Slack-Signature"), r.Header.Get("X-Slack-Request-Timestamp")
-	if sig == "" || stamp == "" {
-		s.reject(w, r, http.StatusUnauthorized, "missing X-Slack-Signature or X-Slack-Request-Timestamp")
-		return nil, false
-	}
-	sec, err := strconv.ParseInt(stamp, 10, 64)
-	if err != nil {
-		s.reject(w, r, http.StatusUnauthorized, "timestamp is not a number")
-		return nil, false
-	}
-	if skew := s.now().Sub(time.Unix(sec, 0)); skew > maxSkew || skew < -maxSkew {
-		s.reject(w, r, http.StatusUnauthorized, "timestamp more than five minutes away (a replay, or a clock off)")
-		return nil, false
-	}
-	sv, err := slack.NewSecretsVerifier(r.Header, s.secret)
+	return body, true
+}
+
+// signature checks Slack's signature over the body: v0=HMAC-SHA256 of
+// "v0:timestamp:body" with the signing secret, compared in constant time.
+func (s *Slack) signature(h http.Header, body []byte) error {
+	sv, err := slack.NewSecretsVerifier(h, s.secret)
 	if err == nil {
 		sv.Write(body)
 		err = sv.Ensure()
 	}
 	if err != nil {
-		s.reject(w, r, http.StatusUnauthorized, "signature does not match")
-		return nil, false
+		return errors.New("signature does not match")
 	}
-	return body, true
+	return nil
 }
 
 func (s *Slack) reject(w http.ResponseWriter, r *http.Request, status int, why string) {
@@ -349,39 +292,6 @@ func (s *Slack) reject(w http.ResponseWriter, r *http.Request, status int, why s
 func (s *Slack) badRequest(w http.ResponseWriter, r *http.Request, why string) {
 	s.log.Warn("malformed Slack request", "path", r.URL.Path, "remote", r.RemoteAddr, "why", why)
 	http.Error(w, "bad request: "+why, http.StatusBadRequest)
-}
-
-// take records a delivery and queues its work, answering Slack at once:
-// a duplicate is acknowledged and dropped; when the bot is too busy or
-// its database is down, the delivery is forgotten so a retry can succeed,
-// and busy answers what the caller sees.
-func (s *Slack) take(w http.ResponseWriter, r *http.Request, t task, busy func(w http.ResponseWriter)) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if t.key != "" {
-		first, err := s.db.FirstDelivery(ctx, t.key, dedupeTTL)
-		if err != nil {
-			s.log.Error("record Slack delivery", "key", t.key, "err", err)
-			busy(w)
-			return
-		}
-		if !first {
-			s.log.Info("duplicate Slack delivery dropped", "key", t.key, "retry", r.Header.Get("X-Slack-Retry-Num"))
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-	}
-	if !s.submit(t, 0) {
-		s.log.Error("too busy to take a Slack request", "key", t.key, "queued", len(s.work))
-		if t.key != "" {
-			if err := s.db.ForgetDelivery(context.WithoutCancel(ctx), t.key); err != nil {
-				s.log.Warn("forget Slack delivery", "key", t.key, "err", err)
-			}
-		}
-		busy(w)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 const busyText = "mcloud cannot take this on right now (too busy, or its database is not answering); nothing was done. Try again in a minute."
@@ -426,8 +336,7 @@ func (s *Slack) handleCommand(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, "user_id, team_id and channel_id are required")
 		return
 	}
-	in := commandInput(cmd, s.now())
-	s.take(w, r, task{key: commandKey(cmd), run: func(ctx context.Context) { s.runCommand(ctx, in) }}, busyEphemeral)
+	s.take(w, r, commandKey(cmd), commandPayload(commandInput(cmd, s.now())), busyEphemeral)
 }
 
 func (s *Slack) handleInteraction(w http.ResponseWriter, r *http.Request) {
@@ -455,11 +364,7 @@ func (s *Slack) handleInteraction(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, err.Error())
 		return
 	}
-	s.take(w, r, task{key: actionKey(cb), run: func(ctx context.Context) {
-		for _, a := range acts {
-			s.runAction(ctx, a)
-		}
-	}}, busyRetry)
+	s.take(w, r, actionKey(cb), actionPayload(acts), busyRetry)
 }
 
 // eventEnvelope is the outer Events API payload.
@@ -513,7 +418,7 @@ func (s *Slack) handleEvent(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	s.take(w, r, task{key: eventKey(env), run: func(ctx context.Context) { s.runCommand(ctx, in) }}, busyRetry)
+	s.take(w, r, eventKey(env), commandPayload(in), busyRetry)
 }
 
 // The keys a delivery is remembered by: Slack retries carry the same
@@ -712,10 +617,21 @@ func (s *Slack) runAction(ctx context.Context, a action) {
 		if r, err := s.db.Request(ctx, id); err == nil && (r.Status != mcloud.RequestPending || !s.now().Before(r.ExpiresAt)) {
 			s.queueUpdates(ctx, r.ID)
 		}
+	case reply.Private:
+		// "You already approved": when this is the click worked again after
+		// a crash, its first run counted it but never refreshed the message.
+		if r, err := s.db.Request(ctx, id); err == nil {
+			s.queueUpdates(ctx, r.ID)
+		}
 	}
 }
 
+// queue queues a message; the work of a delivery queues its messages
+// when it is marked done (see collect).
 func (s *Slack) queue(ctx context.Context, it store.OutboxItem) {
+	if collect(ctx, it) {
+		return
+	}
 	if _, err := s.db.QueueMessage(ctx, it); err != nil {
 		s.log.Error("queue Slack message", "channel", it.ChannelID, "kind", it.Kind, "err", err)
 		return

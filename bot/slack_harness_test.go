@@ -76,6 +76,15 @@ type harnessOptions struct {
 	dsn  string // default: a fresh SQLite file
 	// workers: 1 makes the bot work its deliveries in arrival order.
 	workers int
+	// lease is how long a claimed delivery waits for its worker.
+	lease time.Duration
+	// dead: the bot answers HTTP but never works anything (commands or
+	// jobs), like a process killed right after its acknowledgements.
+	dead bool
+	// ws: the Slack workspace, when several processes share one.
+	ws *slackfake.Workspace
+	// config edits the example configuration.
+	config func(*config.Config)
 }
 
 func newHarness(tb testing.TB, o harnessOptions) *harness {
@@ -86,7 +95,10 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	if o.dsn == "" {
 		o.dsn = filepath.Join(tb.TempDir(), "mcloud.db")
 	}
-	ws := slackfake.New(tb)
+	ws := o.ws
+	if ws == nil {
+		ws = slackfake.New(tb)
+	}
 	if t, ok := tb.(interface{ Setenv(string, string) }); ok {
 		t.Setenv("SLACK_BOT_TOKEN", slackfake.BotToken)
 		t.Setenv("SLACK_SIGNING_SECRET", testSigningSecret)
@@ -95,6 +107,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	cfg := exampleConfig(tb)
 	cfg.Slack.APIURL = ws.APIURL()
 	cfg.Slack.Mode = o.mode
+	if o.config != nil {
+		o.config(cfg)
+	}
 	log := newTestLogger(tb)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -109,10 +124,12 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		tb.Fatal(err)
 	}
 	svc.SetQueue(q.Enqueue)
-	if err := q.Start(ctx); err != nil {
-		tb.Fatal(err)
+	if !o.dead {
+		if err := q.Start(ctx); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	sl, err := NewSlack(svc, db, SlackOptions{Logger: log, Workers: o.workers, Poster: PosterOptions{Interval: 10 * time.Millisecond, Poll: 50 * time.Millisecond}})
+	sl, err := NewSlack(svc, db, SlackOptions{Logger: log, Workers: o.workers, Lease: o.lease, Poster: PosterOptions{Interval: 10 * time.Millisecond, Poll: 50 * time.Millisecond}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -125,7 +142,11 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		}
 	}
 	ran := make(chan struct{})
-	go func() { sl.Run(ctx); close(ran) }()
+	if o.dead {
+		close(ran)
+	} else {
+		go func() { sl.Run(ctx); close(ran) }()
+	}
 	h.srv = httptest.NewServer(sl.Handler())
 	tb.Cleanup(func() {
 		h.srv.Close()
@@ -136,7 +157,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		q.Stop(sctx)
 		db.Close()
 	})
-	ws.WaitFor(tb, 30*time.Second, "the bot to reach Slack", func() bool { return sl.Ready(ctx) == nil })
+	if !o.dead {
+		ws.WaitFor(tb, 30*time.Second, "the bot to reach Slack", func() bool { return sl.Ready(ctx) == nil })
+	}
 	return h
 }
 

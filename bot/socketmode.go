@@ -2,7 +2,7 @@ package bot
 
 // Socket Mode: the same commands and buttons over a WebSocket the bot
 // opens with its app-level token, so it needs no public URL. Each envelope
-// is acknowledged at once, then handled like its HTTP counterpart.
+// is stored, then acknowledged, then worked like its HTTP counterpart.
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func (s *Slack) runSocketMode(ctx context.Context) {
 // here in order rather than through slack-go's SocketmodeHandler, whose
 // handlers each run in their own goroutine: "connecting" could then land
 // after "connected" and leave the bot not ready while connected. Envelopes
-// are acknowledged and worked in their own goroutines.
+// are stored and acknowledged in their own goroutines.
 func (s *Slack) socketEvents(ctx context.Context, c *socketmode.Client, errc <-chan error) error {
 	for {
 		select {
@@ -104,83 +104,68 @@ func (s *Slack) ack(e socketmode.Event, c *socketmode.Client) {
 }
 
 func (s *Slack) socketCommand(e socketmode.Event, c *socketmode.Client) {
-	s.ack(e, c)
 	cmd, ok := e.Data.(slack.SlashCommand)
 	if !ok || cmd.UserID == "" || cmd.TeamID == "" || cmd.ChannelID == "" {
+		s.ack(e, c)
 		s.log.Warn("malformed Socket Mode slash command", "type", e.Type)
 		return
 	}
-	in := commandInput(cmd, s.now())
-	s.takeEnvelope(task{key: commandKey(cmd), run: func(ctx context.Context) { s.runCommand(ctx, in) }}, in)
+	s.takeEnvelope(e, c, commandKey(cmd), commandPayload(commandInput(cmd, s.now())))
 }
 
 func (s *Slack) socketInteraction(e socketmode.Event, c *socketmode.Client) {
-	s.ack(e, c)
 	cb, ok := e.Data.(slack.InteractionCallback)
 	if !ok || cb.Type != slack.InteractionTypeBlockActions {
+		s.ack(e, c)
 		return
 	}
 	acts, err := actionInputs(cb, s.now())
 	if err != nil {
+		s.ack(e, c)
 		s.log.Warn("malformed Socket Mode interaction", "err", err)
 		return
 	}
-	s.takeEnvelope(task{key: actionKey(cb), run: func(ctx context.Context) {
-		for _, a := range acts {
-			s.runAction(ctx, a)
-		}
-	}}, acts[0].input)
+	s.takeEnvelope(e, c, actionKey(cb), actionPayload(acts))
 }
 
 // socketEventsAPI takes app mentions; other events are only acknowledged.
 func (s *Slack) socketEventsAPI(e socketmode.Event, c *socketmode.Client) {
-	s.ack(e, c)
 	ev, ok := e.Data.(slackevents.EventsAPIEvent)
 	if !ok || ev.InnerEvent.Type != string(slackevents.AppMention) {
+		s.ack(e, c)
 		return
 	}
 	cb, _ := ev.Data.(*slackevents.EventsAPICallbackEvent)
 	m, _ := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
 	if cb == nil || m == nil {
+		s.ack(e, c)
 		return
 	}
 	env := eventEnvelope{Type: ev.Type, TeamID: ev.TeamID, EnterpriseID: ev.EnterpriseID, EventID: cb.EventID}
 	in, ok := mentionInput(env, mentionEvent{Type: m.Type, User: m.User, UserTeam: m.UserTeam, Text: m.Text, TS: m.TimeStamp,
 		ThreadTS: m.ThreadTimeStamp, Channel: m.Channel, BotID: m.BotID}, s.now())
 	if !ok {
+		s.ack(e, c)
 		return
 	}
-	s.takeEnvelope(task{key: eventKey(env), run: func(ctx context.Context) { s.runCommand(ctx, in) }}, in)
+	s.takeEnvelope(e, c, eventKey(env), commandPayload(in))
 }
 
-// takeEnvelope is take for Socket Mode: the envelope is acknowledged
-// already, so a caller the bot cannot serve is told so directly.
-func (s *Slack) takeEnvelope(t task, in input) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if t.key != "" {
-		first, err := s.db.FirstDelivery(ctx, t.key, dedupeTTL)
-		if err != nil {
-			s.log.Error("record Slack delivery", "key", t.key, "err", err)
-			s.busy(ctx, in)
-			return
-		}
-		if !first {
-			s.log.Info("duplicate Slack delivery dropped", "key", t.key)
-			return
-		}
+// takeEnvelope is take for Socket Mode: the delivery is stored before the
+// envelope is acknowledged. When the database does not answer it is
+// acknowledged anyway (Slack would only show the caller an error) and
+// the caller is told directly that nothing was done.
+func (s *Slack) takeEnvelope(e socketmode.Event, c *socketmode.Client, key string, p deliveryPayload) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err := s.keep(ctx, key, p, "")
+	cancel()
+	s.ack(e, c)
+	if err != nil {
+		s.log.Error("store Slack delivery", "key", key, "err", err)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.busy(ctx, p.input())
 	}
-	// Acknowledged already: waiting a little for a worker costs nothing.
-	if s.submit(t, 5*time.Second) {
-		return
-	}
-	s.log.Error("too busy to take a Slack request", "key", t.key, "queued", len(s.work))
-	if t.key != "" {
-		if err := s.db.ForgetDelivery(ctx, t.key); err != nil {
-			s.log.Warn("forget Slack delivery", "key", t.key, "err", err)
-		}
-	}
-	s.busy(ctx, in)
 }
 
 func (s *Slack) busy(ctx context.Context, in input) {

@@ -100,7 +100,7 @@ func (a *app) serveMetrics() (stop func(), err error) {
 	token, _ := a.cfg.Metrics.Token.Value()
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", a.metrics.Handler(token))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(mux)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

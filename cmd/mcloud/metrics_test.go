@@ -3,9 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -198,22 +195,12 @@ func playTour(t *testing.T, cfg *config.Config, ws *slackfake.Workspace, base, p
 // postCommand sends a slash command signed as Slack signs it.
 func postCommand(t *testing.T, base string, form url.Values) {
 	t.Helper()
-	body := form.Encode()
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(serveSecret))
-	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
-	req, _ := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", stamp)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
+	status, err := signedPost(http.DefaultClient, base, "/slack/commands", form.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("slash command %q answered %d", form.Get("text"), resp.StatusCode)
+	if status != http.StatusOK {
+		t.Fatalf("slash command %q answered %d", form.Get("text"), status)
 	}
 }
 

@@ -56,7 +56,10 @@ every secret the environment lacks, then exits.`, stderr)
 		return err
 	}
 	defer a.close()
-	sl, err := bot.NewSlack(a.svc, a.db, bot.SlackOptions{Logger: log, HTTPClient: slackHTTPClient(a.metrics)})
+	// A delivery claimed by a process that died is taken over as a job
+	// would be (jobs.rescue_after), but within 30 s: its caller is waiting.
+	sl, err := bot.NewSlack(a.svc, a.db, bot.SlackOptions{Logger: log, HTTPClient: slackHTTPClient(a.metrics),
+		Lease: min(a.svc.Config().Jobs.RescueAfter.Std(), 30*time.Second)})
 	if err != nil {
 		return err
 	}
@@ -85,7 +88,7 @@ every secret the environment lacks, then exits.`, stderr)
 
 	mux := serveMux(sl, sl.Mode())
 	mux.Handle("GET /metrics", a.metricsOnMain())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(mux)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("mcloud serving", "listen", ln.Addr().String(), "slack", sl.Mode(), "database", string(a.db.Dialect()), "version", version, "metrics", a.metricsMode())
@@ -107,6 +110,15 @@ every secret the environment lacks, then exits.`, stderr)
 	stopSlack()
 	<-slackDone
 	return serveErr
+}
+
+// newServer bounds what a client that never authenticates can hold: a
+// connection that sends its request slowly is closed after ReadTimeout,
+// an idle one after IdleTimeout (Slack's requests are small and answered
+// within 3 s). The handlers bound bodies themselves (httpguard).
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
 }
 
 // serveMux routes the Slack endpoints (in HTTP mode, or in Socket Mode when

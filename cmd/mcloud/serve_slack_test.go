@@ -3,9 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,8 +31,9 @@ import (
 
 const serveSecret = "serve-test-signing-secret"
 
-// slackConfig is the example configuration in HTTP mode against ws.
-func slackConfig(t *testing.T, ws *slackfake.Workspace) string {
+// slackConfig is the example configuration in HTTP mode against ws, with
+// more edits applied after.
+func slackConfig(t *testing.T, ws *slackfake.Workspace, more ...func(string) string) string {
 	t.Helper()
 	return writeConfig(t, func(s string) string {
 		out := strings.Replace(s, "  app_token: ${SLACK_APP_TOKEN}     # set it to use Socket Mode (no public URL)\n",
@@ -36,8 +41,33 @@ func slackConfig(t *testing.T, ws *slackfake.Workspace) string {
 		if out == s {
 			t.Fatal("the example configuration no longer has the app_token line this test replaces")
 		}
+		for _, edit := range more {
+			out = edit(out)
+		}
 		return out
 	})
+}
+
+// signedPost sends body to base+path signed with serveSecret as Slack
+// signs, and returns the status, or an error when no answer came.
+func signedPost(client *http.Client, base, path, body string) (int, error) {
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(serveSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // server is one `mcloud serve` process.

@@ -143,6 +143,21 @@ CREATE INDEX dedupe_at ON dedupe (at);
 ALTER TABLE slack_leases ADD COLUMN token BIGINT NOT NULL DEFAULT 0;
 `},
 	{version: 5, name: "a job's number is its request's number", fn: renumberJobs},
+	{version: 6, name: "slack: acknowledged deliveries kept until worked",
+		sqlite: `
+CREATE TABLE slack_deliveries (
+	id {{id}},
+	key TEXT NOT NULL UNIQUE,
+	payload TEXT NOT NULL,
+	received_at BIGINT NOT NULL,
+	owner TEXT NOT NULL DEFAULT '',
+	lease_until BIGINT NOT NULL DEFAULT 0,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	request_id BIGINT NOT NULL DEFAULT 0,
+	done_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX slack_deliveries_pending ON slack_deliveries (done_at, lease_until, id);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,8 +65,8 @@ func TestMigrationGivesJobsTheirRequestNumber(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(applied) != 1 {
-			t.Fatalf("applied %v, want only the renumbering", applied)
+		if !slices.ContainsFunc(applied, func(a string) bool { return strings.Contains(a, "a job's number is its request's number") }) {
+			t.Fatalf("applied %v, want the renumbering among them", applied)
 		}
 		for _, req := range []int64{2, 3} {
 			j, err := db.Job(ctx, req)

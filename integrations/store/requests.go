@@ -50,6 +50,13 @@ func (s *DB) SubmitWith(ctx context.Context, r *mcloud.Request, enqueue Enqueue,
 	var job *mcloud.Job
 	var dup *AlreadyWaiting
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A delivery worked again after a crash gets the request it made.
+		if prev, prevJob, ok, err := s.submitted(ctx, tx); err != nil || ok {
+			if ok {
+				*r, job = *prev, prevJob
+			}
+			return err
+		}
 		if o.Unique {
 			// Params encode with sorted keys, so equal params are equal text.
 			rows, err := tx.QueryContext(ctx, s.rebind(requestSelect+` WHERE status = ? AND verb = ? AND customer = ? AND env = ? AND params = ? AND expires_at > ? ORDER BY id LIMIT 1`),
@@ -75,6 +82,9 @@ func (s *DB) SubmitWith(ctx context.Context, r *mcloud.Request, enqueue Enqueue,
 			return fmt.Errorf("insert request: %w", err)
 		}
 		r.ID = id
+		if err := s.markSubmitted(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := s.audit(ctx, tx, auditFor(r, r.Requester, mcloud.AuditRequested, r.Verb+" "+paramsText(r.Params))); err != nil {
 			return err
 		}

@@ -52,13 +52,19 @@ var ErrLeaseLost = errors.New("another process holds this channel's outbox lease
 
 // QueueMessage adds a message of any kind to the outbox.
 func (s *DB) QueueMessage(ctx context.Context, it OutboxItem) (int64, error) {
+	return s.queueMessage(ctx, s.db, it)
+}
+
+// queueMessage queues it through q, so a delivery's answers and its being
+// done can be one transaction.
+func (s *DB) queueMessage(ctx context.Context, q querier, it OutboxItem) (int64, error) {
 	if it.CreatedAt.IsZero() {
 		it.CreatedAt = s.Now()
 	}
 	if it.Kind == "" {
 		it.Kind = KindPost
 	}
-	id, err := s.insertID(ctx, s.db, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts)
+	id, err := s.insertID(ctx, q, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		it.ChannelID, it.RequestID, it.JobID, it.Text, ms(it.CreatedAt), it.Kind, it.Blocks, it.ThreadTS)
 	if err != nil {
@@ -380,41 +386,4 @@ func (s *DB) Abandon(ctx context.Context, l Lease, id int64, reason string) erro
 	return s.fenced(ctx, l, fmt.Sprintf("abandon message %d", id),
 		`UPDATE outbox SET sent_at = ?, error = ?, inflight_at = 0 WHERE id = ? AND sent_at = 0 AND `+leaseHeldSQL,
 		ms(s.Now()), reason, id)
-}
-
-// FirstDelivery records key (a team and an event, trigger or envelope id)
-// and reports whether it is new within ttl. Slack retries events and may
-// deliver one click twice; the key lives in the database so a restart
-// does not forget it.
-func (s *DB) FirstDelivery(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	now := s.Now()
-	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO dedupe (key, at) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ?`),
-		key, ms(now), ms(now.Add(-ttl)))
-	if err != nil {
-		return false, fmt.Errorf("record delivery %s: %w", key, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("record delivery %s: %w", key, err)
-	}
-	return n == 1, nil
-}
-
-// ForgetDelivery removes key, so a delivery that could not be taken on
-// (the bot was too busy) is processed when Slack sends it again.
-func (s *DB) ForgetDelivery(ctx context.Context, key string) error {
-	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM dedupe WHERE key = ?`), key); err != nil {
-		return fmt.Errorf("forget delivery %s: %w", key, err)
-	}
-	return nil
-}
-
-// PurgeDeliveries forgets keys recorded before before.
-func (s *DB) PurgeDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM dedupe WHERE at < ?`), ms(before))
-	if err != nil {
-		return 0, fmt.Errorf("purge old deliveries: %w", err)
-	}
-	return res.RowsAffected()
 }

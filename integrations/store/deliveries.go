@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mcloud/mcloud"
+)
+
+// A Slack delivery (a slash command, a button click, a mention) is kept
+// from the moment Slack is told "200" until its work is done: the handler
+// stores it with its dedupe key in one transaction before answering, and
+// workers on any replica claim it from here. A process that dies leaves
+// its claims to expire and be taken over, so acknowledged work is never
+// lost; what a re-run must not do twice (create the request, queue the
+// answers) is keyed on the delivery.
+
+// Delivery is one stored delivery, claimed by a worker.
+type Delivery struct {
+	Key string
+	// Payload is the verified input, encoded by the bot.
+	Payload    string
+	ReceivedAt time.Time
+	// Attempts counts the claims, this one included.
+	Attempts int
+}
+
+// FirstDelivery records key (a team and an event, trigger or envelope id)
+// and reports whether it is new within ttl. Slack retries events and may
+// deliver one click twice; the key lives in the database so a restart
+// does not forget it.
+func (s *DB) FirstDelivery(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	first, err := s.firstDelivery(ctx, s.db, key, ttl)
+	if err != nil {
+		return false, fmt.Errorf("record delivery %s: %w", key, err)
+	}
+	return first, nil
+}
+
+func (s *DB) firstDelivery(ctx context.Context, q querier, key string, ttl time.Duration) (bool, error) {
+	now := s.Now()
+	res, err := q.ExecContext(ctx, s.rebind(`INSERT INTO dedupe (key, at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ?`),
+		key, ms(now), ms(now.Add(-ttl)))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// TakeDelivery records key as FirstDelivery does and, when it is new,
+// stores payload to be worked, in the same transaction: once Slack is
+// told the delivery was taken, it is in the database. It reports false
+// for a duplicate, which is not stored again.
+func (s *DB) TakeDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error) {
+	var first bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if first, err = s.firstDelivery(ctx, tx, key, ttl); err != nil || !first {
+			return err
+		}
+		// A row left from an older delivery with this key (past the TTL,
+		// not purged yet) is replaced.
+		_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO slack_deliveries (key, payload, received_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, received_at = excluded.received_at,
+			owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`), key, payload, ms(s.Now()))
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store delivery %s: %w", key, err)
+	}
+	return first, nil
+}
+
+// ClaimDelivery gives owner the oldest delivery nobody is working (never
+// claimed, or claimed by a process whose lease ran out) for lease, or nil
+// when there is none. On PostgreSQL concurrent claimers skip each other's
+// rows, so each delivery has one worker at a time.
+func (s *DB) ClaimDelivery(ctx context.Context, owner string, lease time.Duration) (*Delivery, error) {
+	now := s.Now()
+	skip := ""
+	if s.dialect == Postgres {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	var d Delivery
+	var received int64
+	err := s.db.QueryRowContext(ctx, s.rebind(`UPDATE slack_deliveries SET owner = ?, lease_until = ?, attempts = attempts + 1
+		WHERE id = (SELECT id FROM slack_deliveries WHERE done_at = 0 AND lease_until <= ? ORDER BY id LIMIT 1`+skip+`)
+		AND done_at = 0 AND lease_until <= ?
+		RETURNING key, payload, received_at, attempts`), owner, ms(now.Add(lease)), ms(now), ms(now)).
+		Scan(&d.Key, &d.Payload, &received, &d.Attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim a Slack delivery: %w", err)
+	}
+	d.ReceivedAt = fromMS(received)
+	return &d, nil
+}
+
+// RenewDelivery extends owner's lease on key; false means owner no longer
+// holds it (it expired and another process took the delivery over).
+func (s *DB) RenewDelivery(ctx context.Context, key, owner string, lease time.Duration) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE slack_deliveries SET lease_until = ? WHERE key = ? AND owner = ? AND done_at = 0`),
+		ms(s.Now().Add(lease)), key, owner)
+	if err != nil {
+		return false, fmt.Errorf("renew lease on delivery %s: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("renew lease on delivery %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// FinishDelivery marks key done and queues the messages its work produced,
+// in one transaction, so a crash either leaves the delivery to be worked
+// again with nothing queued, or done with everything queued. It is fenced
+// on owner's claim: when another process took the delivery over, nothing
+// is queued and it reports false.
+func (s *DB) FinishDelivery(ctx context.Context, key, owner string, msgs []OutboxItem) (bool, error) {
+	var mine bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE slack_deliveries SET done_at = ?, lease_until = 0 WHERE key = ? AND owner = ? AND done_at = 0`),
+			ms(s.Now()), key, owner)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		mine = true
+		for _, it := range msgs {
+			if _, err := s.queueMessage(ctx, tx, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("finish delivery %s: %w", key, err)
+	}
+	return mine, nil
+}
+
+// ForgetDelivery removes key, so a delivery that could not be taken on
+// is processed when Slack sends it again.
+func (s *DB) ForgetDelivery(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM dedupe WHERE key = ?`), key); err != nil {
+		return fmt.Errorf("forget delivery %s: %w", key, err)
+	}
+	return nil
+}
+
+// PurgeDeliveries forgets keys recorded before before, and the deliveries
+// done before then; one not done yet is kept whatever its age.
+func (s *DB) PurgeDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM dedupe WHERE at < ?`), ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge old deliveries: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM slack_deliveries WHERE done_at <> 0 AND done_at < ?`), ms(before)); err != nil {
+		return 0, fmt.Errorf("purge old deliveries: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+type deliveryCtxKey struct{}
+
+// WithDelivery marks ctx as the work of delivery key: a request submitted
+// under it is created once, however often the delivery is worked.
+func WithDelivery(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, deliveryCtxKey{}, key)
+}
+
+func deliveryOf(ctx context.Context) string {
+	key, _ := ctx.Value(deliveryCtxKey{}).(string)
+	return key
+}
+
+// submitted finds the request an earlier run of ctx's delivery created,
+// inside tx (the delivery's row locked, so two runs at once wait for each
+// other). ok is false when there is none, or no delivery.
+func (s *DB) submitted(ctx context.Context, tx *sql.Tx) (r *mcloud.Request, job *mcloud.Job, ok bool, err error) {
+	key := deliveryOf(ctx)
+	if key == "" {
+		return nil, nil, false, nil
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, s.rebind(`SELECT request_id FROM slack_deliveries WHERE key = ?`+s.forUpdate()), key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && id == 0) {
+		return nil, nil, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read delivery %s: %w", key, err)
+	}
+	if r, err = s.getRequest(ctx, tx, id, false); err != nil {
+		return nil, nil, false, err
+	}
+	if r.JobID != 0 {
+		if job, err = s.getJob(ctx, tx, r.JobID, false); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	return r, job, true, nil
+}
+
+// markSubmitted records, inside the transaction that created request id,
+// that ctx's delivery created it.
+func (s *DB) markSubmitted(ctx context.Context, tx *sql.Tx, id int64) error {
+	key := deliveryOf(ctx)
+	if key == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE slack_deliveries SET request_id = ? WHERE key = ?`), id, key); err != nil {
+		return fmt.Errorf("record request #%d of delivery %s: %w", id, key, err)
+	}
+	return nil
+}
