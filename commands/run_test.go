@@ -45,10 +45,12 @@ func TestRunSummarisesOutputPerHost(t *testing.T) {
 		t.Fatalf("thread:\n%s\n\nwant the output:\n%s", strings.Join(thread, "\n"), wantOutput)
 	}
 	t.Logf("thread:\n%s", strings.Join(thread, "\n"))
-	// Asked elsewhere, "job 1" says where the output is instead of "above".
-	jr := w.do("alice", "customer-x-shared", "/mcloud job 1")
+	// Asked elsewhere (alice's DM with the bot), "job 1" says where the
+	// output is instead of "above".
+	alice, _ := w.cfg.UserByName("alice")
+	jr := w.svc.Handle(context.Background(), w.cfg.Resolve(alice, "D0ALICE"), "/mcloud job 1")
 	if text := jr.Title + "\n" + strings.Join(jr.Lines, "\n"); strings.Contains(text, "above") || !strings.Contains(text, "Progress, output and links are in #devops, in the thread of #1.") {
-		t.Fatalf("job 1 in #customer-x-shared:\n%s", text)
+		t.Fatalf("job 1 in alice's DM:\n%s%s", text, jr.Error)
 	}
 	if audit := w.auditDetails(job); !containsInOrder(audit, "step: run on 3 hosts: host-2: exit 1; host-1, host-3: exit 0", "failed: `cat") {
 		t.Fatalf("audit:\n%s", strings.Join(audit, "\n"))
