@@ -116,6 +116,7 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	svc.Deps.DM = sl
 	h := &harness{t: tb, ws: ws, db: db, cfg: cfg, slack: sl, poke: make(chan struct{}, 1)}
 	sl.taskDone = func(string) {
 		h.finished.Add(1)

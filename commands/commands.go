@@ -122,6 +122,29 @@ type Store interface {
 type Deps struct {
 	AWS AWSAccounts  // see aws.go
 	SSH SSHConnector // see ssh.go
+	// DM sends direct messages that are never stored (see DirectMessenger).
+	DM DirectMessenger
+}
+
+// DirectMessenger sends one user a direct message at once, outside the
+// outbox: the text content returns (a credential) is fetched only when
+// the message is sent, never reaches the database, and is dropped right
+// after. Unlike a post it is not durable, so the caller learns whether it
+// was delivered: an error from content is returned as it is; a message
+// the chat could not deliver is a *DMError.
+type DirectMessenger interface {
+	SendDM(ctx context.Context, userID string, content func(ctx context.Context) (string, error)) error
+}
+
+// DMError is a direct message the chat did not deliver. It names the user
+// and why, never the content.
+type DMError struct {
+	UserID string
+	Reason string
+}
+
+func (e *DMError) Error() string {
+	return fmt.Sprintf("direct message to %s not delivered: %s", e.UserID, e.Reason)
 }
 
 // Service runs commands.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	xssh "golang.org/x/crypto/ssh"
@@ -174,6 +175,9 @@ func (c *Config) validateJobs(bad complain) {
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 100 {
 		bad("jobs.workers", "must be between 1 and 100, not %d", c.Jobs.Workers)
+	}
+	if c.Outbox.Retention.Std() < time.Minute {
+		bad("outbox.retention", "must be at least 1m (default 168h, 7 days)")
 	}
 }
 

@@ -3,7 +3,7 @@
 // custom handlers, as real Slack answers them: chat.postMessage (unique ts,
 // threads, message metadata), chat.update, chat.postEphemeral,
 // conversations.history and conversations.replies (with
-// include_all_metadata), auth.test, response_url endpoints, and
+// include_all_metadata), conversations.open (direct messages), auth.test, response_url endpoints, and
 // apps.connections.open pointing at a Socket Mode WebSocket endpoint
 // served with gorilla/websocket. Faults (429 with Retry-After, 5xx, ok:false
 // errors, a reset connection, a slow answer, a request Slack accepts but
@@ -182,6 +182,7 @@ func New(tb interface {
 		c.Handle("/conversations.history", w.api("conversations.history", w.history))
 		c.Handle("/conversations.replies", w.api("conversations.replies", w.replies))
 		c.Handle("/auth.test", w.api("auth.test", w.authTest))
+		c.Handle("/conversations.open", w.api("conversations.open", w.openConversation))
 		c.Handle("/apps.connections.open", w.connectionsOpen)
 		c.Handle("/response/", w.responseURL)
 		c.Handle("/socket", w.socket)
@@ -441,6 +442,21 @@ func (w *Workspace) postMessage(rw http.ResponseWriter, r *http.Request, form ur
 		return nil
 	}
 	return map[string]any{"ok": true, "channel": channel, "ts": m.TS, "message": w.wire(m, url.Values{})}
+}
+
+// DMChannel is the id of the bot's direct-message conversation with
+// user, as conversations.open answers it.
+func DMChannel(user string) string { return "D" + strings.TrimPrefix(user, "U") }
+
+// openConversation opens (or finds) the bot's DM with one user. A fault
+// with Error answers as Slack does for a user it cannot reach
+// (user_not_found, user_disabled, cannot_dm_bot).
+func (w *Workspace) openConversation(rw http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) any {
+	users := strings.Split(form.Get("users"), ",")
+	if form.Get("users") == "" || len(users) != 1 {
+		return map[string]any{"ok": false, "error": "users_list_not_supplied"}
+	}
+	return map[string]any{"ok": true, "channel": map[string]any{"id": DMChannel(users[0]), "is_im": true, "user": users[0]}}
 }
 
 // hang holds the request until the client gives up or the server stops.
