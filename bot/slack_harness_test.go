@@ -76,6 +76,11 @@ type harnessOptions struct {
 	dsn  string // default: a fresh SQLite file
 	// workers: 1 makes the bot work its deliveries in arrival order.
 	workers int
+	// log, when set, gets the bot's log at debug level instead of the test's.
+	log io.Writer
+	// setup, when set, adjusts the configuration and the service's
+	// dependencies before anything runs.
+	setup func(cfg *config.Config, svc *commands.Service)
 }
 
 func newHarness(tb testing.TB, o harnessOptions) *harness {
@@ -96,6 +101,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	cfg.Slack.APIURL = ws.APIURL()
 	cfg.Slack.Mode = o.mode
 	log := newTestLogger(tb)
+	if o.log != nil {
+		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	db := storetest.Open(tb, o.dsn)
@@ -104,6 +112,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		tb.Fatal(err)
 	}
 	svc.Log = log
+	if o.setup != nil {
+		o.setup(cfg, svc)
+	}
 	q, err := jobs.New(db, svc, jobs.Options{Workers: 4, RescueAfter: time.Hour, PollInterval: 50 * time.Millisecond, Logger: log})
 	if err != nil {
 		tb.Fatal(err)

@@ -124,6 +124,8 @@ type Deps struct {
 	SSH SSHConnector // see ssh.go
 	// DM sends direct messages that are never stored (see DirectMessenger).
 	DM DirectMessenger
+	// URLs checks the product URLs handover posts.
+	URLs URLChecker
 }
 
 // DirectMessenger sends one user a direct message at once, outside the
@@ -501,7 +503,7 @@ func allVerbs() []*Verb {
 		helpVerb(), statusVerb(), jobsVerb(), jobVerb(), cancelVerb(),
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
-		patchVerb(), runVerb(), pendingVerb(), linksVerb(),
+		patchVerb(), runVerb(), pendingVerb(), linksVerb(), handoverVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

@@ -185,6 +185,20 @@ type Environment struct {
 	// tagged mcloud:customer and mcloud:env.
 	RDSInstances []string `yaml:"rds_instances"`
 	Patch        Patch    `yaml:"patch"`
+	// Products are what handover gives the customer: each product's URL,
+	// and the Secrets Manager secret holding its admin credential.
+	Products []Product `yaml:"products"`
+}
+
+// Product is one product deployed in an environment, as the customer
+// reaches it.
+type Product struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Secret is the name or ARN of the product's admin credential in the
+	// customer's AWS Secrets Manager: JSON with username and password, or
+	// a plain string. Empty: the product has no credential to hand over.
+	Secret string `yaml:"secret"`
 }
 
 // Patch is how a patch is rolled out on the environment's hosts. Commands

@@ -152,6 +152,8 @@ type Workspace struct {
 	acks       []string
 	closing    chan struct{}
 	pageSize   int
+	// refuseDM: chat.postMessage into a user's DM answers this error.
+	refuseDM map[string]string
 }
 
 // sock is one Socket Mode connection; gorilla/websocket allows one writer
@@ -423,6 +425,10 @@ func (w *Workspace) postMessage(rw http.ResponseWriter, r *http.Request, form ur
 	}
 	id := caller(r)
 	w.mu.Lock()
+	if code := w.refuseDM[channel]; code != "" {
+		w.mu.Unlock()
+		return map[string]any{"ok": false, "error": code}
+	}
 	w.seq++
 	m := &Message{Seq: w.seq, Channel: channel, TS: fmt.Sprintf("%d.%06d", time.Now().Unix(), w.seq),
 		ThreadTS: form.Get("thread_ts"), Text: form.Get("text"), Blocks: rawOrNil(form.Get("blocks")),
@@ -442,6 +448,18 @@ func (w *Workspace) postMessage(rw http.ResponseWriter, r *http.Request, form ur
 		return nil
 	}
 	return map[string]any{"ok": true, "channel": channel, "ts": m.TS, "message": w.wire(m, url.Values{})}
+}
+
+// RefuseDMs makes every message to user's DM fail with Slack's error
+// code (messages_tab_disabled: the user turned direct messages from apps
+// off), after the conversation was opened.
+func (w *Workspace) RefuseDMs(user, code string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.refuseDM == nil {
+		w.refuseDM = map[string]string{}
+	}
+	w.refuseDM[DMChannel(user)] = code
 }
 
 // DMChannel is the id of the bot's direct-message conversation with
