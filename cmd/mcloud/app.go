@@ -123,7 +123,13 @@ func openAppConfig(ctx context.Context, cfg *config.Config, dbURL string, sandbo
 		return nil, fmt.Errorf("set up SSH: %w", err)
 	}
 	a.release = append(a.release, releaseSSH)
-	svc.Deps = commands.Deps{AWS: awsAccounts, SSH: sshConnector}
+	urls, releaseWeb, err := webDeps(cfg, sandbox)
+	if err != nil {
+		a.closeAll()
+		return nil, err
+	}
+	a.release = append(a.release, releaseWeb)
+	svc.Deps = commands.Deps{AWS: awsAccounts, SSH: sshConnector, URLs: urls}
 	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log,
 		Finished: func(verb string, status mcloud.JobStatus, took time.Duration) {
 			m.JobFinished(verb, string(status), took)
