@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -27,7 +28,11 @@ var (
 // Slack cannot reach. The error is *commands.DMError when Slack refused or
 // could not be reached; it never carries the content.
 func (s *Slack) SendDM(ctx context.Context, userID string, content func(ctx context.Context) (string, error)) error {
-	cctx, cancel := context.WithTimeout(ctx, s.http.Timeout)
+	timeout := s.http.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	ch, _, _, err := s.api.OpenConversationContext(cctx, &slack.OpenConversationParameters{Users: []string{userID}, ReturnIM: true})
 	cancel()
 	if err != nil {
@@ -37,7 +42,7 @@ func (s *Slack) SendDM(ctx context.Context, userID string, content func(ctx cont
 	if err != nil {
 		return err
 	}
-	cctx, cancel = context.WithTimeout(ctx, s.http.Timeout)
+	cctx, cancel = context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// Not retried: chat.postMessage has no idempotency key and a DM
 	// cannot carry outbox metadata to be looked up, so a second attempt
