@@ -174,6 +174,9 @@ const (
 	AuditCancelled = "cancelled"
 	// AuditLinks: fresh download links were given to someone.
 	AuditLinks = "links"
+	// AuditHandover: a credential was sent to someone by direct message
+	// (the secret's name and the recipient, never its value).
+	AuditHandover = "handover"
 )
 
 // Post is a message for a channel, optionally in the thread of a request.

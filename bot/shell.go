@@ -89,7 +89,7 @@ func (s *Shell) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	readLine := s.scriptReader()
-	s.out = s.Out
+	s.setOut(s.Out)
 	if s.Interactive {
 		s.ed = term.NewTerminal(struct {
 			io.Reader
@@ -102,7 +102,7 @@ func (s *Shell) Run(ctx context.Context) error {
 			s.ed.SetSize(s.Width, 24)
 		}
 		s.ed.AutoCompleteCallback = s.autocomplete
-		s.out = s.ed
+		s.setOut(s.ed)
 		readLine = func() (string, error) {
 			line, err := s.ed.ReadLine()
 			if errors.Is(err, term.ErrPasteIndicator) {
@@ -356,13 +356,25 @@ func (s *Shell) setPrompt() {
 	}
 }
 
+// setOut sets where the shell prints; a job's direct message may be
+// printed from another goroutine at any time.
+func (s *Shell) setOut(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.out = w
+}
+
 // println prints text and keeps it for :expect. The line editor redraws
 // the prompt and what is being typed below text.
 func (s *Shell) println(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.output.WriteString(text + "\n")
-	io.WriteString(s.out, text+"\n")
+	out := s.out
+	if out == nil {
+		out = s.Out // before Run: a job resumed at start
+	}
+	io.WriteString(out, text+"\n")
 }
 
 // echo prints a script's line, which is input, not output to check.

@@ -85,6 +85,11 @@ type harnessOptions struct {
 	ws *slackfake.Workspace
 	// config edits the example configuration.
 	config func(*config.Config)
+	// log, when set, gets the bot's log at debug level instead of the test's.
+	log io.Writer
+	// setup, when set, adjusts the configuration and the service's
+	// dependencies before anything runs.
+	setup func(cfg *config.Config, svc *commands.Service)
 }
 
 func newHarness(tb testing.TB, o harnessOptions) *harness {
@@ -111,6 +116,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		o.config(cfg)
 	}
 	log := newTestLogger(tb)
+	if o.log != nil {
+		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	db := storetest.Open(tb, o.dsn)
@@ -119,6 +127,9 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 		tb.Fatal(err)
 	}
 	svc.Log = log
+	if o.setup != nil {
+		o.setup(cfg, svc)
+	}
 	q, err := jobs.New(db, svc, jobs.Options{Workers: 4, RescueAfter: time.Hour, PollInterval: 50 * time.Millisecond, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
@@ -133,6 +144,7 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	svc.Deps.DM = sl
 	h := &harness{t: tb, ws: ws, db: db, cfg: cfg, slack: sl, poke: make(chan struct{}, 1)}
 	sl.taskDone = func(string) {
 		h.finished.Add(1)

@@ -42,7 +42,7 @@ func TestManifestMatchesTheAdapter(t *testing.T) {
 	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != SlashCommand {
 		t.Errorf("slash commands = %+v, want just %s", m.Features.SlashCommands, SlashCommand)
 	}
-	for _, scope := range []string{"commands", "chat:write", "app_mentions:read", "channels:history", "groups:history"} {
+	for _, scope := range []string{"commands", "chat:write", "app_mentions:read", "channels:history", "groups:history", "im:write"} {
 		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
 			t.Errorf("bot scopes lack %s", scope)
 		}

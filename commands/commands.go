@@ -136,6 +136,31 @@ type Store interface {
 type Deps struct {
 	AWS AWSAccounts  // see aws.go
 	SSH SSHConnector // see ssh.go
+	// DM sends direct messages that are never stored (see DirectMessenger).
+	DM DirectMessenger
+	// URLs checks the product URLs handover posts.
+	URLs URLChecker
+}
+
+// DirectMessenger sends one user a direct message at once, outside the
+// outbox: the text content returns (a credential) is fetched only when
+// the message is sent, never reaches the database, and is dropped right
+// after. Unlike a post it is not durable, so the caller learns whether it
+// was delivered: an error from content is returned as it is; a message
+// the chat could not deliver is a *DMError.
+type DirectMessenger interface {
+	SendDM(ctx context.Context, userID string, content func(ctx context.Context) (string, error)) error
+}
+
+// DMError is a direct message the chat did not deliver. It names the user
+// and why, never the content.
+type DMError struct {
+	UserID string
+	Reason string
+}
+
+func (e *DMError) Error() string {
+	return fmt.Sprintf("direct message to %s not delivered: %s", e.UserID, e.Reason)
 }
 
 // Service runs commands.
@@ -487,7 +512,7 @@ func allVerbs() []*Verb {
 		helpVerb(), statusVerb(), jobsVerb(), jobVerb(), cancelVerb(),
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
-		patchVerb(), runVerb(), pendingVerb(), linksVerb(),
+		patchVerb(), runVerb(), pendingVerb(), linksVerb(), handoverVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

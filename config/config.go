@@ -24,6 +24,7 @@ type Config struct {
 	Jobs      Jobs       `yaml:"jobs"`
 	SSH       SSH        `yaml:"ssh"`
 	Metrics   Metrics    `yaml:"metrics"`
+	Outbox    Outbox     `yaml:"outbox"`
 	Customers []Customer `yaml:"customers"`
 
 	// Where each key is in the file, and which could not be read: for
@@ -43,6 +44,14 @@ type Metrics struct {
 	// Listen, when set, serves /metrics on this host:port and not on the
 	// Slack listener.
 	Listen string `yaml:"listen"`
+}
+
+// Outbox is how long the bot keeps what it said. A delivered message can
+// carry a bearer secret for its lifetime (a presigned download link), so
+// its text is erased Retention after delivery; the audit log keeps who
+// did what and when.
+type Outbox struct {
+	Retention Duration `yaml:"retention"`
 }
 
 // SSH is how the bot logs in to bastions and hosts.
@@ -176,6 +185,20 @@ type Environment struct {
 	// tagged mcloud:customer and mcloud:env.
 	RDSInstances []string `yaml:"rds_instances"`
 	Patch        Patch    `yaml:"patch"`
+	// Products are what handover gives the customer: each product's URL,
+	// and the Secrets Manager secret holding its admin credential.
+	Products []Product `yaml:"products"`
+}
+
+// Product is one product deployed in an environment, as the customer
+// reaches it.
+type Product struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Secret is the name or ARN of the product's admin credential in the
+	// customer's AWS Secrets Manager: JSON with username and password, or
+	// a plain string. Empty: the product has no credential to hand over.
+	Secret string `yaml:"secret"`
 }
 
 // Patch is how a patch is rolled out on the environment's hosts. Commands
@@ -263,6 +286,7 @@ func (s Secret) String() string {
 const (
 	DefaultExpiry          = 24 * time.Hour
 	DefaultRescueAfter     = time.Hour
+	DefaultOutboxRetention = 7 * 24 * time.Hour
 	DefaultWorkers         = 10
 	DefaultRetentionMonths = 3
 	DefaultBastionPort     = 22
@@ -323,6 +347,9 @@ func (c *Config) applyDefaults() {
 	}
 	if !c.has("jobs.rescue_after") {
 		c.Jobs.RescueAfter = Duration(DefaultRescueAfter)
+	}
+	if !c.has("outbox.retention") {
+		c.Outbox.Retention = Duration(DefaultOutboxRetention)
 	}
 	if !c.has("jobs.workers") {
 		c.Jobs.Workers = DefaultWorkers

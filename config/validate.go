@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	xssh "golang.org/x/crypto/ssh"
@@ -175,6 +176,9 @@ func (c *Config) validateJobs(bad complain) {
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 100 {
 		bad("jobs.workers", "must be between 1 and 100, not %d", c.Jobs.Workers)
 	}
+	if c.Outbox.Retention.Std() < time.Minute {
+		bad("outbox.retention", "must be at least 1m (default 168h, 7 days)")
+	}
 }
 
 // validateCustomer checks one customer; names are the customer names seen
@@ -219,6 +223,7 @@ func (c *Config) validateCustomer(path string, cu *Customer, names map[string]st
 		}
 		envs[env.Name] = true
 		validateHosts(ep, cu.Name, env, bad)
+		validateProducts(ep, cu, env, bad)
 	}
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	for _, s := range []struct{ key, expr string }{{"backup", cu.Schedules.Backup}, {"report", cu.Schedules.Report}} {
@@ -254,6 +259,35 @@ func validateHosts(ep, customer string, env Environment, bad complain) {
 			checkURL(hp+".health_url", h.HealthURL, bad)
 		}
 		checkHostKey(hp+".host_key", h.HostKey, bad)
+	}
+}
+
+// secretARNRE is a Secrets Manager secret's ARN; group 1 is its account.
+var secretARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:(\d{12}):secret:.+$`)
+
+// validateProducts checks what handover gives the customer; ep is the
+// environment's path.
+func validateProducts(ep string, cu *Customer, env Environment, bad complain) {
+	names := map[string]bool{}
+	for k, p := range env.Products {
+		pp := fmt.Sprintf("%s.products[%d]", ep, k)
+		switch {
+		case p.Name == "":
+			bad(pp+".name", "missing")
+		case names[p.Name]:
+			bad(pp+".name", "%q appears twice in %s/%s", p.Name, cu.Name, env.Name)
+		}
+		names[p.Name] = true
+		if p.URL == "" {
+			bad(pp+".url", "missing; it is the address the customer opens the product at")
+		} else {
+			checkURL(pp+".url", p.URL, bad)
+		}
+		if m := secretARNRE.FindStringSubmatch(p.Secret); strings.HasPrefix(p.Secret, "arn:") && m == nil {
+			bad(pp+".secret", "%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) nor a secret name", p.Secret)
+		} else if m != nil && cu.AWS.AccountID != "" && m[1] != cu.AWS.AccountID {
+			bad(pp+".secret", "is in account %s, not in %s's account %s; handover reads it with the customer's role", m[1], cu.Name, cu.AWS.AccountID)
+		}
 	}
 }
 

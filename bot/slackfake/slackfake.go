@@ -3,7 +3,7 @@
 // custom handlers, as real Slack answers them: chat.postMessage (unique ts,
 // threads, message metadata), chat.update, chat.postEphemeral,
 // conversations.history and conversations.replies (with
-// include_all_metadata), auth.test, response_url endpoints, and
+// include_all_metadata), conversations.open (direct messages), auth.test, response_url endpoints, and
 // apps.connections.open pointing at a Socket Mode WebSocket endpoint
 // served with gorilla/websocket. Faults (429 with Retry-After, 5xx, ok:false
 // errors, a reset connection, a slow answer, a request Slack accepts but
@@ -152,6 +152,8 @@ type Workspace struct {
 	acks       []string
 	closing    chan struct{}
 	pageSize   int
+	// refuseDM: chat.postMessage into a user's DM answers this error.
+	refuseDM map[string]string
 }
 
 // sock is one Socket Mode connection; gorilla/websocket allows one writer
@@ -182,6 +184,7 @@ func New(tb interface {
 		c.Handle("/conversations.history", w.api("conversations.history", w.history))
 		c.Handle("/conversations.replies", w.api("conversations.replies", w.replies))
 		c.Handle("/auth.test", w.api("auth.test", w.authTest))
+		c.Handle("/conversations.open", w.api("conversations.open", w.openConversation))
 		c.Handle("/apps.connections.open", w.connectionsOpen)
 		c.Handle("/response/", w.responseURL)
 		c.Handle("/socket", w.socket)
@@ -422,6 +425,10 @@ func (w *Workspace) postMessage(rw http.ResponseWriter, r *http.Request, form ur
 	}
 	id := caller(r)
 	w.mu.Lock()
+	if code := w.refuseDM[channel]; code != "" {
+		w.mu.Unlock()
+		return map[string]any{"ok": false, "error": code}
+	}
 	w.seq++
 	m := &Message{Seq: w.seq, Channel: channel, TS: fmt.Sprintf("%d.%06d", time.Now().Unix(), w.seq),
 		ThreadTS: form.Get("thread_ts"), Text: form.Get("text"), Blocks: rawOrNil(form.Get("blocks")),
@@ -441,6 +448,33 @@ func (w *Workspace) postMessage(rw http.ResponseWriter, r *http.Request, form ur
 		return nil
 	}
 	return map[string]any{"ok": true, "channel": channel, "ts": m.TS, "message": w.wire(m, url.Values{})}
+}
+
+// RefuseDMs makes every message to user's DM fail with Slack's error
+// code (messages_tab_disabled: the user turned direct messages from apps
+// off), after the conversation was opened.
+func (w *Workspace) RefuseDMs(user, code string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.refuseDM == nil {
+		w.refuseDM = map[string]string{}
+	}
+	w.refuseDM[DMChannel(user)] = code
+}
+
+// DMChannel is the id of the bot's direct-message conversation with
+// user, as conversations.open answers it.
+func DMChannel(user string) string { return "D" + strings.TrimPrefix(user, "U") }
+
+// openConversation opens (or finds) the bot's DM with one user. A fault
+// with Error answers as Slack does for a user it cannot reach
+// (user_not_found, user_disabled, cannot_dm_bot).
+func (w *Workspace) openConversation(rw http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) any {
+	users := strings.Split(form.Get("users"), ",")
+	if form.Get("users") == "" || len(users) != 1 {
+		return map[string]any{"ok": false, "error": "users_list_not_supplied"}
+	}
+	return map[string]any{"ok": true, "channel": map[string]any{"id": DMChannel(users[0]), "is_im": true, "user": users[0]}}
 }
 
 // hang holds the request until the client gives up or the server stops.

@@ -123,7 +123,13 @@ func openAppConfig(ctx context.Context, cfg *config.Config, dbURL string, sandbo
 		return nil, fmt.Errorf("set up SSH: %w", err)
 	}
 	a.release = append(a.release, releaseSSH)
-	svc.Deps = commands.Deps{AWS: awsAccounts, SSH: sshConnector}
+	urls, releaseWeb, err := webDeps(cfg, sandbox)
+	if err != nil {
+		a.closeAll()
+		return nil, err
+	}
+	a.release = append(a.release, releaseWeb)
+	svc.Deps = commands.Deps{AWS: awsAccounts, SSH: sshConnector, URLs: urls}
 	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log,
 		Finished: func(verb string, status mcloud.JobStatus, took time.Duration) {
 			m.JobFinished(verb, string(status), took)
@@ -144,7 +150,8 @@ func (a *app) closeAll() {
 	a.db.Close()
 }
 
-// start runs the job workers and the request-expiry sweep until ctx ends.
+// start runs the job workers, the request-expiry sweep and the outbox's
+// retention until ctx ends.
 func (a *app) start(ctx context.Context) error {
 	ctx, a.stop = context.WithCancel(ctx)
 	if err := a.queue.Start(ctx); err != nil {
@@ -155,9 +162,21 @@ func (a *app) start(ctx context.Context) error {
 		defer a.wg.Done()
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
+		var forgot time.Time
 		for {
 			if err := a.svc.ExpireRequests(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("expire requests", "err", err)
+			}
+			// Hourly is often enough for a retention counted in days.
+			if now := time.Now(); now.Sub(forgot) >= time.Hour {
+				forgot = now
+				n, err := a.db.ForgetDelivered(ctx, now.Add(-a.cfg.Outbox.Retention.Std()))
+				switch {
+				case err != nil && ctx.Err() == nil:
+					a.log.Warn("erase old outbox messages", "err", err)
+				case n > 0:
+					a.log.Info("erased the text of old delivered messages", "messages", n, "retention", a.cfg.Outbox.Retention.Std())
+				}
 			}
 			select {
 			case <-ctx.Done():

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -134,6 +136,7 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, obser
 			emu.Close()
 			return nil, nil, fmt.Errorf("seed the AWS sandbox for %s: %w", cu.Name, err)
 		}
+		seedSecrets(emu, cu)
 	}
 	if region == "" {
 		region = "us-east-1"
@@ -153,6 +156,27 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, obser
 	log.Info("AWS sandbox serving", "endpoint", emu.URL())
 	waits := commands.AWSWaits{PollFirst: 200 * time.Millisecond, PollMax: time.Second, SnapshotMaxWait: 2 * time.Minute, LinkLifetime: time.Hour}
 	return &commands.AWS{Client: client, Wait: waits, ExternalID: externalID}, func() { emu.Close() }, nil
+}
+
+// seedSecrets gives each product with a credential (handover) a secret in
+// the customer's Secrets Manager: an admin user with a random password,
+// rotation configured.
+func seedSecrets(emu *awsemu.Server, cu *config.Customer) {
+	for _, env := range cu.Environments {
+		for _, p := range env.Products {
+			name := p.Secret
+			if _, after, ok := strings.Cut(name, ":secret:"); ok {
+				name = after // an ARN: the emulator makes its own
+			}
+			if name == "" {
+				continue
+			}
+			pw := make([]byte, 12)
+			rand.Read(pw)
+			emu.AddSecret(awsemu.Secret{AccountID: cu.AWS.AccountID, Region: cu.AWS.Region, Name: name, Rotation: true,
+				Value: `{"username":"admin","password":"sandbox-` + hex.EncodeToString(pw) + `"}`})
+		}
+	}
 }
 
 // sandboxClass ages an archive like a lifecycle rule would: STANDARD for

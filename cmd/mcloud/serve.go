@@ -63,6 +63,7 @@ every secret the environment lacks, then exits.`, stderr)
 	if err != nil {
 		return err
 	}
+	a.svc.Deps.DM = sl // before start: a resumed job may send one
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)

@@ -81,11 +81,12 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 		return err
 	}
 	defer a.close()
+	sh := &bot.Shell{Service: a.svc, Outbox: a.db, In: stdin, Out: stdout, Interactive: interactive,
+		User: *user, Channel: *channel, Wait: *wait}
+	a.svc.Deps.DM = sh // before start: a resumed job may send one
 	if err := a.start(ctx); err != nil {
 		return err
 	}
-	sh := &bot.Shell{Service: a.svc, Outbox: a.db, In: stdin, Out: stdout, Interactive: interactive,
-		User: *user, Channel: *channel, Wait: *wait}
 	if interactive {
 		fd := int(stdin.(*os.File).Fd())
 		old, err := term.MakeRaw(fd)

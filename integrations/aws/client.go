@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -215,6 +216,8 @@ type Account struct {
 	s3  map[string]*s3.Client
 	ec2 map[string]*ec2.Client
 	rds map[string]*rds.Client
+	// secrets is made on first use (secretsmanager.go).
+	secrets map[string]*secretsmanager.Client
 }
 
 // Account returns the Account for spec, creating it on first use. The same

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/mcloud/mcloud"
 )
@@ -54,4 +55,22 @@ func (s *DB) MarkSent(ctx context.Context, id int64) error {
 		return fmt.Errorf("mark message %d sent: %w", id, err)
 	}
 	return nil
+}
+
+// ForgetDelivered erases the text of outbox messages delivered (or given
+// up) before cutoff and returns how many it erased. A message can carry a
+// bearer secret for its lifetime, a presigned download link, and the
+// outbox is no archive: the row stays, with its channel, request, job and
+// times, and the audit log keeps who asked for what and when.
+func (s *DB) ForgetDelivered(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET text = '', blocks = ''
+		WHERE sent_at <> 0 AND sent_at < ? AND (text <> '' OR blocks <> '')`), ms(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("erase delivered messages older than %s: %w", cutoff.UTC().Format(time.RFC3339), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("erase delivered messages: %w", err)
+	}
+	return n, nil
 }

@@ -352,3 +352,62 @@ func TestConcurrentMigrations(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A delivered message's text is erased after the retention period; the
+// row, undelivered and recent messages, and the audit log stay.
+func TestForgetDelivered(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		start := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+		now := start
+		db.Now = func() time.Time { return now }
+		const link = "https://customer-x-logs.s3.amazonaws.com/2026-10.tar?X-Amz-Signature=abc123"
+		old, err := db.QueueMessage(ctx, store.OutboxItem{Post: mcloud.Post{ChannelID: "C0CUSTX", RequestID: 7, JobID: 7, Text: "Download: " + link},
+			Blocks: `[{"type":"section","text":{"type":"mrkdwn","text":"` + link + `"}}]`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Audit(ctx, mcloud.AuditEntry{Customer: "customer-x", UserID: carol.UserID, UserName: carol.Name, RequestID: 7, JobID: 7,
+			Event: "job.succeeded", Detail: "restore-logs 2026-10: links posted"}); err != nil {
+			t.Fatal(err)
+		}
+		db.MarkSent(ctx, old)
+		unsent, _ := db.Post(ctx, mcloud.Post{ChannelID: "C0CUSTX", Text: "still waiting for Slack"})
+		now = start.Add(6 * 24 * time.Hour)
+		recent, _ := db.Post(ctx, mcloud.Post{ChannelID: "C0CUSTX", Text: "sent yesterday"})
+		db.MarkSent(ctx, recent)
+
+		now = start.Add(7*24*time.Hour + time.Minute)
+		n, err := db.ForgetDelivered(ctx, now.Add(-7*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("erased %d messages, want 1", n)
+		}
+		items, err := db.OutboxItems(ctx, "C0CUSTX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[int64]store.OutboxItem{}
+		for _, it := range items {
+			byID[it.ID] = it
+		}
+		if it := byID[old]; it.Text != "" || it.Blocks != "" || it.JobID != 7 || it.SentAt.IsZero() {
+			t.Errorf("the old delivered message is %+v, want its row without text or blocks", it)
+		}
+		if byID[unsent].Text == "" || byID[recent].Text == "" {
+			t.Errorf("an undelivered or recent message lost its text: %+v, %+v", byID[unsent], byID[recent])
+		}
+		log, err := db.AuditLog(ctx, "customer-x", time.Time{}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) != 1 || log[0].Event != "job.succeeded" || log[0].UserName != "carol" || !log[0].At.Equal(start) {
+			t.Errorf("audit log after the erase = %+v, want carol's entry of %s", log, start)
+		}
+		if n, _ := db.ForgetDelivered(ctx, now.Add(-7*24*time.Hour)); n != 0 {
+			t.Errorf("a second erase erased %d more", n)
+		}
+	})
+}

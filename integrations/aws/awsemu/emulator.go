@@ -1,6 +1,6 @@
 // Package awsemu is a small wire-level AWS emulator for tests and for the
 // bot's sandbox mode. It speaks the real protocols (S3 REST-XML; EC2, RDS and
-// STS query) so the unmodified aws-sdk-go-v2 clients, with their
+// STS query; Secrets Manager JSON) so the unmodified aws-sdk-go-v2 clients, with their
 // serializers, paginators and waiters, run against it on 127.0.0.1.
 //
 // Plain S3 storage is delegated to gofakes3 (in-memory backend); the
@@ -131,6 +131,7 @@ type Emulator struct {
 	dbs      map[string]*dbInstance   // by ARN
 	dbSnaps  map[string]*dbSnapshot   // by ARN
 	exports  map[string]*exportTask   // by account|region|identifier
+	secrets  map[string]*secretState  // by account|region|name
 	faults   map[string][]fault       // by "service:Operation"
 	seq      int                      // creation order, for stable listings
 
@@ -379,6 +380,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch sc.service {
 	case "ec2", "rds", "sts":
 		e.serveQuery(w, r, sc)
+	case "secretsmanager":
+		e.serveSecrets(w, r, sc)
 	case "s3", "":
 		e.serveS3(w, r, sc)
 	default:
