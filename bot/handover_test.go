@@ -106,7 +106,7 @@ func (w *handoverWorld) handover(t *testing.T, line, end string) (plan slackfake
 	if n := w.emu.Calls("secretsmanager:GetSecretValue"); n != 0 {
 		t.Fatalf("the secret was read %d times before approval", n)
 	}
-	if !strings.Contains(plan.Text, "Waiting for 1 approval(s)") {
+	if !strings.Contains(plan.Text, "Waiting for 1 approval from") {
 		t.Errorf("the plan does not wait for DevOps approval: %q", plan.Text)
 	}
 	if status, _ := w.sendSigned("/slack/interactivity", w.clickBody(bob, customerX, plan.TS, ActionApprove, "1")); status != http.StatusOK {

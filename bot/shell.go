@@ -302,14 +302,18 @@ func (s *Shell) caller() mcloud.Caller {
 func (s *Shell) settle(ctx context.Context) {
 	deadline := time.Now().Add(s.Wait)
 	for {
-		printed := s.flushPosts(ctx)
 		if s.Wait <= 0 {
+			s.flushPosts(ctx)
 			return
 		}
+		// Jobs first, then messages: a job's outcome is queued in the
+		// transaction that ends it, so once no job is active its last
+		// messages are already in the outbox for this flush to print.
 		active, err := s.Outbox.Jobs(ctx, "", true, 1)
 		if err != nil || ctx.Err() != nil {
 			return
 		}
+		printed := s.flushPosts(ctx)
 		if len(active) == 0 && printed == 0 {
 			return
 		}
