@@ -143,6 +143,11 @@ CREATE INDEX dedupe_at ON dedupe (at);
 ALTER TABLE slack_leases ADD COLUMN token BIGINT NOT NULL DEFAULT 0;
 `},
 	{version: 5, name: "a job's number is its request's number", fn: renumberJobs},
+	{version: 6, name: "jobs: typed step results, recorded ending for cleanup steps",
+		sqlite: `
+ALTER TABLE job_steps ADD COLUMN state TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN ending TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new
