@@ -35,6 +35,21 @@ type Runner interface {
 // ErrCancelled is returned by Run.Step when someone cancelled the job.
 var ErrCancelled = errors.New("job cancelled")
 
+// Final marks err as the job's outcome even when the process is shutting
+// down as the verb returns it: the job then fails and runs its cleanups
+// (which may need to finish, like a rollback of a half-patched host)
+// instead of being left for the next process to resume.
+func Final(err error) error { return finalError{err} }
+
+type finalError struct{ error }
+
+func (e finalError) Unwrap() error { return e.error }
+
+func isFinal(err error) bool {
+	var f finalError
+	return errors.As(err, &f)
+}
+
 // Options tune the queue.
 type Options struct {
 	Workers int
@@ -266,7 +281,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 		end = &Ending{Status: mcloud.JobSucceeded, Detail: summary}
 	case errors.Is(err, ErrCancelled):
 		end = &Ending{Status: mcloud.JobCancelled, Detail: "cancelled at a step boundary; " + run.progress()}
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && !isFinal(err):
 		return q.release(ctx, job)
 	default:
 		msg := mcloud.ErrorMessage(err)

@@ -171,7 +171,9 @@ func (r *Run) Cleanup(name string, fn CleanupFunc) {
 func (r *Run) runCleanups(ctx context.Context, end *Ending) error {
 	for i := len(r.cleanups) - 1; i >= 0; i-- {
 		c := r.cleanups[i]
-		if _, ok, err := r.q.db.Checkpoint(ctx, r.Job.ID, c.name); err != nil {
+		// Read even while shutting down: a cleanup that must finish
+		// ignores ctx, and one that honours it fails and is resumed.
+		if _, ok, err := r.q.db.Checkpoint(context.WithoutCancel(ctx), r.Job.ID, c.name); err != nil {
 			return err
 		} else if ok {
 			continue
