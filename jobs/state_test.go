@@ -32,6 +32,7 @@ type stateRunner struct {
 	release   chan struct{} // when set, step 2 waits on it
 	fail      error         // when set, step 2 fails with it
 	cleanFail error         // when set, the cleanup fails with it
+	cleanWait chan struct{} // when set, the cleanup waits on it
 	found     atomic.Int64  // runs of step 1
 	used      atomic.Int64  // runs of step 2
 	cleaned   atomic.Int64  // runs of the cleanup
@@ -45,6 +46,13 @@ func (r *stateRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error)
 	run.Cleanup("tear down", func(ctx context.Context, end *jobs.Ending) (string, error) {
 		r.cleaned.Add(1)
 		r.cleanedAs.Store(end.Status)
+		if r.cleanWait != nil {
+			select {
+			case <-r.cleanWait:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
 		if r.cleanFail != nil {
 			return "", r.cleanFail
 		}
@@ -295,5 +303,39 @@ func TestInterruptedCleanupFinishesOnce(t *testing.T) {
 				t.Fatalf("cleanup audited %d times", n)
 			}
 		})
+	})
+}
+
+// A process that stops while a failed job is cleaning up hands the next
+// process only the cleanup: the failed step is not tried again (it would
+// succeed now), and the job ends failed, as decided.
+func TestStopMidCleanupKeepsTheOutcome(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		db := storetest.Open(t, dsn)
+		first := &stateRunner{resumable: true, fail: mcloud.Errorf(mcloud.ECONFLICT, "host-2 would not start."), cleanWait: make(chan struct{})}
+		q1 := newQueue(t, db, first)
+		job := submit(t, db, q1)
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := q1.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for first.cleaned.Load() == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel() // the process stops while the cleanup runs
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		q1.Stop(sctx)
+
+		second := &stateRunner{resumable: true}
+		start(t, newQueue(t, db, second))
+		j := waitStatus(t, db, job.ID, mcloud.JobFailed)
+		if second.used.Load() != 0 || second.cleaned.Load() != 1 {
+			t.Fatalf("next process ran the failed step %d times and the cleanup %d times; want only the cleanup, once",
+				second.used.Load(), second.cleaned.Load())
+		}
+		if want := "host-2 would not start; the test hosts were torn down."; j.Error != want {
+			t.Fatalf("error = %q, want %q", j.Error, want)
+		}
 	})
 }
