@@ -66,9 +66,10 @@ func StepOf[T any](ctx context.Context, r *Run, name string, fn func(ctx context
 		return v, err
 	}
 	if st.State == "" {
-		// Saved before the step kept a typed result (an older version of
-		// the verb): the zero value, which the verb must treat as unknown.
-		return v, nil
+		// Saved by a version of the verb whose step kept only text (a job
+		// in flight across an upgrade): guessing the result could report
+		// something false, so the job stops and says how to go on.
+		return v, mcloud.Errorf(mcloud.ECONFLICT, "Job #%d was started by an older version of mcloud, and this version cannot continue it from its step %q; ask again to run it afresh.", r.Job.ID, name)
 	}
 	if err := json.Unmarshal([]byte(st.State), &v); err != nil {
 		return v, fmt.Errorf("step %s: decode its saved result: %w", name, err)
