@@ -2,7 +2,9 @@
 // the store. A job survives its process dying: River hands an abandoned job
 // to another attempt, which either resumes it from its last completed step
 // (verbs that are safe to resume) or marks it failed, and says which in the
-// thread and the audit log. A finished job never runs again.
+// thread and the audit log. A job that was running its cleanup steps when
+// its process died only finishes them (Run.Cleanup). A finished job never
+// runs again.
 package jobs
 
 import (
