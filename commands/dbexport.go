@@ -164,31 +164,26 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 		return "", err
 	}
 
-	var tasks []aws.ExportTask
-	if _, err := x.Step(ctx, "wait for export", func(ctx context.Context) (string, error) {
-		var err error
-		tasks, err = waitExports(ctx, x, acct, region, dbs)
+	// The wait hands on the finished tasks' identifiers; a resumed job
+	// gets them from the checkpoint instead of waiting again.
+	taskIDs, err := jobs.StepOf(ctx, x.Run, "wait for export", func(ctx context.Context) ([]string, string, error) {
+		tasks, err := waitExports(ctx, x, acct, region, dbs)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
-		return fmt.Sprintf("%s complete", nOf(len(tasks), "export", "exports")), nil
-	}); err != nil {
+		ids := make([]string, len(tasks))
+		for i, t := range tasks {
+			ids[i] = t.Identifier
+		}
+		return ids, fmt.Sprintf("%s complete", nOf(len(tasks), "export", "exports")), nil
+	})
+	if err != nil {
 		return "", err
-	}
-	if tasks == nil {
-		// Finished in an earlier attempt.
-		for _, d := range dbs {
-			t, err := acct.DescribeExportTask(ctx, region, exportTaskID(x.Job.ID, d.Identifier))
-			if err != nil {
-				return "", x.svc.awsFailed("Reading export "+exportTaskID(x.Job.ID, d.Identifier), err)
-			}
-			tasks = append(tasks, t)
-		}
 	}
 
 	var files []fileLink
-	for _, t := range tasks {
-		objs, err := acct.ListObjects(ctx, cu.Buckets.Exports, exportPrefix(x.Env.Name)+"/"+t.Identifier+"/")
+	for _, id := range taskIDs {
+		objs, err := acct.ListObjects(ctx, cu.Buckets.Exports, exportPrefix(x.Env.Name)+"/"+id+"/")
 		if err != nil {
 			return "", x.svc.awsFailed("Listing the exported files", err)
 		}
@@ -196,13 +191,13 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 			files = append(files, fileLink{Key: o.Key, Size: o.Size, Class: o.StorageClass})
 		}
 	}
-	what := fmt.Sprintf("%s the %s/%s database export (%s)", nOf(len(files), "file of", "files of"), cu.Name, x.Env.Name, taskList(tasks))
+	what := fmt.Sprintf("%s the %s/%s database export (%s)", nOf(len(files), "file of", "files of"), cu.Name, x.Env.Name, strings.Join(taskIDs, ", "))
 	exp, err := shareLinks(ctx, x, acct, cu.Buckets.Exports, files, cu.Buckets.Exports, exportManifest(cu, x.Env.Name, x.Job.ID), what)
 	if err != nil {
 		return "", err
 	}
 	summary := fmt.Sprintf("%s/%s database exported to s3://%s/%s/ (%s, %s)", cu.Name, x.Env.Name, cu.Buckets.Exports, exportPrefix(x.Env.Name),
-		taskList(tasks), nOf(len(files), "file", "files"))
+		strings.Join(taskIDs, ", "), nOf(len(files), "file", "files"))
 	if !exp.IsZero() {
 		summary += "; links posted above, valid until " + mcloud.FormatTime(exp)
 	}
@@ -245,12 +240,4 @@ func waitExports(ctx context.Context, x *Exec, acct AWSAccount, region string, d
 			return nil, err
 		}
 	}
-}
-
-func taskList(tasks []aws.ExportTask) string {
-	ids := make([]string, len(tasks))
-	for i, t := range tasks {
-		ids[i] = t.Identifier
-	}
-	return strings.Join(ids, ", ")
 }

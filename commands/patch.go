@@ -84,6 +84,15 @@ type rollout struct {
 	sess    SSHSession
 	targets []mssh.Target
 	done    []string // hosts patched so far, in order
+	halted  *halt    // why the rollout stopped at a host, for its rollback
+}
+
+// halt is where a rollout stopped: host i failed its step, and whether
+// anything had been changed on it (then the rollback cleanup runs).
+type halt struct {
+	i         int
+	step, why string
+	changed   bool
 }
 
 // patchFile is the file patch.source names, read on the bot's machine.
@@ -227,6 +236,9 @@ func executePatch(ctx context.Context, x *Exec) (string, error) {
 	if _, err := x.Step(ctx, "reach hosts", r.reachAll); err != nil {
 		return "", r.stopped(ctx, err)
 	}
+	// A failed host is rolled back by a cleanup step: it runs after the
+	// job fails, even if a cancel was asked for meanwhile, and once.
+	x.Cleanup("roll back", r.rollBack)
 	for i, h := range r.hosts {
 		if err := ctx.Err(); err != nil {
 			return "", err // shutting down: no new host is started
@@ -293,15 +305,14 @@ func (r *rollout) reachAll(ctx context.Context) (string, error) {
 }
 
 // patchHost is one host's whole procedure. Its failure is the rollout's
-// halt: the host is rolled back here, before the step ends, so that a
-// cancel requested meanwhile can never skip the rollback.
+// halt; the rollBack cleanup then undoes what it changed.
 func (r *rollout) patchHost(ctx context.Context, i int) (string, error) {
 	h, v := r.hosts[i], r.vars(r.hosts[i])
 	start := time.Now()
 	r.x.Say(ctx, fmt.Sprintf("Job #%d: patching %s (%d of %d).", r.x.Job.ID, h.Name, i+1, len(r.hosts)))
 	var did []string
 	changed := false
-	halt := func(step, why string) (string, error) { return "", r.halt(ctx, i, step, why, changed) }
+	halt := func(step, why string) (string, error) { return "", r.halt(i, step, why, changed) }
 
 	if r.pt.PreCheck != "" {
 		if why, _ := r.command(ctx, i, "pre-check", expand(r.pt.PreCheck, v)); why != "" {
@@ -427,25 +438,59 @@ func (r *rollout) probe(ctx context.Context, i int, cmd, url string) string {
 	return why
 }
 
-// halt rolls host i back if anything was changed on it and returns the
-// error that ends the job, saying where every host stands.
-func (r *rollout) halt(ctx context.Context, i int, step, why string, changed bool) error {
-	h := r.hosts[i]
-	id := r.x.Job.ID
-	var after string
-	if !changed {
-		after = fmt.Sprintf("nothing had been changed on %s, so it was not rolled back", h.Name)
-	} else {
-		cmd := expand(r.pt.Rollback, r.vars(h))
-		r.x.Say(ctx, fmt.Sprintf("Job #%d: %s failed its %s (%s); rolling back with `%s`.", id, h.Name, step, why, cmd))
-		if rwhy, _ := r.command(ctx, i, "rollback", cmd); rwhy != "" {
-			after = fmt.Sprintf("the rollback on %s failed too (%s), so it needs a person now", h.Name, rwhy)
-			r.x.Say(ctx, fmt.Sprintf("Job #%d: rollback on %s FAILED: %s.", id, h.Name, rwhy))
-		} else {
-			after = fmt.Sprintf("%s was rolled back", h.Name)
-			r.x.Say(ctx, fmt.Sprintf("Job #%d: %s rolled back.", id, h.Name))
-		}
+// halt records that the rollout stopped at host i and returns the error
+// that ends the job, saying where every host stands. Until the rollback
+// cleanup says how it went, the error says the host needs a person: that
+// is what the job reports if the bot dies before the rollback is done.
+// The error is final: a shutdown meanwhile must not skip the rollback.
+func (r *rollout) halt(i int, step, why string, changed bool) error {
+	r.halted = &halt{i: i, step: step, why: why, changed: changed}
+	after := fmt.Sprintf("nothing had been changed on %s, so it was not rolled back", r.hosts[i].Name)
+	if changed {
+		after = fmt.Sprintf("the bot stopped before the rollback on %s was done, so it needs a person now", r.hosts[i].Name)
 	}
+	return jobs.Final(r.haltError(after))
+}
+
+func (r *rollout) haltError(after string) error {
+	h := r.halted
 	return mcloud.Errorf(mcloud.ECONFLICT, "Patch %s halted at %s (%d of %d) because its %s failed (%s); %s; %s.",
-		r.id, h.Name, i+1, len(r.hosts), step, why, after, r.standing(i+1))
+		r.id, r.hosts[h.i].Name, h.i+1, len(r.hosts), h.step, h.why, after, r.standing(h.i+1))
+}
+
+// rollBack is the rollout's cleanup step: it rolls the host the rollout
+// halted at back, if anything was changed on it, and puts how that went
+// in the job's outcome. It does nothing after a success or a cancel
+// between hosts, nor in an attempt that did not see the halt (the bot
+// died: the outcome recorded then already says the host needs a person).
+func (r *rollout) rollBack(ctx context.Context, end *jobs.Ending) (string, error) {
+	h := r.halted
+	if h == nil || !h.changed {
+		return "", nil
+	}
+	// The host is stopped or half-patched: a shutdown of the bot must not
+	// cut its rollback short (each command has its own timeout).
+	ctx = context.WithoutCancel(ctx)
+	host, id := r.hosts[h.i], r.x.Job.ID
+	// The job's session ended with its work; the rollback has its own.
+	sess, err := r.x.connectSSH(ctx)
+	if err != nil {
+		end.Fail(mcloud.ErrorMessage(r.haltError(fmt.Sprintf("the rollback on %s could not start (%s), so it needs a person now",
+			host.Name, strings.TrimSuffix(mcloud.ErrorMessage(err), ".")))))
+		return "", nil
+	}
+	defer sess.Close()
+	r.sess = sess
+	cmd := expand(r.pt.Rollback, r.vars(host))
+	r.x.Say(ctx, fmt.Sprintf("Job #%d: %s failed its %s (%s); rolling back with `%s`.", id, host.Name, h.step, h.why, cmd))
+	var after string
+	if rwhy, _ := r.command(ctx, h.i, "rollback", cmd); rwhy != "" {
+		after = fmt.Sprintf("the rollback on %s failed too (%s), so it needs a person now", host.Name, rwhy)
+		r.x.Say(ctx, fmt.Sprintf("Job #%d: rollback on %s FAILED: %s.", id, host.Name, rwhy))
+	} else {
+		after = fmt.Sprintf("%s was rolled back", host.Name)
+		r.x.Say(ctx, fmt.Sprintf("Job #%d: %s rolled back.", id, host.Name))
+	}
+	end.Fail(mcloud.ErrorMessage(r.haltError(after)))
+	return "", nil
 }

@@ -372,3 +372,32 @@ func TestPatchFinishesTheHostWhenTheBotStops(t *testing.T) {
 		t.Fatalf("job %s with steps %+v; want running (handed to the next process) with host-1 recorded", j.Status, steps)
 	}
 }
+
+// A host that fails while the bot is stopping is still rolled back, by the
+// rollout's cleanup step, and the job ends failed with the whole story
+// instead of being left for the next process, which could only say it was
+// interrupted.
+func TestPatchRollsBackWhenTheBotStopsMidHost(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{})
+	w.writePatch("P-13", "thirteen")
+	w.mark(0, "block-apply")
+	w.mark(0, "breaks")
+	_, job := w.request("carol", "customer-x-shared", "/mcloud patch customer-x prod P-13")
+	w.waitFor("host-1's apply to start", func() bool { return w.exists(0, "apply-started") })
+	stopped := make(chan struct{})
+	go func() { w.stop(); close(stopped) }()
+	time.Sleep(time.Second) // the shutdown has cancelled the job's context by now
+	w.mark(0, "release")
+	<-stopped
+	if got := w.hostLog(0); len(got) < 3 || got[len(got)-2] != "mcloud-patch revert wso2am P-13" {
+		t.Fatalf("host-1 was not rolled back: %q", got)
+	}
+	j, _ := w.db.Job(context.Background(), job)
+	if j.Status != mcloud.JobFailed || !strings.Contains(j.Error, "host-1 was rolled back; no host was patched; not touched: host-2, host-3.") {
+		t.Fatalf("job %s: %q; want failed, saying host-1 was rolled back", j.Status, j.Error)
+	}
+	steps, _ := w.db.JobSteps(context.Background(), job)
+	if len(steps) != 2 || steps[1].Name != "roll back" {
+		t.Fatalf("steps %+v; want the rollback saved as the job's cleanup step", steps)
+	}
+}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -465,42 +466,41 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	// Step 1 is checkpointed once every request is decided, so a resumed
 	// job does not request anything again; if the process dies inside it,
 	// the rerun lists again and S3's own restore status (ongoing, done)
-	// keeps what was already requested from being requested twice.
+	// keeps what was already requested from being requested twice. Each
+	// step hands on which files will not be restored and why: a resumed
+	// job gets that from the checkpoint.
 	r := &restoreRun{k: k, x: x, acct: acct, a: a, archived: archived,
 		failed: map[string]string{}, states: map[string]aws.RestoreStatus{}}
-	requested := false
-	if _, err := x.Step(ctx, "request restores", func(ctx context.Context) (string, error) {
+	justRequested := false // by this attempt: nothing is ready yet
+	requested, err := jobs.StepOf(ctx, x.Run, "request restores", func(ctx context.Context) (map[string]string, string, error) {
 		summary, issued, err := r.request(ctx)
-		requested = issued > 0
-		return summary, err
-	}); err != nil {
+		justRequested = issued > 0
+		return r.failed, summary, err
+	})
+	if err != nil {
 		return "", err
 	}
+	maps.Copy(r.failed, requested)
 
-	if _, err := x.Step(ctx, "wait for restores", func(ctx context.Context) (string, error) {
-		return r.wait(ctx, requested)
-	}); err != nil {
+	notRestored, err := jobs.StepOf(ctx, x.Run, "wait for restores", func(ctx context.Context) (map[string]string, string, error) {
+		summary, err := r.wait(ctx, justRequested)
+		return r.notRestored(), summary, err
+	})
+	if err != nil {
 		return "", err
 	}
-	if len(r.states) < len(archived) {
-		// The wait finished in an earlier attempt: read where each file
-		// stands once, without waiting.
-		if _, err := r.poll(ctx); err != nil {
-			return "", err
-		}
-	}
-	failed, states := r.failed, r.states
 
 	var files []fileLink
 	restored, ready := 0, 0
 	for _, o := range objs {
 		l := fileLink{Key: o.Key, Size: o.Size, Class: o.StorageClass}
 		if o.Archived() {
+			why, bad := notRestored[o.Key]
 			switch {
-			case states[o.Key] == aws.RestoreCompleted:
+			case !bad:
 				restored++
-			case failed[o.Key] != "":
-				l.Problem = "not restored: " + failed[o.Key]
+			case why != "":
+				l.Problem = "not restored: " + why
 			default:
 				l.Problem = "not restored: no restore is in progress (its request failed earlier, or the restored copy expired)"
 			}
@@ -662,6 +662,18 @@ func (r *restoreRun) wait(ctx context.Context, justRequested bool) (string, erro
 		s += fmt.Sprintf("; %s not restored", nOf(none, "file", "files"))
 	}
 	return s, nil
+}
+
+// notRestored is, once the wait is over, each archived file that was not
+// restored and why ("" when S3 only says no restore is in progress).
+func (r *restoreRun) notRestored() map[string]string {
+	out := map[string]string{}
+	for key, st := range r.states {
+		if st != aws.RestoreCompleted {
+			out[key] = r.failed[key]
+		}
+	}
+	return out
 }
 
 // maxFailedPolls is how many polls in a row may fail entirely before the

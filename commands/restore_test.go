@@ -544,6 +544,34 @@ func TestRestoreResumesWithoutRequestingAgain(t *testing.T) {
 	}
 }
 
+// A job stopped after its restore requests, some of which failed, still
+// knows after resuming why those files were not restored: the request
+// step's result comes back from its checkpoint.
+func TestRestoreResumedKeepsWhyRequestsFailed(t *testing.T) {
+	w := newAWSWorld(t, awsWorldOptions{now: julyNow, restoreConcurrency: 1, rescueAfter: time.Second, emu: awsemu.Options{RestoreDelay: 2 * time.Second}})
+	seedMonth(w, "2024-05", 40, []string{"GLACIER"})
+	w.emu.InjectError("s3:RestoreObject", http.StatusForbidden, "AccessDenied", 2)
+	r := w.svc.Handle(context.Background(), w.as("alice", "devops"), "/mcloud restore-logs customer-x 2024-05 --env prod")
+	if r.Job == nil {
+		t.Fatalf("restore-logs: %+v", r)
+	}
+	w.waitFor("the request step", func() bool {
+		steps, _ := w.db.JobSteps(context.Background(), r.Job.ID)
+		return len(steps) == 1
+	})
+	w.stopQueue()
+	w.startQueue()
+	j := w.waitJob(r.Job.ID)
+	thread := w.thread()
+	if j.Status != mcloud.JobSucceeded || j.Attempt != 2 {
+		t.Fatalf("job %s on attempt %d: %s\n%s", j.Status, j.Attempt, j.Error, thread)
+	}
+	want := "2 files of customer-x's log archives of 2024-05 could not be restored:\n  not restored: AWS denied access: the mcloud role in this customer account is not allowed to do this (2 files):"
+	if !strings.Contains(thread, want) {
+		t.Fatalf("thread lacks %q:\n%s", want, thread)
+	}
+}
+
 // cancel stops a restore job at its next poll; what was requested stays
 // requested (S3 finishes it), nothing more is.
 func TestRestoreCanBeCancelledWhileWaiting(t *testing.T) {

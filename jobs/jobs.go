@@ -2,15 +2,19 @@
 // the store. A job survives its process dying: River hands an abandoned job
 // to another attempt, which either resumes it from its last completed step
 // (verbs that are safe to resume) or marks it failed, and says which in the
-// thread and the audit log. A finished job never runs again.
+// thread and the audit log. A job that was running its cleanup steps when
+// its process died only finishes them (Run.Cleanup). A finished job never
+// runs again.
 package jobs
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +36,21 @@ type Runner interface {
 
 // ErrCancelled is returned by Run.Step when someone cancelled the job.
 var ErrCancelled = errors.New("job cancelled")
+
+// Final marks err as the job's outcome even when the process is shutting
+// down as the verb returns it: the job then fails and runs its cleanups
+// (which may need to finish, like a rollback of a half-patched host)
+// instead of being left for the next process to resume.
+func Final(err error) error { return finalError{err} }
+
+type finalError struct{ error }
+
+func (e finalError) Unwrap() error { return e.error }
+
+func isFinal(err error) bool {
+	var f finalError
+	return errors.As(err, &f)
+}
 
 // Options tune the queue.
 type Options struct {
@@ -199,7 +218,26 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 		return nil // finished or cancelled: never run twice
 	}
 	run := &Run{Job: job, q: q}
+	var end *Ending
 	if interrupted {
+		if end, err = q.recordedEnding(ctx, job.ID); err != nil {
+			return err // River retries; nothing ran
+		}
+	}
+	switch {
+	case end != nil && job.Attempt > maxInterrupted:
+		msg := fmt.Sprintf("its cleanup steps were interrupted %d times and are left for a person to finish (done: %s)", job.Attempt-1, run.progressOf(ctx))
+		if end.Status == mcloud.JobFailed {
+			msg = strings.TrimSuffix(end.Error, ".") + "; then " + msg
+		}
+		q.finish(ctx, run, mcloud.JobFailed, msg, "failed after interruption: "+msg)
+		return nil
+	case end != nil:
+		// The job's outcome was decided and recorded before its cleanup
+		// steps ran; whatever the verb, only those cleanups remain.
+		q.db.AuditJob(ctx, job, mcloud.AuditResumed, fmt.Sprintf("resumed after interruption (attempt %d) to finish its cleanup steps; its work is not run again", job.Attempt))
+		run.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) while cleaning up, and is finishing its cleanup steps.", job.ID))
+	case interrupted:
 		if !q.runner.Resumable(job.Verb) || job.Attempt > maxInterrupted {
 			why := fmt.Sprintf("%s is not safe to repeat automatically", job.Verb)
 			if job.Attempt > maxInterrupted {
@@ -211,9 +249,11 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 		}
 		q.db.AuditJob(ctx, job, mcloud.AuditResumed, fmt.Sprintf("resumed after interruption (attempt %d); completed steps are skipped", job.Attempt))
 		run.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) and is resuming from its last completed step.", job.ID))
-	} else {
+	default:
 		run.Say(ctx, fmt.Sprintf("Job #%d started: %s for %s.", job.ID, job.Verb, job.Customer))
 	}
+
+	run.unwinding = end != nil
 
 	// The job runs under its own context, which the heartbeat cancels if a
 	// newer attempt took the job over: this one must then stop at once.
@@ -224,31 +264,91 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 	go q.heartbeat(beatCtx, job, superseded)
 
 	summary, err := q.runner.RunJob(jobCtx, run)
+	isSuperseded := func(err error) bool {
+		return errors.Is(err, store.ErrSuperseded) || errors.Is(context.Cause(jobCtx), store.ErrSuperseded)
+	}
 	switch {
-	case errors.Is(err, store.ErrSuperseded) || errors.Is(context.Cause(jobCtx), store.ErrSuperseded):
+	case isSuperseded(err):
 		q.log.Warn("job attempt superseded; stopped without writing more", "job", job.ID, "attempt", job.Attempt)
 		return nil
-	case err == nil:
-		q.finish(ctx, run, mcloud.JobSucceeded, "", summary)
-	case errors.Is(err, ErrCancelled):
-		q.finish(ctx, run, mcloud.JobCancelled, "", "cancelled at a step boundary; "+run.progress())
-	case ctx.Err() != nil:
-		// This process is shutting down: leave the job "running" so the
-		// next process resumes it as after a crash, but without waiting for
-		// the heartbeat to go stale.
-		if rerr := q.db.ReleaseJob(context.WithoutCancel(ctx), job.ID, job.Attempt); rerr != nil {
-			q.log.Warn("release job on shutdown", "job", job.ID, "err", rerr)
+	case run.unwinding && ctx.Err() != nil:
+		return q.release(ctx, job)
+	case run.unwinding:
+		if err != nil && !errors.Is(err, errUnwinding) {
+			// The verb failed before it reached its unfinished step, so
+			// cleanups it declares after that point are not known.
+			q.log.Warn("job stopped early while finishing its cleanups", "job", job.ID, "err", err)
 		}
-		return ctx.Err()
+	case err == nil:
+		end = &Ending{Status: mcloud.JobSucceeded, Detail: summary}
+	case errors.Is(err, ErrCancelled):
+		end = &Ending{Status: mcloud.JobCancelled, Detail: "cancelled at a step boundary; " + run.progress()}
+	case ctx.Err() != nil && !isFinal(err):
+		return q.release(ctx, job)
 	default:
 		msg := mcloud.ErrorMessage(err)
 		if msg == "" {
 			q.log.Error("job failed", "job", job.ID, "verb", job.Verb, "err", err)
 			msg = fmt.Sprintf("internal error (reference: job #%d; details are in the bot's log)", job.ID)
 		}
-		q.finish(ctx, run, mcloud.JobFailed, msg, msg)
+		end = &Ending{}
+		end.Fail(msg)
 	}
+	if len(run.cleanups) > 0 && !run.unwinding {
+		b, _ := json.Marshal(end)
+		if err := q.db.SetEnding(context.WithoutCancel(ctx), job, string(b)); err != nil {
+			if isSuperseded(err) {
+				return nil
+			}
+			return q.failedToEnd(ctx, job, err)
+		}
+	}
+	if err := run.runCleanups(jobCtx, end); err != nil {
+		switch {
+		case isSuperseded(err):
+			return nil
+		case ctx.Err() != nil:
+			return q.release(ctx, job)
+		}
+		return q.failedToEnd(ctx, job, err)
+	}
+	q.finish(ctx, run, end.Status, end.Error, end.Detail)
 	return nil
+}
+
+// release leaves a job "running" when this process is shutting down, so
+// the next process resumes it as after a crash, but without waiting for
+// the heartbeat to go stale.
+func (q *Queue) release(ctx context.Context, job *mcloud.Job) error {
+	if rerr := q.db.ReleaseJob(context.WithoutCancel(ctx), job.ID, job.Attempt); rerr != nil {
+		q.log.Warn("release job on shutdown", "job", job.ID, "err", rerr)
+	}
+	return ctx.Err()
+}
+
+// failedToEnd hands a job whose ending could not be recorded, or whose
+// cleanups could not be saved, back to River for another attempt, which
+// finishes the cleanups from where this one got.
+func (q *Queue) failedToEnd(ctx context.Context, job *mcloud.Job, err error) error {
+	q.log.Error("end job", "job", job.ID, "err", err)
+	if rerr := q.db.ReleaseJob(context.WithoutCancel(ctx), job.ID, job.Attempt); rerr != nil {
+		q.log.Warn("release job", "job", job.ID, "err", rerr)
+	}
+	return err
+}
+
+// recordedEnding is the ending an earlier attempt recorded before running
+// the job's cleanups, or nil.
+func (q *Queue) recordedEnding(ctx context.Context, id int64) (*Ending, error) {
+	text, err := q.db.Ending(ctx, id)
+	if err != nil || text == "" {
+		return nil, err
+	}
+	var end Ending
+	if err := json.Unmarshal([]byte(text), &end); err != nil {
+		return nil, fmt.Errorf("decode ending of job #%d: %w", id, err)
+	}
+	return &end, nil
 }
 
 func (q *Queue) finish(ctx context.Context, run *Run, status mcloud.JobStatus, errText, detail string) {

@@ -166,6 +166,8 @@ func testKill9MidJobResumes(t *testing.T, dbPath string) {
 	out, exit := restart(t, bin, args, nil, ":wait\n:user alice\n/mcloud audit customer-x\n")
 	for _, want := range []string{
 		"Job #1 was interrupted (the process running it stopped) and is resuming from its last completed step.",
+		// The count is each step's typed result, handed to the next step:
+		// the steps after the kill got it from the ones before.
 		`Job #1 succeeded: repeated "survive a crash" in 6 steps`,
 		"resumed   in devops  resumed after interruption (attempt 2); completed steps are skipped",
 	} {
@@ -198,5 +200,61 @@ func testKill9MidJobResumes(t *testing.T, dbPath string) {
 		if n := count[`step `+string(rune('0'+i))+`: said "survive a crash"`]; n != 1 {
 			t.Errorf("step %d ran %d times, want exactly once", i, n)
 		}
+	}
+}
+
+// TestKill9MidCleanupFinishesItOnce cancels a job, kills the process with
+// SIGKILL while the job runs its cleanup step, restarts it, and checks that
+// the cleanup completes exactly once, that none of the job's remaining work
+// runs, and that the job ends cancelled; on SQLite and PostgreSQL.
+func TestKill9MidCleanupFinishesItOnce(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testKill9MidCleanup(t, filepath.Join(t.TempDir(), "mcloud.db")) })
+	t.Run("postgres", func(t *testing.T) { testKill9MidCleanup(t, pgtest.URL(t)) })
+}
+
+func testKill9MidCleanup(t *testing.T, dbPath string) {
+	bin := mcloudBinary(t)
+	cfg := fastRescueConfig(t)
+	args := []string{"shell", "-c", cfg, "--database-url", dbPath, "--user", "alice", "--channel", "devops"}
+
+	// Killed mid-job; the next process takes the cancel, the job stops at
+	// its next step and starts its cleanup, and that process dies too.
+	killWhen(t, bin, args, nil,
+		"/mcloud echo customer-x tidy up --steps 3 --pause 1s --cleanup 4s\n:user bob\n/mcloud approve 1\n",
+		"Job #1: step 1:")
+	killWhen(t, bin, args, nil, "/mcloud cancel 1\n", "Job #1: cleaning up after the job cancelled")
+
+	db, job, _ := jobState(t, dbPath, 1)
+	if job.Status != mcloud.JobRunning {
+		t.Fatalf("after the second kill -9: job %s; want running, in its cleanup", job.Status)
+	}
+	out, exit := restart(t, bin, args, nil, ":wait\n")
+	for _, want := range []string{
+		"Job #1 was interrupted (the process running it stopped) while cleaning up, and is finishing its cleanup steps.",
+		"Job #1: clean up: said goodbye",
+		"Job #1 was cancelled: cancelled at a step boundary; completed: step 1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restarted output lacks %q:\n%s", want, out)
+		}
+	}
+	if exit != 0 {
+		t.Errorf("restarted shell exited %d", exit)
+	}
+	ctx := context.Background()
+	job, _ = db.Job(ctx, 1)
+	if job.Status != mcloud.JobCancelled || job.Attempt != 3 {
+		t.Fatalf("job after restart: %s, attempt %d; want cancelled on attempt 3", job.Status, job.Attempt)
+	}
+	log, _ := db.AuditLog(ctx, "customer-x", time.Time{}, 1000)
+	count := map[string]int{}
+	for _, e := range log {
+		if e.JobID == 1 {
+			count[e.Event]++
+			count[e.Event+": "+e.Detail]++
+		}
+	}
+	if count["step: clean up: said goodbye"] != 1 || count[mcloud.AuditCancelled] != 1 || count[mcloud.AuditStep] != 2 {
+		t.Fatalf("audit of job 1 = %v; want step 1 and the cleanup once each, cancelled once", count)
 	}
 }

@@ -230,7 +230,7 @@ func (s *DB) StaleJobs(ctx context.Context, staleBefore time.Time) ([]mcloud.Job
 
 // JobSteps lists the completed steps of a job, in order.
 func (s *DB) JobSteps(ctx context.Context, id int64) ([]Step, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT name, value, done_at FROM job_steps WHERE job_id = ? ORDER BY done_at, name`), id)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT name, value, state, done_at FROM job_steps WHERE job_id = ? ORDER BY done_at, name`), id)
 	if err != nil {
 		return nil, fmt.Errorf("list steps of job #%d: %w", id, err)
 	}
@@ -239,7 +239,7 @@ func (s *DB) JobSteps(ctx context.Context, id int64) ([]Step, error) {
 	for rows.Next() {
 		var st Step
 		var at int64
-		if err := rows.Scan(&st.Name, &st.Value, &at); err != nil {
+		if err := rows.Scan(&st.Name, &st.Value, &st.State, &at); err != nil {
 			return nil, err
 		}
 		st.At = fromMS(at)
@@ -248,9 +248,13 @@ func (s *DB) JobSteps(ctx context.Context, id int64) ([]Step, error) {
 	return out, rows.Err()
 }
 
-// Step is a completed step of a job.
+// Step is a completed step of a job. Value is the human-readable
+// progress text shown in the thread and by "jobs"; State is the step's
+// typed result as JSON, handed back to later steps when a job resumes ("" for
+// steps that keep only text).
 type Step struct {
 	Name, Value string
+	State       string
 	At          time.Time
 }
 
@@ -263,44 +267,107 @@ func (s *DB) CancelRequested(ctx context.Context, id int64) (bool, error) {
 	return c != 0, nil
 }
 
-// Step returns the checkpoint a job saved for step name, if any. Jobs use
-// it to skip work an interrupted attempt already finished.
+// Step returns the progress text a job saved for step name, if any.
 func (s *DB) Step(ctx context.Context, jobID int64, name string) (value string, done bool, err error) {
-	err = s.db.QueryRowContext(ctx, s.rebind(`SELECT value FROM job_steps WHERE job_id = ? AND name = ?`), jobID, name).Scan(&value)
+	st, done, err := s.Checkpoint(ctx, jobID, name)
+	return st.Value, done, err
+}
+
+// Checkpoint returns what a job saved for step name, if anything. Jobs use
+// it to skip work an interrupted attempt already finished and to get back
+// its result.
+func (s *DB) Checkpoint(ctx context.Context, jobID int64, name string) (Step, bool, error) {
+	st := Step{Name: name}
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT value, state, done_at FROM job_steps WHERE job_id = ? AND name = ?`), jobID, name).Scan(&st.Value, &st.State, &at)
 	if err == sql.ErrNoRows {
-		return "", false, nil
+		return Step{}, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("read step %q of job #%d: %w", name, jobID, err)
+		return Step{}, false, fmt.Errorf("read step %q of job #%d: %w", name, jobID, err)
 	}
-	return value, true, nil
+	st.At = fromMS(at)
+	return st, true, nil
 }
 
 // SaveStep records that step name of job is done, with its result, audits
 // it and queues announce (when it has text), in one transaction: a resumed
 // job skips a saved step, so its message must already be on its way.
 func (s *DB) SaveStep(ctx context.Context, job *mcloud.Job, name, value, detail string, announce mcloud.Post) error {
+	return s.SaveCheckpoint(ctx, job, Checkpoint{Step: Step{Name: name, Value: value}, Detail: detail, Announce: announce})
+}
+
+// Checkpoint is a completed step as a job saves it.
+type Checkpoint struct {
+	Step
+	// Detail is the audit entry's text; "" saves the step unaudited (a
+	// cleanup that found nothing to do).
+	Detail   string
+	Announce mcloud.Post
+	// Ending, when set, replaces the job's recorded ending (SetEnding) in
+	// the same transaction: a cleanup that changes what the job will report
+	// must not lose that change to a crash after its checkpoint.
+	Ending string
+}
+
+// SaveCheckpoint records cp as done for job, audits it and queues its
+// announcement (when it has text), in one transaction (see SaveStep).
+func (s *DB) SaveCheckpoint(ctx context.Context, job *mcloud.Job, cp Checkpoint) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.owns(ctx, tx, job.ID, job.Attempt); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO job_steps (job_id, name, value, done_at) VALUES (?, ?, ?, ?)`),
-			job.ID, name, value, ms(s.Now())); err != nil {
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO job_steps (job_id, name, value, state, done_at) VALUES (?, ?, ?, ?, ?)`),
+			job.ID, cp.Name, cp.Value, cp.State, ms(s.Now())); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, jobAudit(job, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: job.ChannelID}, mcloud.AuditStep, detail)); err != nil {
-			return err
+		if cp.Ending != "" {
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE jobs SET ending = ? WHERE id = ?`), cp.Ending, job.ID); err != nil {
+				return err
+			}
 		}
-		if announce.Text == "" {
+		if cp.Detail != "" {
+			if err := s.audit(ctx, tx, jobAudit(job, mcloud.Caller{UserID: "mcloud", Name: "mcloud", ChannelID: job.ChannelID}, mcloud.AuditStep, cp.Detail)); err != nil {
+				return err
+			}
+		}
+		if cp.Announce.Text == "" {
 			return nil
 		}
-		_, err := s.post(ctx, tx, announce)
+		_, err := s.post(ctx, tx, cp.Announce)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("save step %q of job #%d: %w", name, job.ID, err)
+		return fmt.Errorf("save step %q of job #%d: %w", cp.Name, job.ID, err)
 	}
 	return nil
+}
+
+// SetEnding records how job is ending (the job runner's own encoding)
+// before it runs the job's cleanup steps: an attempt that finds an ending
+// recorded only finishes the cleanups and reports it, and never runs the
+// job's work again. attempt must still be the job's current one.
+func (s *DB) SetEnding(ctx context.Context, job *mcloud.Job, ending string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.owns(ctx, tx, job.ID, job.Attempt); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.rebind(`UPDATE jobs SET ending = ? WHERE id = ?`), ending, job.ID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record ending of job #%d: %w", job.ID, err)
+	}
+	return nil
+}
+
+// Ending returns job id's recorded ending, "" while it has none.
+func (s *DB) Ending(ctx context.Context, id int64) (string, error) {
+	var e string
+	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT ending FROM jobs WHERE id = ?`), id).Scan(&e); err != nil {
+		return "", fmt.Errorf("read ending of job #%d: %w", id, err)
+	}
+	return e, nil
 }
 
 // AuditJob appends an audit entry about a job.

@@ -158,6 +158,11 @@ CREATE TABLE slack_deliveries (
 );
 CREATE INDEX slack_deliveries_pending ON slack_deliveries (done_at, lease_until, id);
 `},
+	{version: 7, name: "jobs: typed step results, recorded ending for cleanup steps",
+		sqlite: `
+ALTER TABLE job_steps ADD COLUMN state TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN ending TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new
