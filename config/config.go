@@ -76,6 +76,9 @@ type Slack struct {
 type Team struct {
 	Channels []Channel `yaml:"channels"`
 	Users    []User    `yaml:"users"`
+	// CIDRs are the team's networks: the only sources a provisioned
+	// bastion takes SSH from.
+	CIDRs []string `yaml:"cidrs"`
 }
 
 // Channel is a Slack channel, referenced by id; the name is for people.
@@ -166,6 +169,9 @@ type Bastion struct {
 	Port    int    `yaml:"port"`
 	User    string `yaml:"user"`
 	HostKey string `yaml:"host_key"`
+	// External: the bastion is the customer's own (in their data centre);
+	// provision builds none and lets Host (an IP address) reach the hosts.
+	External bool `yaml:"external"`
 }
 
 // Environment is one of dev, test, staging, prod (or another name).
@@ -176,6 +182,9 @@ type Environment struct {
 	// tagged mcloud:customer and mcloud:env.
 	RDSInstances []string `yaml:"rds_instances"`
 	Patch        Patch    `yaml:"patch"`
+	// Provision, when set, lets `provision` build the environment through
+	// CloudFormation (see provision.go and docs/provision.md).
+	Provision *Provision `yaml:"provision"`
 }
 
 // Patch is how a patch is rolled out on the environment's hosts. Commands
@@ -202,6 +211,12 @@ type Host struct {
 	HostKey   string `yaml:"host_key"`
 	// User logs in to the host; default the bastion's user.
 	User string `yaml:"user"`
+	// AMI, InstanceType and VolumeGiB are what `provision` builds the
+	// host with (default provision.hosts). Address may then be left out:
+	// the provisioned instance's address is used.
+	AMI          string `yaml:"ami"`
+	InstanceType string `yaml:"instance_type"`
+	VolumeGiB    int    `yaml:"volume_gib"`
 }
 
 // Schedules are cron expressions (robfig/cron, 5 fields) per customer.
@@ -340,4 +355,5 @@ func (c *Config) applyDefaults() {
 			cu.Bastion.Port = DefaultBastionPort
 		}
 	}
+	c.provisionDefaults()
 }
