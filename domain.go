@@ -97,6 +97,12 @@ type Plan struct {
 	Steps   []string
 	// Notes carry cost-relevant choices and warnings.
 	Notes []string
+	// Approvals, when above the verb's rule, is how many approvers this
+	// particular plan needs (provision: two when it replaces or removes a
+	// database, volume or hosted zone).
+	Approvals int
+	// Nothing: the plan changes nothing, so it is shown and not filed.
+	Nothing bool
 }
 
 // Job is approved work running durably.

@@ -318,7 +318,9 @@ func (s *Service) propose(ctx context.Context, c *Call) (Reply, error) {
 	if c.Env != nil {
 		req.Env = c.Env.Name
 	}
-	if dry {
+	// A plan may need more approvers than the rule (never fewer).
+	req.Needed = max(req.Needed, plan.Approvals)
+	if dry || plan.Nothing {
 		return Reply{Request: req, DryRun: true}, nil
 	}
 	if err := mcloud.MayRequest(c.Caller, c.Verb.Name, c.Customer.Name); err != nil {
@@ -479,6 +481,7 @@ func allVerbs() []*Verb {
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
 		patchVerb(), runVerb(), pendingVerb(), linksVerb(),
+		provisionVerb(), driftVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

@@ -82,7 +82,7 @@ func TestRenderNetworkRules(t *testing.T) {
 		`"CidrIp": "203.0.113.0/24"`, `"FromPort": 2222`, // bastion: the SSH port from team.cidrs only
 		`"SourceSecurityGroupId": {`,                   // hosts: SSH from the bastion's group only
 		`"FromPort": 5666`, `"CidrIp": "10.20.4.0/24"`, // NRPE from the monitoring subnets
-		`"CidrBlock": "10.20.5.0/24"`,                  // 2 AZs x 3 tiers: the last /24 is .5
+		`"CidrBlock": "10.20.5.0/24"`, // 2 AZs x 3 tiers: the last /24 is .5
 		`"Type": "AWS::SES::EmailIdentity"`, `"Name": "x-staging-apim-1.staging.customer-x.internal."`,
 		`"InstanceType": "m5.xlarge"`, `"Size": 200`, `"Key": "mcloud:host"`,
 	} {

@@ -143,6 +143,20 @@ CREATE INDEX dedupe_at ON dedupe (at);
 ALTER TABLE slack_leases ADD COLUMN token BIGINT NOT NULL DEFAULT 0;
 `},
 	{version: 5, name: "a job's number is its request's number", fn: renumberJobs},
+	{version: 6, name: "provision: inventory of provisioned hosts",
+		sqlite: `
+CREATE TABLE inventory (
+	customer TEXT NOT NULL,
+	env TEXT NOT NULL,
+	host TEXT NOT NULL,
+	instance_id TEXT NOT NULL,
+	address TEXT NOT NULL,
+	host_key TEXT NOT NULL,
+	key_problem TEXT NOT NULL,
+	updated_at BIGINT NOT NULL,
+	PRIMARY KEY (customer, env, host)
+);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

@@ -676,6 +676,12 @@ func (e *Emulator) executeChangeSet(q *queryRequest) (any, *apiError) {
 		return nil, cfnValidation("Stack:%s is in %s state and can not be updated.", st.id, st.status)
 	}
 	now := e.clock.Now()
+	// Like CloudFormation, executing one change set deletes the stack's others.
+	for name := range st.changeSets {
+		if name != cs.name {
+			delete(st.changeSets, name)
+		}
+	}
 	cs.exec = "EXECUTE_IN_PROGRESS"
 	st.running = cs
 	st.undo = map[string]*cfnResource{}
@@ -1054,9 +1060,11 @@ func policyDenies(policy string, c cfnChange) string {
 	}
 	var p struct {
 		Statement []struct {
-			Effect   string
-			Action   any
-			Resource any
+			Effect      string
+			Action      any
+			Resource    any
+			NotResource any
+			Condition   map[string]map[string]any
 		}
 	}
 	if json.Unmarshal([]byte(policy), &p) != nil {
@@ -1083,10 +1091,21 @@ func policyDenies(policy string, c cfnChange) string {
 		}
 		return false
 	}
-	for _, s := range p.Statement {
-		if s.Effect == "Deny" && match(list(s.Action), action) && match(list(s.Resource), "LogicalResourceId/"+c.logical) {
-			return "Action denied by stack policy: Statement [#1] has a Deny Effect on " + action + " for LogicalResourceId/" + c.logical
+	res := "LogicalResourceId/" + c.logical
+	for i, s := range p.Statement {
+		if s.Effect != "Deny" || !match(list(s.Action), action) {
+			continue
 		}
+		if s.Resource != nil && !match(list(s.Resource), res) {
+			continue
+		}
+		if s.NotResource != nil && match(list(s.NotResource), res) {
+			continue
+		}
+		if types, ok := s.Condition["StringEquals"]["ResourceType"]; ok && !match(list(types), c.typ) {
+			continue
+		}
+		return fmt.Sprintf("Action denied by stack policy: Statement [#%d] has a Deny Effect on %s for %s", i+1, action, res)
 	}
 	return ""
 }
