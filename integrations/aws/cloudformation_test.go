@@ -7,6 +7,7 @@ import (
 
 	mcaws "github.com/mcloud/mcloud/integrations/aws"
 	"github.com/mcloud/mcloud/integrations/aws/awsemu"
+	"github.com/mcloud/mcloud/provision"
 )
 
 const cfnTemplate = `{
@@ -130,5 +131,55 @@ func TestCloudFormationFailureRollsBack(t *testing.T) {
 	}
 	if err := e.acct.ExecuteChangeSet(ctx, "s2", "c1"); !mcaws.IsCode(err, "InvalidChangeSetStatus") {
 		t.Fatalf("second execute: %v, want InvalidChangeSetStatus", err)
+	}
+}
+
+// The stack policy mcloud sets denies replacing a volume unless the
+// change set executing is one the policy lets through by logical id.
+func TestCloudFormationStackPolicyGuardsVolumes(t *testing.T) {
+	e := newEnv(t, awsemu.Options{})
+	ctx := ctxT(t)
+	vol := func(az string) string {
+		return `{"Resources": {"Data": {"Type": "AWS::EC2::Volume", "Properties": {"AvailabilityZone": "` + az + `", "Size": 10}}}}`
+	}
+	apply := func(name, body string, create bool) string {
+		t.Helper()
+		if _, err := e.acct.CreateChangeSet(ctx, mcaws.ChangeSetRequest{Stack: "s3", Name: name, Template: body, Create: create}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.acct.WaitChangeSet(ctx, "s3", name); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.acct.ExecuteChangeSet(ctx, "s3", name); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.acct.Stack(ctx, "s3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Status
+	}
+	if got := apply("c1", vol("eu-west-1a"), true); got != "CREATE_COMPLETE" {
+		t.Fatalf("create: %s", got)
+	}
+	if err := e.acct.SetStackPolicy(ctx, "s3", provision.StackPolicy(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := apply("c2", vol("eu-west-1b"), false); got != "UPDATE_ROLLBACK_COMPLETE" {
+		t.Fatalf("replacing the volume under the deny policy: %s, want UPDATE_ROLLBACK_COMPLETE", got)
+	}
+	evs, _ := e.acct.StackEvents(ctx, "s3", "")
+	denied := false
+	for _, ev := range evs {
+		denied = denied || (ev.LogicalID == "Data" && strings.Contains(ev.Reason, "Action denied by stack policy"))
+	}
+	if !denied {
+		t.Fatalf("no policy denial in the events: %+v", evs)
+	}
+	if err := e.acct.SetStackPolicy(ctx, "s3", provision.StackPolicy([]string{"Data"})); err != nil {
+		t.Fatal(err)
+	}
+	if got := apply("c3", vol("eu-west-1b"), false); got != "UPDATE_COMPLETE" {
+		t.Fatalf("replacing the volume the policy lets through: %s", got)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -1083,9 +1082,12 @@ func policyDenies(policy string, c cfnChange) string {
 		}
 		return nil
 	}
+	// Policy wildcards match across slashes ("*" matches
+	// LogicalResourceId/Data), unlike path.Match.
 	match := func(patterns []string, s string) bool {
 		for _, p := range patterns {
-			if ok, _ := path.Match(p, s); ok {
+			re := "^" + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, ".*") + "$"
+			if ok, _ := regexp.MatchString(re, s); ok {
 				return true
 			}
 		}
