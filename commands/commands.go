@@ -286,7 +286,8 @@ func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args [
 		s.refused(ctx, caller, caller.Customer, v.Name, err)
 		return fail(err)
 	}
-	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: p.customer, Env: p.env, svc: s}
+	cu, env := s.withInventory(ctx, p.customer, p.env)
+	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: cu, Env: env, svc: s}
 	if v.Do != nil {
 		r, err := v.Do(ctx, call)
 		if err != nil {
@@ -449,6 +450,7 @@ func (s *Service) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
 			return "", mcloud.Errorf(mcloud.ENOTFOUND, "environment %s/%s is no longer in the configuration", cu.Name, run.Job.Env)
 		}
 	}
+	x.Customer, x.Env = s.withInventory(ctx, x.Customer, x.Env)
 	return v.Execute(ctx, x)
 }
 

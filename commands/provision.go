@@ -551,3 +551,64 @@ func HostKeyFromConsole(out string) (string, error) {
 	}
 	return fallback, nil
 }
+
+// withInventory fills what the configuration leaves out of a customer's
+// provisioned hosts (address, and the host key pinned from the console
+// output) from the inventory `provision` recorded, so status, patch and
+// run reach them. A configured address or key always wins; a key is taken
+// only with the address it was read for. The customer and environment
+// returned are copies; the configuration is never changed.
+func (s *Service) withInventory(ctx context.Context, cu *config.Customer, env *config.Environment) (*config.Customer, *config.Environment) {
+	is, ok := s.store.(inventoryStore)
+	if cu == nil || !ok {
+		return cu, env
+	}
+	var out *config.Customer
+	for i, e := range cu.Environments {
+		if e.Provision == nil {
+			continue
+		}
+		inv, err := is.Inventory(ctx, cu.Name, e.Name)
+		if err != nil {
+			s.Log.Error("read inventory", "customer", cu.Name, "env", e.Name, "err", err)
+			continue
+		}
+		if len(inv) == 0 {
+			continue
+		}
+		if out == nil {
+			cp := *cu
+			cp.Environments = append([]config.Environment(nil), cu.Environments...)
+			out = &cp
+		}
+		ne := &out.Environments[i]
+		ne.Hosts = fillHosts(e.Hosts, inv)
+	}
+	if out == nil {
+		return cu, env
+	}
+	if env != nil {
+		env = out.Env(env.Name)
+	}
+	return out, env
+}
+
+// fillHosts applies the inventory to configured hosts; pure.
+func fillHosts(hosts []config.Host, inv []store.InventoryHost) []config.Host {
+	by := map[string]store.InventoryHost{}
+	for _, h := range inv {
+		by[h.Host] = h
+	}
+	out := make([]config.Host, len(hosts))
+	for i, h := range hosts {
+		ih, ok := by[h.Name]
+		if ok && ih.Address != "" && (h.Address == "" || h.Address == ih.Address) {
+			h.Address = ih.Address
+			if h.HostKey == "" {
+				h.HostKey = ih.HostKey
+			}
+		}
+		out[i] = h
+	}
+	return out
+}
