@@ -163,3 +163,42 @@ func TestProvisionResumesWithoutExecutingTwice(t *testing.T) {
 }
 
 var _ = store.InventoryHost{}
+
+// With external DNS no zone is built: the job posts the name → address
+// list and the DKIM records for the customer's DNS. A host whose console
+// output shows no host key is reported and recorded without one.
+func TestProvisionExternalDNSAndUnreadableHostKey(t *testing.T) {
+	w := newAWSWorld(t, awsWorldOptions{emu: awsemu.Options{StackStepDelay: 30 * time.Millisecond}})
+	p := w.cfg.Customer("customer-x").Env("staging").Provision
+	p.ExternalDNS, p.DNSZone = true, ""
+	r := w.do(w.as("alice", "devops"), "/mcloud provision customer-x staging")
+	if strings.Contains(planText(r), "hosted zone") {
+		t.Fatalf("external DNS plan builds a zone:\n%s", planText(r))
+	}
+	a := w.do(w.as("bob", "devops"), "/mcloud approve 1")
+	w.waitFor("the host's instance", func() bool { return w.emu.StackResource(xStagingStack, "HostXStgApim1") != "" })
+	if err := w.emu.SetConsoleOutput(w.emu.StackResource(xStagingStack, "HostXStgApim1"), "cloud-init finished\nlogin: "); err != nil {
+		t.Fatal(err)
+	}
+	j := w.waitJob(a.Job.ID)
+	thread := w.thread()
+	if j.Status != mcloud.JobSucceeded {
+		t.Fatalf("job %s: %s\n%s", j.Status, j.Error, thread)
+	}
+	for _, want := range []string{
+		"For the customer's DNS (external_dns), the names and addresses:\nx-stg-apim-1 → 10.20.",
+		"DKIM records for mail.customer-x.example.com (add them to the customer's DNS):\n",
+		"._domainkey.mail.customer-x.example.com CNAME ",
+		"no host key for x-stg-apim-1 (patch and run refuse them until a key is configured)",
+	} {
+		if !strings.Contains(thread, want) {
+			t.Errorf("thread lacks %q:\n%s", want, thread)
+		}
+	}
+	inv, _ := w.db.Inventory(context.Background(), "customer-x", "staging")
+	for _, h := range inv {
+		if h.Host == "x-stg-apim-1" && (h.HostKey != "" || !strings.Contains(h.KeyProblem, "shows no SSH host keys")) {
+			t.Fatalf("x-stg-apim-1 recorded as %+v", h)
+		}
+	}
+}
