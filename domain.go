@@ -104,6 +104,12 @@ type Plan struct {
 	// Warnings are what the asker probably did not mean (an option typed
 	// where mcloud does not read it); shown before everything else.
 	Warnings []string `json:",omitempty"`
+	// Approvals, when above the verb's rule, is how many approvers this
+	// particular plan needs (provision: two when it replaces or removes a
+	// database, volume or hosted zone).
+	Approvals int
+	// Nothing: the plan changes nothing, so it is shown and not filed.
+	Nothing bool
 }
 
 // Job is approved work running durably.

@@ -353,7 +353,8 @@ func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args [
 		s.refused(ctx, caller, caller.Customer, v.Name, err)
 		return fail(err)
 	}
-	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: p.customer, Env: p.env, warnings: p.warnings, svc: s}
+	cu, env := s.withInventory(ctx, p.customer, p.env)
+	call := &Call{Caller: caller, Verb: v, Params: p.params, Customer: cu, Env: env, warnings: p.warnings, svc: s}
 	if v.Do != nil {
 		r, err := v.Do(ctx, call)
 		if err != nil {
@@ -386,7 +387,9 @@ func (s *Service) propose(ctx context.Context, c *Call) (Reply, error) {
 	if c.Env != nil {
 		req.Env = c.Env.Name
 	}
-	if dry {
+	// A plan may need more approvers than the rule (never fewer).
+	req.Needed = max(req.Needed, plan.Approvals)
+	if dry || plan.Nothing {
 		return Reply{Request: req, DryRun: true}, nil
 	}
 	if err := mcloud.MayRequest(c.Caller, c.Verb.Name, c.Customer.Name); err != nil {
@@ -481,6 +484,7 @@ func (s *Service) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
 			return "", mcloud.Errorf(mcloud.ENOTFOUND, "environment %s/%s is no longer in the configuration", cu.Name, run.Job.Env)
 		}
 	}
+	x.Customer, x.Env = s.withInventory(ctx, x.Customer, x.Env)
 	return v.Execute(ctx, x)
 }
 
@@ -513,6 +517,7 @@ func allVerbs() []*Verb {
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
 		patchVerb(), runVerb(), pendingVerb(), linksVerb(), handoverVerb(),
+		provisionVerb(), driftVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

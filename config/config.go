@@ -85,6 +85,9 @@ type Slack struct {
 type Team struct {
 	Channels []Channel `yaml:"channels"`
 	Users    []User    `yaml:"users"`
+	// CIDRs are the team's networks: the only sources a provisioned
+	// bastion takes SSH from.
+	CIDRs []string `yaml:"cidrs"`
 }
 
 // Channel is a Slack channel, referenced by id; the name is for people.
@@ -175,6 +178,9 @@ type Bastion struct {
 	Port    int    `yaml:"port"`
 	User    string `yaml:"user"`
 	HostKey string `yaml:"host_key"`
+	// External: the bastion is the customer's own (in their data centre);
+	// provision builds none and lets Host (an IP address) reach the hosts.
+	External bool `yaml:"external"`
 }
 
 // Environment is one of dev, test, staging, prod (or another name).
@@ -188,6 +194,9 @@ type Environment struct {
 	// Products are what handover gives the customer: each product's URL,
 	// and the Secrets Manager secret holding its admin credential.
 	Products []Product `yaml:"products"`
+	// Provision, when set, lets `provision` build the environment through
+	// CloudFormation (see provision.go and docs/provision.md).
+	Provision *Provision `yaml:"provision"`
 }
 
 // Product is one product deployed in an environment, as the customer
@@ -225,6 +234,12 @@ type Host struct {
 	HostKey   string `yaml:"host_key"`
 	// User logs in to the host; default the bastion's user.
 	User string `yaml:"user"`
+	// AMI, InstanceType and VolumeGiB are what `provision` builds the
+	// host with (default provision.hosts). Address may then be left out:
+	// the provisioned instance's address is used.
+	AMI          string `yaml:"ami"`
+	InstanceType string `yaml:"instance_type"`
+	VolumeGiB    int    `yaml:"volume_gib"`
 }
 
 // Schedules are cron expressions (robfig/cron, 5 fields) per customer.
@@ -367,4 +382,5 @@ func (c *Config) applyDefaults() {
 			cu.Bastion.Port = DefaultBastionPort
 		}
 	}
+	c.provisionDefaults()
 }

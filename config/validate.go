@@ -66,6 +66,7 @@ func (c *Config) validate() []string {
 	}
 	p = append(p, c.validateAWSOps()...)
 	p = append(p, c.validateSSHOps()...)
+	p = append(p, c.validateProvisionOps()...)
 	return p
 }
 
@@ -250,8 +251,8 @@ func validateHosts(ep, customer string, env Environment, bad complain) {
 			bad(hp+".name", "%q appears twice in %s/%s", h.Name, customer, env.Name)
 		}
 		hosts[h.Name] = true
-		if h.Address == "" {
-			bad(hp+".address", "missing")
+		if h.Address == "" && env.Provision == nil {
+			bad(hp+".address", "missing (or provision the environment: its addresses then come from CloudFormation)")
 		} else if _, _, err := net.SplitHostPort(withPort(h.Address)); err != nil {
 			bad(hp+".address", "%q is not a host or host:port", h.Address)
 		}

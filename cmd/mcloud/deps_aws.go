@@ -111,6 +111,9 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, obser
 		SnapshotDelay:   time.Second,
 		DBSnapshotDelay: 1500 * time.Millisecond,
 		ExportDelay:     3 * time.Second,
+		// A stack of ~30 resources builds in a few seconds: long enough to
+		// see progress in the thread.
+		StackStepDelay: 100 * time.Millisecond,
 	})
 	if err != nil {
 		return nil, nil, err

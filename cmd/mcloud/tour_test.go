@@ -47,9 +47,10 @@ func TestToursPassTheirExpectations(t *testing.T) {
 		"acceptance": readTour(t, "testdata/acceptance.mcloud"),
 		"aws":        readTour(t, "../../examples/sandbox-aws.mcloud"),
 		"ssh":        readTour(t, "../../examples/sandbox-ssh.mcloud"),
+		"provision":  readTour(t, "../../examples/sandbox-provision.mcloud"),
 	}
 	t.Chdir(t.TempDir())
-	for _, name := range []string{"acceptance", "aws", "ssh"} {
+	for _, name := range []string{"acceptance", "aws", "ssh", "provision"} {
 		for run := 1; run <= 2; run++ {
 			code, stdout, stderr := runTour(t, tours[name], "--sandbox")
 			if code != 0 || strings.Contains(stdout, "EXPECTATION FAILED") {

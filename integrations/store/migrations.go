@@ -163,6 +163,20 @@ CREATE INDEX slack_deliveries_pending ON slack_deliveries (done_at, lease_until,
 ALTER TABLE job_steps ADD COLUMN state TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN ending TEXT NOT NULL DEFAULT '';
 `},
+	{version: 8, name: "provision: inventory of provisioned hosts",
+		sqlite: `
+CREATE TABLE inventory (
+	customer TEXT NOT NULL,
+	env TEXT NOT NULL,
+	host TEXT NOT NULL,
+	instance_id TEXT NOT NULL,
+	address TEXT NOT NULL,
+	host_key TEXT NOT NULL,
+	key_problem TEXT NOT NULL,
+	updated_at BIGINT NOT NULL,
+	PRIMARY KEY (customer, env, host)
+);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

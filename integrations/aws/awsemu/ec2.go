@@ -193,6 +193,8 @@ func (e *Emulator) ec2(q *queryRequest) (any, *apiError) {
 		return e.createTags(q)
 	case "DeleteSnapshot":
 		return e.deleteSnapshot(q)
+	case "DescribeInstances", "GetConsoleOutput":
+		return e.ec2Instances(q)
 	default:
 		return nil, unknownAction(q)
 	}

@@ -103,6 +103,10 @@ type Options struct {
 	// when measuring how a caller's concurrency pays off.
 	Latency time.Duration
 
+	// StackStepDelay is how long each resource of a CloudFormation change
+	// set takes to create, update or delete (zero: all at once).
+	StackStepDelay time.Duration
+
 	// DefaultAccountID is the account for requests signed with credentials
 	// that were not issued by the emulator's AssumeRole.
 	DefaultAccountID string
@@ -133,7 +137,8 @@ type Emulator struct {
 	exports  map[string]*exportTask   // by account|region|identifier
 	secrets  map[string]*secretState  // by account|region|name
 	faults   map[string][]fault       // by "service:Operation"
-	seq      int                      // creation order, for stable listings
+	cfnState
+	seq int // creation order, for stable listings
 
 	// seedAt, while set, is the Last-Modified time of the object being
 	// seeded; seedMu serialises such seeds.
@@ -378,7 +383,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sc.region = "us-east-1"
 	}
 	switch sc.service {
-	case "ec2", "rds", "sts":
+	case "ec2", "rds", "sts", "cloudformation":
 		e.serveQuery(w, r, sc)
 	case "secretsmanager":
 		e.serveSecrets(w, r, sc)

@@ -72,6 +72,8 @@ func (e *Emulator) serveQuery(w http.ResponseWriter, r *http.Request, sc credSco
 		body, err = e.rds(q)
 	case "sts":
 		body, err = e.sts(q)
+	case "cloudformation":
+		body, err = e.cfn(q)
 	}
 	if err != nil {
 		fail(err)
