@@ -20,7 +20,11 @@ import (
 	"github.com/mcloud/mcloud/jobs"
 )
 
-// Verb is one command.
+// Verb is one command. Name is one word ("backup"), or two for a sub-verb
+// ("schedules run"): a sub-verb is a verb in its own right, with its own
+// grammar, access, approvals (approvals.rules."schedules run"), help and
+// dry-run; it shares only the first word with its siblings, and a verb named
+// by that word alone (if any) answers when no sub-verb follows.
 type Verb struct {
 	Name     string
 	Summary  string
@@ -142,8 +146,12 @@ type Service struct {
 // New registers every verb and checks the configuration's approval rules
 // against them. Two verbs with one name is a programming error, refused here.
 func New(cfg *config.Config, st Store) (*Service, error) {
+	return newService(cfg, st, allVerbs())
+}
+
+func newService(cfg *config.Config, st Store, verbs []*Verb) (*Service, error) {
 	s := &Service{cfg: cfg, store: st, verbs: map[string]*Verb{}, Now: time.Now, Log: slog.Default()}
-	for _, v := range allVerbs() {
+	for _, v := range verbs {
 		if err := s.register(v); err != nil {
 			return nil, err
 		}
@@ -172,6 +180,9 @@ func (s *Service) SetQueue(enqueue store.Enqueue) { s.enqueue = enqueue }
 func (s *Service) register(v *Verb) error {
 	if _, dup := s.verbs[v.Name]; dup {
 		return fmt.Errorf("two commands are named %q", v.Name)
+	}
+	if f := strings.Fields(v.Name); len(f) == 0 || len(f) > 2 || strings.Join(f, " ") != v.Name {
+		return fmt.Errorf("command %q must be named by one word, or two for a sub-verb", v.Name)
 	}
 	if (v.Do == nil) == (v.Execute == nil) || (v.Execute != nil && v.Plan == nil) {
 		return fmt.Errorf("command %q must have either Do, or Plan and Execute", v.Name)
@@ -232,7 +243,10 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 	if len(words) == 0 {
 		words = []string{"help"}
 	}
-	v := s.verbs[words[0]]
+	v, used := s.lookup(words)
+	if v == nil && used == 1 {
+		return s.subVerbMissing(words)
+	}
 	if v == nil {
 		msg := fmt.Sprintf("Unknown command %q.", words[0])
 		if near := s.nearest(words[0]); near != "" {
@@ -241,12 +255,58 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 		return Reply{Error: msg, Usage: "/mcloud help", Private: true}
 	}
 	verb = v.Name
-	args := words[1:]
-	rest.at-- // now an index into args
+	args := words[used:]
+	rest.at -= used // now an index into args
 	if len(args) == 1 && (args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
 		return s.verbHelp(v, caller)
 	}
 	return s.run(ctx, caller, v, args, rest)
+}
+
+// lookup finds the verb words name and how many words named it: a sub-verb
+// ("schedules run") before its first word alone. (nil, 1) means the first
+// word names only sub-verbs and none of them followed.
+func (s *Service) lookup(words []string) (*Verb, int) {
+	if len(words) >= 2 {
+		if v := s.verbs[words[0]+" "+words[1]]; v != nil {
+			return v, 2
+		}
+	}
+	if v := s.verbs[words[0]]; v != nil {
+		return v, 1
+	}
+	if len(s.subVerbs(words[0])) > 0 {
+		return nil, 1
+	}
+	return nil, 0
+}
+
+// subVerbs lists the sub-verbs of a first word, by name.
+func (s *Service) subVerbs(first string) []*Verb {
+	var out []*Verb
+	for name, v := range s.verbs {
+		if strings.HasPrefix(name, first+" ") {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// subVerbMissing answers a first word that names only sub-verbs, followed
+// by none of them.
+func (s *Service) subVerbMissing(words []string) Reply {
+	subs := s.subVerbs(words[0])
+	var names, usages []string
+	for _, v := range subs {
+		names = append(names, strings.TrimPrefix(v.Name, words[0]+" "))
+		usages = append(usages, v.Usage())
+	}
+	msg := fmt.Sprintf("%q needs one of: %s.", words[0], strings.Join(names, ", "))
+	if len(words) > 1 {
+		msg = fmt.Sprintf("%q has no %q; it takes one of: %s.", words[0], words[1], strings.Join(names, ", "))
+	}
+	return Reply{Error: msg, Usage: strings.Join(usages, "\n"), Private: true}
 }
 
 func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args []string, rest tail) Reply {

@@ -12,11 +12,17 @@ func helpVerb() *Verb {
 		Name:     "help",
 		Summary:  "list the commands you can run here, or explain one",
 		Examples: []string{"/mcloud help", "/mcloud help restore-logs"},
-		Spec:     Spec{Args: []Arg{{Name: "command", Optional: true}}},
+		Spec:     Spec{Args: []Arg{{Name: "command", Optional: true}, {Name: "sub-command", Optional: true}}},
 		Access:   mcloud.AccessAnyone,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
 			if name := c.Params["command"]; name != "" {
+				if sub := c.Params["sub-command"]; sub != "" {
+					name += " " + sub
+				}
 				v := c.svc.verbs[name]
+				if v == nil && len(c.svc.subVerbs(name)) > 0 {
+					return c.svc.subVerbMissing([]string{name}), nil
+				}
 				if v == nil {
 					msg := fmt.Sprintf("There is no command %q.", name)
 					if near := c.svc.nearest(name); near != "" {
@@ -75,6 +81,12 @@ func (s *Service) verbHelp(v *Verb, caller mcloud.Caller) Reply {
 	}
 	if err := mcloud.Authorize(caller, v.Name, v.Access, ""); err != nil {
 		r.Lines = append(r.Lines, "", "You cannot run it here: "+err.Message)
+	}
+	if subs := s.subVerbs(v.Name); len(subs) > 0 {
+		r.Lines = append(r.Lines, "", "Also:")
+		for _, sv := range subs {
+			r.Lines = append(r.Lines, fmt.Sprintf("  %s — %s", sv.Usage(), sv.Summary))
+		}
 	}
 	return r
 }
