@@ -52,13 +52,19 @@ var ErrLeaseLost = errors.New("another process holds this channel's outbox lease
 
 // QueueMessage adds a message of any kind to the outbox.
 func (s *DB) QueueMessage(ctx context.Context, it OutboxItem) (int64, error) {
+	return s.queueItem(ctx, s.db, it)
+}
+
+// queueItem adds it through q, so a state change and its messages can be
+// one transaction.
+func (s *DB) queueItem(ctx context.Context, q querier, it OutboxItem) (int64, error) {
 	if it.CreatedAt.IsZero() {
 		it.CreatedAt = s.Now()
 	}
 	if it.Kind == "" {
 		it.Kind = KindPost
 	}
-	id, err := s.insertID(ctx, s.db, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts)
+	id, err := s.insertID(ctx, q, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		it.ChannelID, it.RequestID, it.JobID, it.Text, ms(it.CreatedAt), it.Kind, it.Blocks, it.ThreadTS)
 	if err != nil {
