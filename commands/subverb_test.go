@@ -87,7 +87,7 @@ func TestSubVerbsHaveTheirOwnRules(t *testing.T) {
 		}
 	}
 	h := svc.Handle(ctx, alice, "/mcloud help dr failover")
-	if h.Title != "/mcloud dr failover <customer> [--dry-run]" || !strings.Contains(strings.Join(h.Lines, "\n"), "waits for 2 approver(s)") {
+	if h.Title != "/mcloud dr failover <customer> [--dry-run]" || !strings.Contains(strings.Join(h.Lines, "\n"), "waits for 2 approvers") {
 		t.Fatalf("help dr failover: %+v", h)
 	}
 	if h := svc.Handle(ctx, alice, "/mcloud dr failover help"); h.Title != "/mcloud dr failover <customer> [--dry-run]" {
