@@ -13,6 +13,10 @@ const (
 	RoleNone     Role = iota // unknown user: may only ask for help
 	RoleCustomer             // a user of one customer, in that customer's channel
 	RoleDevOps               // a member of the team
+	// RoleSystem is policy, not a person: a schedule of the reviewed
+	// configuration starting work (see PolicyMayStart). No Slack payload
+	// ever resolves to it.
+	RoleSystem
 )
 
 func (r Role) String() string {
@@ -21,6 +25,8 @@ func (r Role) String() string {
 		return "customer"
 	case RoleDevOps:
 		return "devops"
+	case RoleSystem:
+		return "system"
 	}
 	return "none"
 }
@@ -110,6 +116,11 @@ type Plan struct {
 	Approvals int
 	// Nothing: the plan changes nothing, so it is shown and not filed.
 	Nothing bool
+	// Deletes counts what the plan destroys (snapshots a retention run
+	// would delete), for the rule on what policy may start alone.
+	Deletes int `json:",omitempty"`
+	// DeleteCap is the most such a run may destroy without a person.
+	DeleteCap int `json:",omitempty"`
 }
 
 // Job is approved work running durably.
@@ -178,6 +189,9 @@ const (
 	AuditFailed    = "failed"
 	AuditCancel    = "cancel-requested"
 	AuditCancelled = "cancelled"
+	// A person paused or resumed a schedule.
+	AuditPaused          = "schedule-paused"
+	AuditResumedSchedule = "schedule-resumed"
 	// AuditLinks: fresh download links were given to someone.
 	AuditLinks = "links"
 	// AuditHandover: a credential was sent to someone by direct message

@@ -20,7 +20,11 @@ import (
 	"github.com/mcloud/mcloud/jobs"
 )
 
-// Verb is one command.
+// Verb is one command. Name is one word ("backup"), or two for a sub-verb
+// ("schedules run"): a sub-verb is a verb in its own right, with its own
+// grammar, access, approvals (approvals.rules."schedules run"), help and
+// dry-run; it shares only the first word with its siblings, and a verb named
+// by that word alone (if any) answers when no sub-verb follows.
 type Verb struct {
 	Name     string
 	Summary  string
@@ -181,8 +185,12 @@ type Service struct {
 // New registers every verb and checks the configuration's approval rules
 // against them. Two verbs with one name is a programming error, refused here.
 func New(cfg *config.Config, st Store) (*Service, error) {
+	return newService(cfg, st, allVerbs())
+}
+
+func newService(cfg *config.Config, st Store, verbs []*Verb) (*Service, error) {
 	s := &Service{cfg: cfg, store: st, verbs: map[string]*Verb{}, Now: time.Now, Log: slog.Default()}
-	for _, v := range allVerbs() {
+	for _, v := range verbs {
 		if err := s.register(v); err != nil {
 			return nil, err
 		}
@@ -211,6 +219,9 @@ func (s *Service) SetQueue(enqueue store.Enqueue) { s.enqueue = enqueue }
 func (s *Service) register(v *Verb) error {
 	if _, dup := s.verbs[v.Name]; dup {
 		return fmt.Errorf("two commands are named %q", v.Name)
+	}
+	if f := strings.Fields(v.Name); len(f) == 0 || len(f) > 2 || strings.Join(f, " ") != v.Name {
+		return fmt.Errorf("command %q must be named by one word, or two for a sub-verb", v.Name)
 	}
 	if (v.Do == nil) == (v.Execute == nil) || (v.Execute != nil && v.Plan == nil) {
 		return fmt.Errorf("command %q must have either Do, or Plan and Execute", v.Name)
@@ -271,32 +282,53 @@ func (s *Service) Handle(ctx context.Context, caller mcloud.Caller, line string)
 	if len(words) == 0 {
 		words = []string{"help"}
 	}
-	v, lerr := s.lookup(words[0], "Unknown command %s")
+	v, used, lerr := s.lookup(words, "Unknown command %s")
 	if lerr != nil {
 		return Reply{Error: lerr.Message, Usage: "/mcloud help", Private: true}
 	}
+	if v == nil {
+		return s.subVerbMissing(words)
+	}
 	verb = v.Name
-	args := words[1:]
-	rest.at-- // now an index into args
+	args := words[used:]
+	rest.at -= used // now an index into args
 	if asksHelp(args, rest) {
 		return s.verbHelp(v, caller)
 	}
 	return s.run(ctx, caller, v, args, rest)
 }
 
-// lookup is the verb a typed word names (see resolveVerb), or an error
-// that starts with unknown (a format taking the quoted word) and suggests
-// the plausible verbs.
-func (s *Service) lookup(word, unknown string) (*Verb, *mcloud.Error) {
+// lookup finds the verb words name and how many words named it: a sub-verb
+// ("schedules run") before its first word alone. The first word is read
+// forgivingly (see resolveVerb: any case, prefixes, aliases), the
+// sub-verb's word in any case. (nil, 1, nil) means the first word names
+// only sub-verbs and none of them followed. An unknown first word is an
+// error that starts with unknown (a format taking the quoted word) and
+// suggests the plausible verbs.
+func (s *Service) lookup(words []string, unknown string) (*Verb, int, *mcloud.Error) {
+	seen := map[string]bool{}
 	names := make([]verbName, 0, len(s.verbs))
 	for _, v := range s.verbs {
-		names = append(names, verbName{name: v.Name, hidden: v.Hidden})
+		first, _, _ := strings.Cut(v.Name, " ")
+		if !seen[first] {
+			seen[first] = true
+			names = append(names, verbName{name: first, hidden: v.Hidden})
+		}
 	}
-	name, suggest := resolveVerb(word, names)
+	name, suggest := resolveVerb(words[0], names)
+	if name == "" {
+		return nil, 0, mcloud.Errorf(mcloud.EINVALID, "%s", fmt.Sprintf(unknown, quoted(words[0]))+didYouMean(suggest))
+	}
+	words[0] = name
+	if len(words) >= 2 {
+		if v := s.verbs[name+" "+lower(words[1])]; v != nil {
+			return v, 2, nil
+		}
+	}
 	if v := s.verbs[name]; v != nil {
-		return v, nil
+		return v, 1, nil
 	}
-	return nil, mcloud.Errorf(mcloud.EINVALID, "%s", fmt.Sprintf(unknown, quoted(word))+didYouMean(suggest))
+	return nil, 1, nil
 }
 
 // asksHelp reports whether the words after a verb ask for its help: help
@@ -314,6 +346,34 @@ func asksHelp(args []string, rest tail) bool {
 		}
 	}
 	return false
+}
+
+// subVerbs lists the sub-verbs of a first word, by name.
+func (s *Service) subVerbs(first string) []*Verb {
+	var out []*Verb
+	for name, v := range s.verbs {
+		if strings.HasPrefix(name, first+" ") {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// subVerbMissing answers a first word that names only sub-verbs, followed
+// by none of them.
+func (s *Service) subVerbMissing(words []string) Reply {
+	subs := s.subVerbs(words[0])
+	var names, usages []string
+	for _, v := range subs {
+		names = append(names, strings.TrimPrefix(v.Name, words[0]+" "))
+		usages = append(usages, v.Usage())
+	}
+	msg := fmt.Sprintf("%q needs one of: %s.", words[0], strings.Join(names, ", "))
+	if len(words) > 1 {
+		msg = fmt.Sprintf("%q has no %q; it takes one of: %s.", words[0], words[1], strings.Join(names, ", "))
+	}
+	return Reply{Error: msg, Usage: strings.Join(usages, "\n"), Private: true}
 }
 
 func (s *Service) run(ctx context.Context, caller mcloud.Caller, v *Verb, args []string, rest tail) Reply {

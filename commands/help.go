@@ -13,13 +13,20 @@ func helpVerb() *Verb {
 		Name:     "help",
 		Summary:  "list the commands you can run here, or explain one",
 		Examples: []string{"/mcloud help", "/mcloud help restore-logs"},
-		Spec:     Spec{Args: []Arg{{Name: "command", Optional: true}}},
+		Spec:     Spec{Args: []Arg{{Name: "command", Optional: true}, {Name: "sub-command", Optional: true}}},
 		Access:   mcloud.AccessAnyone,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {
 			if name := c.Params["command"]; name != "" {
-				v, err := c.svc.lookup(name, "There is no command %s")
+				words := []string{name}
+				if sub := c.Params["sub-command"]; sub != "" {
+					words = append(words, sub)
+				}
+				v, _, err := c.svc.lookup(words, "There is no command %s")
 				if err != nil {
 					return Reply{}, err
+				}
+				if v == nil {
+					return c.svc.subVerbMissing(words), nil
 				}
 				return c.svc.verbHelp(v, c.Caller), nil
 			}
@@ -82,6 +89,12 @@ func (s *Service) verbHelp(v *Verb, caller mcloud.Caller) Reply {
 	}
 	if err := mcloud.Authorize(caller, v.Name, v.Access, ""); err != nil {
 		r.Lines = append(r.Lines, "", "You cannot run it here: "+err.Message)
+	}
+	if subs := s.subVerbs(v.Name); len(subs) > 0 {
+		r.Lines = append(r.Lines, "", "Also:")
+		for _, sv := range subs {
+			r.Lines = append(r.Lines, fmt.Sprintf("  %s — %s", sv.Usage(), sv.Summary))
+		}
 	}
 	return r
 }

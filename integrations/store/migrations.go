@@ -177,6 +177,25 @@ CREATE TABLE inventory (
 	PRIMARY KEY (customer, env, host)
 );
 `},
+	{version: 9, name: "schedules: fire times claimed once, pauses",
+		sqlite: `
+CREATE TABLE schedule_fires (
+	schedule TEXT NOT NULL,
+	fire_at BIGINT NOT NULL,
+	outcome TEXT NOT NULL,
+	detail TEXT NOT NULL DEFAULT '',
+	late_ms BIGINT NOT NULL DEFAULT 0,
+	request_id BIGINT NOT NULL DEFAULT 0,
+	claimed_at BIGINT NOT NULL,
+	PRIMARY KEY (schedule, fire_at)
+);
+CREATE TABLE schedule_pauses (
+	schedule TEXT PRIMARY KEY,
+	reason TEXT NOT NULL,
+	by_name TEXT NOT NULL,
+	at BIGINT NOT NULL
+);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

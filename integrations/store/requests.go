@@ -30,6 +30,12 @@ type SubmitOptions struct {
 	// approval, in the transaction that files it, so no waiting request
 	// goes untold (the approvers' copy of its plan).
 	Announce func(r mcloud.Request) []OutboxItem
+	// Thread returns messages to queue whatever the request needs: the
+	// plan message of work policy asked for, which no reply renders.
+	Thread func(r mcloud.Request) []OutboxItem
+	// Fire, when set, is claimed in the same transaction: a fire time
+	// already claimed files nothing and returns *AlreadyFired.
+	Fire *Fire
 }
 
 // AlreadyWaiting is SubmitWith's refusal of a repeated request.
@@ -74,6 +80,12 @@ func (s *DB) SubmitWith(ctx context.Context, r *mcloud.Request, enqueue Enqueue,
 			}
 		}
 		r.Status = mcloud.RequestPending
+		if o.Fire != nil && o.Fire.RequestID == 0 {
+			// Claimed first, so a replica that lost the race files nothing.
+			if err := s.claimFire(ctx, tx, o.Fire); err != nil {
+				return err
+			}
+		}
 		id, err := s.insertID(ctx, tx, `INSERT INTO requests (verb, customer, env, params, plan, requester, requester_id, channel_id, needed, status, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Verb, r.Customer, r.Env, string(params), string(plan), string(requester), r.Requester.UserID, r.Requester.ChannelID,
@@ -91,21 +103,19 @@ func (s *DB) SubmitWith(ctx context.Context, r *mcloud.Request, enqueue Enqueue,
 		if err := s.audit(ctx, tx, auditFor(r, r.Requester, mcloud.AuditPlanned, planText(r.Plan, r.Needed))); err != nil {
 			return err
 		}
+		if o.Fire != nil {
+			if err := s.fireFiled(ctx, tx, o.Fire, r.ID); err != nil {
+				return err
+			}
+		}
+		if err := s.queueFor(ctx, tx, r, o.Thread); err != nil {
+			return err
+		}
 		if r.Needed > 0 {
 			if o.Announce == nil {
 				return nil
 			}
-			for _, it := range o.Announce(*r) {
-				if it.Kind == "" {
-					it.Kind = KindPost
-				}
-				it.RequestID = r.ID
-				if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind, blocks, thread_ts)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, it.ChannelID, it.RequestID, it.JobID, it.Text, ms(s.Now()), it.Kind, it.Blocks, it.ThreadTS); err != nil {
-					return fmt.Errorf("queue announcement of request #%d in %s: %w", r.ID, it.ChannelID, err)
-				}
-			}
-			return nil
+			return s.queueFor(ctx, tx, r, o.Announce)
 		}
 		job, err = s.approve(ctx, tx, r, r.Requester, enqueue)
 		return err
@@ -117,6 +127,20 @@ func (s *DB) SubmitWith(ctx context.Context, r *mcloud.Request, enqueue Enqueue,
 		return nil, dup
 	}
 	return job, nil
+}
+
+// queueFor queues the messages of request r that f returns, inside tx.
+func (s *DB) queueFor(ctx context.Context, tx *sql.Tx, r *mcloud.Request, f func(mcloud.Request) []OutboxItem) error {
+	if f == nil {
+		return nil
+	}
+	for _, it := range f(*r) {
+		it.RequestID = r.ID
+		if _, err := s.queueMessage(ctx, tx, it); err != nil {
+			return fmt.Errorf("queue a message of request #%d: %w", r.ID, err)
+		}
+	}
+	return nil
 }
 
 // PlanChannels lists the channels that have, or will have, a plan

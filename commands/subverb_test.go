@@ -1,0 +1,112 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/commands"
+	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/internal/storetest"
+	"github.com/mcloud/mcloud/jobs"
+)
+
+// drVerbs are two sub-verbs of one first word with different rules, the
+// shape `dr drill` / `dr failover` will have.
+func drVerbs() []*commands.Verb {
+	mk := func(name string, approvals int, access mcloud.Access) *commands.Verb {
+		return &commands.Verb{
+			Name: name, Summary: name + " for the registry test",
+			Spec:   commands.Spec{Args: []commands.Arg{{Name: "customer", Kind: commands.KindCustomer, About: "whose"}}},
+			Access: access, DevOpsApprovals: approvals, CustomerApprovals: approvals, DryRun: true,
+			Plan: func(ctx context.Context, c *commands.Call) (mcloud.Plan, error) {
+				return mcloud.Plan{Summary: name + " " + c.Customer.Name}, nil
+			},
+			Execute: func(ctx context.Context, x *commands.Exec) (string, error) { return "done", nil },
+		}
+	}
+	return []*commands.Verb{mk("dr drill", 1, mcloud.AccessCustomer), mk("dr failover", 1, mcloud.AccessDevOps)}
+}
+
+func subVerbService(t *testing.T, rules map[string]config.Rule) (*commands.Service, *config.Config) {
+	t.Helper()
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Approvals.Rules = rules
+	db := storetest.Open(t, "")
+	svc, err := commands.NewWithVerbs(cfg, db, drVerbs()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(db, svc, jobs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetQueue(q.Enqueue)
+	return svc, cfg
+}
+
+// Two sub-verbs of one word keep their own approval counts, access, help
+// and dry-run; approvals.rules addresses one of them by its two words.
+func TestSubVerbsHaveTheirOwnRules(t *testing.T) {
+	two := 2
+	svc, cfg := subVerbService(t, map[string]config.Rule{"dr failover": {DevOps: &two}})
+	ctx := context.Background()
+	alice := caller(t, cfg, "alice", "devops")
+
+	drill := svc.Handle(ctx, alice, "/mcloud dr drill customer-x")
+	if drill.Error != "" || drill.Request == nil || drill.Request.Verb != "dr drill" || drill.Request.Needed != 1 {
+		t.Fatalf("dr drill: %+v", drill)
+	}
+	failover := svc.Handle(ctx, alice, "/mcloud dr failover customer-x")
+	if failover.Error != "" || failover.Request == nil || failover.Request.Verb != "dr failover" || failover.Request.Needed != 2 {
+		t.Fatalf("dr failover should need the rule's 2 approvers: %+v", failover)
+	}
+	if dry := svc.Handle(ctx, alice, "/mcloud dr failover customer-x --dry-run"); !dry.DryRun || dry.Request.Needed != 2 {
+		t.Fatalf("dr failover --dry-run: %+v", dry)
+	}
+	// Access is the sub-verb's own: a customer may ask for a drill, not a failover.
+	carol := caller(t, cfg, "carol", "customer-x-shared")
+	if r := svc.Handle(ctx, carol, "/mcloud dr drill customer-x --dry-run"); r.Error != "" || r.Request == nil {
+		t.Fatalf("customer asking for dr drill: %+v", r)
+	}
+	if r := svc.Handle(ctx, carol, "/mcloud dr failover customer-x"); !strings.Contains(r.Error, `"dr failover" is for the DevOps team only`) {
+		t.Fatalf("customer asking for dr failover: %+v", r)
+	}
+	for line, want := range map[string]string{
+		"/mcloud dr":                    `"dr" needs one of: drill, failover.`,
+		"/mcloud dr explode customer-x": `"dr" has no "explode"; it takes one of: drill, failover.`,
+		"/mcloud dr drill":              "Missing <customer>: whose.",
+	} {
+		if r := svc.Handle(ctx, alice, line); r.Error != want || r.Usage == "" {
+			t.Errorf("%s: got %q (usage %q), want %q", line, r.Error, r.Usage, want)
+		}
+	}
+	h := svc.Handle(ctx, alice, "/mcloud help dr failover")
+	if h.Title != "/mcloud dr failover <customer> [--dry-run]" || !strings.Contains(strings.Join(h.Lines, "\n"), "waits for 2 approvers") {
+		t.Fatalf("help dr failover: %+v", h)
+	}
+	if h := svc.Handle(ctx, alice, "/mcloud dr failover help"); h.Title != "/mcloud dr failover <customer> [--dry-run]" {
+		t.Fatalf("dr failover help: %+v", h)
+	}
+}
+
+// A rule for a sub-verb that does not exist is refused at start, naming it.
+func TestSubVerbRuleUnknown(t *testing.T) {
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	cfg.Approvals.Rules = map[string]config.Rule{"dr explode": {DevOps: &one}}
+	_, err = commands.NewWithVerbs(cfg, storetest.Open(t, ""), drVerbs()...)
+	var inv *config.Invalid
+	if !errors.As(err, &inv) || !strings.Contains(inv.Problems[0], "approvals.rules.dr explode: unknown command; commands that take approval:") ||
+		!strings.Contains(inv.Problems[0], "dr failover") {
+		t.Fatalf("got %v", err)
+	}
+}
