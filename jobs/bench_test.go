@@ -23,8 +23,6 @@ import (
 	"github.com/mcloud/mcloud/jobs"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 const (
 	benchJobs       = 1000 // jobs per throughput round
 	benchSubmitters = 4    // concurrent approvers
