@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,7 +208,8 @@ func throughput(b *testing.B, approve func() error, done chan struct{}) float64 
 	return benchJobs / time.Since(start).Seconds()
 }
 
-// delays approves jobs one at a time, each once the one before has ended,
+// delays approves jobs one at a time, each a random moment after the one
+// before has ended,
 // and returns the p50 and p99 of the time from the approval's commit to
 // the job's start.
 func delays(b *testing.B, approve func() (int64, error), s *starts, done chan struct{}) (p50, p99 time.Duration) {
@@ -225,6 +227,9 @@ func delays(b *testing.B, approve func() (int64, error), s *starts, done chan st
 		case <-time.After(30 * time.Second):
 			b.Fatal("job did not finish within 30s")
 		}
+		// Approvals come at any moment, not in step with the poll that
+		// started the job before.
+		time.Sleep(rand.N(50 * time.Millisecond))
 	}
 	slices.Sort(ds)
 	return ds[len(ds)/2], ds[len(ds)*99/100]
