@@ -541,6 +541,7 @@ type restoreRun struct {
 	archived []aws.Object
 	failed   map[string]string            // key -> why its restore request failed
 	states   map[string]aws.RestoreStatus // settled files only
+	prefixes []string                     // the month's prefix under each source, once listed
 }
 
 // request asks S3 to restore every archived file that has no restore
@@ -585,7 +586,7 @@ func (r *restoreRun) request(ctx context.Context) (string, int, error) {
 	return s, n[aws.RestoreIssued], nil
 }
 
-// wait polls the archived files' x-amz-restore with backoff until none
+// wait polls the archived files' restore status with backoff until none
 // is still restoring. It says once when the restores run past AWS's
 // expected time, and gives up (failing the job, with what was still
 // pending) at giveUpAfter times it.
@@ -680,15 +681,19 @@ func (r *restoreRun) notRestored() map[string]string {
 // wait gives up.
 const maxFailedPolls = 5
 
-// poll heads the archived files whose state is not settled yet, records
-// the settled ones in states and returns those still restoring. Files the
-// listing already showed restored, and this attempt's failed requests,
-// are settled without a request. A file deleted meanwhile is settled as
-// not restored. When every request of the round fails it returns the
-// pending files and the error.
+// poll reads where the archived files whose state is not settled yet
+// stand, records the settled ones in states and returns those still
+// restoring. One round lists the month (ListObjectsV2 with RestoreStatus:
+// a request per 1,000 files) and heads only the files the listing shows
+// with no restore, which it cannot tell apart from a listing that left
+// the status out. Files the first listing already showed restored, and
+// this attempt's failed requests, are settled without a request; a file
+// gone from the listing was deleted meanwhile and is settled as not
+// restored. When the round fails it returns the pending files and the
+// error.
 func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
-	x, a, failed, states := r.x, r.a, r.failed, r.states
-	var todo []aws.Object
+	x, failed, states := r.x, r.failed, r.states
+	todo := map[string]aws.Object{}
 	for _, o := range r.archived {
 		if _, settled := states[o.Key]; settled {
 			continue
@@ -699,51 +704,111 @@ func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
 		case o.Restore.Status == aws.RestoreCompleted:
 			states[o.Key] = aws.RestoreCompleted
 		default:
-			todo = append(todo, o)
+			todo[o.Key] = o
 		}
 	}
 	if len(todo) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, len(todo))
-	for i, o := range todo {
-		keys[i] = o.Key
+	listed, err := r.listing(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		x.svc.Log.Warn("listing restores failed; retrying at the next poll", "job", x.Job.ID, "err", err)
+		return r.unsettled(todo), x.svc.awsFailed("Checking the restores", err)
 	}
-	heads, errs := r.acct.HeadMany(ctx, a.bucket, keys, 0)
+	var unsure []string
+	for key := range todo {
+		o, ok := listed[key]
+		switch {
+		case !ok:
+			failed[key] = "the file was deleted while it was being restored"
+			states[key] = aws.RestoreNone
+		case o.Restore.Status == aws.RestoreCompleted:
+			states[key] = aws.RestoreCompleted
+		case o.Restore.Status == aws.RestoreNone:
+			unsure = append(unsure, key)
+		}
+	}
+	if len(unsure) > 0 {
+		if err := r.head(ctx, unsure); err != nil {
+			return r.unsettled(todo), err
+		}
+	}
+	return r.unsettled(todo), nil
+}
+
+// listing lists the month under each source, keyed by file. The sources
+// are read once per attempt: a handful of requests.
+func (r *restoreRun) listing(ctx context.Context) (map[string]aws.Object, error) {
+	if r.prefixes == nil {
+		sources, err := r.k.sources(ctx, r.acct, r.a)
+		if err != nil {
+			return nil, err
+		}
+		r.prefixes = make([]string, 0, len(sources))
+		for _, src := range sources {
+			r.prefixes = append(r.prefixes, src+r.a.month.Format("2006/01/"))
+		}
+	}
+	out := map[string]aws.Object{}
+	for _, p := range r.prefixes {
+		if err := r.acct.WalkObjects(ctx, r.a.bucket, p, func(o aws.Object) error {
+			out[o.Key] = o
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// head settles keys by HeadObject. A file whose check fails stays
+// pending; the round fails only when every check does.
+func (r *restoreRun) head(ctx context.Context, keys []string) error {
+	x, failed, states := r.x, r.failed, r.states
+	heads, errs := r.acct.HeadMany(ctx, r.a.bucket, keys, 0)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	var pending []aws.Object
 	var lastErr error
 	nerr := 0
-	for i, o := range todo {
-		if aws.IsCode(errs[i], "NotFound", "NoSuchKey") {
-			failed[o.Key] = "the file was deleted while it was being restored"
-			states[o.Key] = aws.RestoreNone
-			continue
-		}
-		if errs[i] != nil {
+	for i, key := range keys {
+		switch {
+		case aws.IsCode(errs[i], "NotFound", "NoSuchKey"):
+			failed[key] = "the file was deleted while it was being restored"
+			states[key] = aws.RestoreNone
+		case errs[i] != nil:
 			nerr++
 			lastErr = errs[i]
-			pending = append(pending, o)
-			continue
-		}
-		switch heads[i].Restore.Status {
-		case aws.RestoreCompleted:
-			states[o.Key] = aws.RestoreCompleted
-		case aws.RestoreOngoing:
-			pending = append(pending, o)
-		default:
-			states[o.Key] = aws.RestoreNone
+		case heads[i].Restore.Status == aws.RestoreCompleted:
+			states[key] = aws.RestoreCompleted
+		case heads[i].Restore.Status == aws.RestoreNone:
+			states[key] = aws.RestoreNone
 		}
 	}
 	if nerr > 0 {
 		x.svc.Log.Warn("some restore checks failed; retrying them at the next poll", "job", x.Job.ID, "failed", nerr, "err", lastErr)
-		if nerr == len(todo) {
-			return pending, x.svc.awsFailed("Checking the restores", lastErr)
+		if nerr == len(keys) {
+			return x.svc.awsFailed("Checking the restores", lastErr)
 		}
 	}
-	return pending, nil
+	return nil
+}
+
+// unsettled returns, in listing order, the files of todo not settled yet.
+func (r *restoreRun) unsettled(todo map[string]aws.Object) []aws.Object {
+	var pending []aws.Object
+	for _, o := range r.archived {
+		if _, ok := todo[o.Key]; !ok {
+			continue
+		}
+		if _, settled := r.states[o.Key]; !settled {
+			pending = append(pending, o)
+		}
+	}
+	return pending
 }
 
 // problemReport lists files that have a problem, grouped by problem, for

@@ -40,6 +40,15 @@ func seedMonth(w *awsWorld, month string, n int, classes []string) []awsemu.Obje
 	return objs
 }
 
+// waitPolls waits until the restore wait has listed the month several
+// more times (a round lists each source's month), so that a whole poll
+// round began and ended after the call.
+func (w *awsWorld) waitPolls(what string) {
+	w.t.Helper()
+	lists := w.emu.Calls("s3:ListObjectsV2")
+	w.waitFor(what, func() bool { return w.emu.Calls("s3:ListObjectsV2") >= lists+10 })
+}
+
 func manifestRows(t *testing.T, w *awsWorld, thread string) [][]string {
 	t.Helper()
 	m := regexp.MustCompile(`http://\S+/customer-x-exports/(mcloud/restores/\S+\.csv)\?\S+`).FindStringSubmatch(thread)
@@ -324,11 +333,10 @@ func TestDevOpsRestoresAMonthOutsideTheWindowFromDeepArchive(t *testing.T) {
 		t.Errorf("plan steps:\n%s", steps)
 	}
 	w.waitFor("the restore requests", func() bool { return w.emu.TotalRestoreCalls() == 12 })
-	w.waitFor("the wait to poll", func() bool { return w.emu.Calls("s3:HeadObject") >= 12 })
+	w.waitPolls("the wait to poll")
 	// 47 AWS hours: GLACIER's Bulk is done, Deep Archive's is not.
 	clock.Advance(47 * 10 * time.Minute)
-	heads := w.emu.Calls("s3:HeadObject")
-	w.waitFor("a poll after 47 hours", func() bool { return w.emu.Calls("s3:HeadObject") >= heads+8 })
+	w.waitPolls("a poll after 47 hours")
 	if j, _ := w.db.Job(context.Background(), r.Job.ID); j.Status != mcloud.JobRunning {
 		t.Fatalf("after 47 AWS hours the job is %s; Deep Archive Bulk takes up to 48", j.Status)
 	}
@@ -473,7 +481,7 @@ func TestRestoreRunningLateIsReported(t *testing.T) {
 	seedMonth(w, month, 6, []string{"GLACIER", "STANDARD"})
 	r := w.do(w.as("alice", "devops"), "/mcloud restore-logs customer-x this-month")
 	w.waitFor("the restores to be requested", func() bool { return w.emu.TotalRestoreCalls() == 3 })
-	w.waitFor("the wait to poll", func() bool { return w.emu.Calls("s3:HeadObject") >= 6 })
+	w.waitPolls("the wait to poll")
 	clock.Advance(6 * time.Hour)
 	w.waitFor("the late notice", func() bool {
 		return strings.Contains(w.thread(), "3 files are still restoring after 6h00m, longer than AWS expects (GLACIER in 3-5 hours, Standard tier). mcloud keeps checking, and gives up after 15h00m.")
@@ -500,7 +508,7 @@ func TestRestoreGivesUpAtThreeTimesTheExpectedTime(t *testing.T) {
 	seedMonth(w, clock.Now().Format("2006-01"), 2, []string{"GLACIER"})
 	r := w.do(w.as("alice", "devops"), "/mcloud restore-logs customer-x this-month --tier expedited")
 	w.waitFor("the restores to be requested", func() bool { return w.emu.TotalRestoreCalls() == 2 })
-	w.waitFor("the wait to poll", func() bool { return w.emu.Calls("s3:HeadObject") >= 2 })
+	w.waitPolls("the wait to poll")
 	clock.Advance(16 * time.Minute)
 	j := w.waitJob(r.Job.ID)
 	want := "2 files were still restoring after 16m, 3 times what AWS expects (GLACIER in 1-5 minutes), so mcloud stopped waiting; ask again later with the same command: nothing already requested is requested twice."
@@ -579,7 +587,8 @@ func TestRestoreCanBeCancelledWhileWaiting(t *testing.T) {
 	seedMonth(w, "2024-06", 10, []string{"GLACIER"})
 	alice := w.as("alice", "devops")
 	r := w.do(alice, "/mcloud restore-logs customer-x 2024-06")
-	w.waitFor("the wait to poll", func() bool { return w.emu.Calls("s3:HeadObject") >= 10 })
+	w.waitFor("the restores to be requested", func() bool { return w.emu.TotalRestoreCalls() == 10 })
+	w.waitPolls("the wait to poll")
 	w.do(alice, fmt.Sprintf("/mcloud cancel %d", r.Job.ID))
 	j := w.waitJob(r.Job.ID)
 	if j.Status != mcloud.JobCancelled {
@@ -600,5 +609,31 @@ func TestAWSVerbsWithoutAWS(t *testing.T) {
 		if r.Error != "AWS is not set up in this mcloud, so it cannot reach customer-x's account; ask the DevOps team." {
 			t.Errorf("%s: %q", line, r.Error)
 		}
+	}
+}
+
+// A poll round reads the month's restore states from its listing
+// (ListObjectsV2 with RestoreStatus: a request per 1,000 files), not with
+// a HeadObject per archived file: a real Bulk restore of 10,000 files
+// polled for two days was up to two million HEADs.
+func TestRestoreWaitListsInsteadOfHeadingEachFile(t *testing.T) {
+	clock := awsemu.NewManualClock(time.Now())
+	w := newAWSWorld(t, awsWorldOptions{now: julyNow, session: 12 * time.Hour,
+		emu: awsemu.Options{Clock: clock, RestoreDelay: 10 * time.Minute}})
+	seedMonth(w, "2024-05", 2500, []string{"GLACIER", "DEEP_ARCHIVE"})
+	r := w.do(w.as("alice", "devops"), "/mcloud restore-logs customer-x 2024-05 --tier bulk")
+	w.waitFor("the restore requests", func() bool { return w.emu.TotalRestoreCalls() == 2500 })
+	w.waitPolls("the wait to poll")
+	if j, _ := w.db.Job(context.Background(), r.Job.ID); j.Status != mcloud.JobRunning {
+		t.Fatalf("the job is %s while every restore is in progress", j.Status)
+	}
+	clock.Advance(15 * time.Minute)
+	j := w.waitJob(r.Job.ID)
+	thread := w.thread()
+	if j.Status != mcloud.JobSucceeded || !strings.Contains(thread, "wait for restores: 2,500 restored copies ready") {
+		t.Fatalf("job %s: %s\n%s", j.Status, j.Error, thread)
+	}
+	if n := w.emu.Calls("s3:HeadObject"); n != 0 {
+		t.Errorf("%d HeadObject requests; the listings tell every file's restore state", n)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/mcloud/mcloud"
@@ -58,7 +59,8 @@ type Options struct {
 	// RescueAfter is how long a job's heartbeat may be silent before the job
 	// counts as abandoned by a dead process and is resumed elsewhere.
 	RescueAfter time.Duration
-	// PollInterval is how often idle workers look for new jobs.
+	// PollInterval is how often idle workers look for new jobs (default:
+	// 50 ms on SQLite; 100 ms on PostgreSQL, where they are notified).
 	PollInterval time.Duration
 	Logger       *slog.Logger
 	// Finished, when set, hears of each job this process finishes, with
@@ -91,6 +93,22 @@ const (
 	maxInterrupted = 5
 )
 
+// fetchCooldown is the least time between two fetches of jobs. River's
+// default (100 ms) both delays a job approved just after another and
+// caps a queue at its workers per cooldown.
+const fetchCooldown = 5 * time.Millisecond
+
+// defaultPollInterval is how often idle workers look for jobs: on
+// PostgreSQL only in case a notification was missed (River throttles
+// them to one per cooldown), on SQLite the wait before an approved job
+// starts.
+func defaultPollInterval(d store.Dialect) time.Duration {
+	if d == store.Postgres {
+		return 100 * time.Millisecond
+	}
+	return 50 * time.Millisecond
+}
+
 // New builds a queue on db. It does not start working; call Start. A queue
 // that is never started can still enqueue (the shell and tests use that).
 func New(db *store.DB, runner Runner, opts Options) (*Queue, error) {
@@ -101,7 +119,7 @@ func New(db *store.DB, runner Runner, opts Options) (*Queue, error) {
 		opts.RescueAfter = time.Hour
 	}
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 250 * time.Millisecond
+		opts.PollInterval = defaultPollInterval(db.Dialect())
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -117,10 +135,11 @@ func New(db *store.DB, runner Runner, opts Options) (*Queue, error) {
 		RescueStuckJobsAfter: opts.RescueAfter,
 		JobTimeout:           -1, // jobs heartbeat and checkpoint instead of racing a timer
 		MaxAttempts:          maxAttempts,
-		// Neither database/sql driver has LISTEN, so poll; often enough
-		// that an approved job starts within a second.
-		PollOnly:          true,
-		FetchCooldown:     opts.PollInterval / 2,
+		// On PostgreSQL the enqueueing transaction's NOTIFY wakes the
+		// workers at once and the poll is only a backstop; SQLite has no
+		// LISTEN, so a short poll on its one connection stands in.
+		PollOnly:          db.Dialect() != store.Postgres,
+		FetchCooldown:     fetchCooldown,
 		FetchPollInterval: opts.PollInterval,
 		RetryPolicy:       retryPolicy{},
 		Logger:            slog.New(quiet{opts.Logger.Handler()}).WithGroup("river"),
@@ -134,9 +153,24 @@ func New(db *store.DB, runner Runner, opts Options) (*Queue, error) {
 
 // Enqueue adds job to the queue inside tx (see store.Enqueue).
 func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, job mcloud.Job) error {
-	_, err := q.client.InsertTx(ctx, tx, jobArgs{JobID: job.ID}, &river.InsertOpts{MaxAttempts: maxAttempts})
-	return err
+	if _, err := q.client.InsertTx(ctx, tx, jobArgs{JobID: job.ID}, &river.InsertOpts{MaxAttempts: maxAttempts}); err != nil {
+		return err
+	}
+	if q.db.Dialect() != store.Postgres {
+		return nil
+	}
+	// River sends at most one insert notification per queue per fetch
+	// cooldown, so a job approved just after another would wait for the
+	// next poll. Notify for every job: PostgreSQL folds it into River's
+	// identical notification when River sent one in this transaction.
+	return q.db.RiverDriver().UnwrapExecutor(tx).NotifyMany(ctx, &riverdriver.NotifyManyParams{
+		Topic: riverInsertTopic, Payload: []string{fmt.Sprintf(`{"queue": %q}`, river.QueueDefault)},
+	})
 }
+
+// riverInsertTopic is the channel River's workers LISTEN on for new jobs
+// (River's notifier.NotificationTopicInsert, an internal package).
+const riverInsertTopic = "river_insert"
 
 // Start begins working jobs until ctx ends or Stop is called.
 func (q *Queue) Start(ctx context.Context) error {

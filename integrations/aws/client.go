@@ -34,7 +34,12 @@ import (
 // Defaults applied when Options leaves a field zero.
 const (
 	DefaultAssumeRoleDuration = time.Hour
-	DefaultRestoreConcurrency = 16
+	// DefaultRestoreConcurrency is 64 because a real region answers in
+	// tens of milliseconds: at 20 ms, 16 in flight made a 10,000-file
+	// restore at most 16x faster than one at a time. 64 stays well under
+	// S3's 3,500 requests/s per prefix, and the retryer backs off on
+	// SlowDown.
+	DefaultRestoreConcurrency = 64
 	// Credentials are refreshed this long before they expire so a request
 	// signed just before expiry does not fail in flight.
 	credentialExpiryWindow = 5 * time.Minute

@@ -7,15 +7,20 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
@@ -33,6 +38,12 @@ const (
 type DB struct {
 	db      *sql.DB
 	dialect Dialect
+	// listen is a small pgx pool on PostgreSQL that only holds River's
+	// LISTEN connection: database/sql cannot LISTEN.
+	listen *pgxpool.Pool
+	// opened counts connections the pool opened (PostgreSQL), so a
+	// benchmark can show that the pool keeps them.
+	opened atomic.Int64
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -52,14 +63,28 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		dialect Dialect
 		err     error
 	)
+	s := &DB{Now: time.Now}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		dialect = Postgres
-		db, err = sql.Open("pgx", dsn)
+		cfg, err := pgx.ParseConfig(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
+			return nil, fmt.Errorf("open postgres: %w", redact(err, dsn))
 		}
-		db.SetMaxOpenConns(20)
+		db = sql.OpenDB(countingConnector{stdlib.GetConnector(*cfg), &s.opened})
+		poolPostgres(db)
+		pcfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open postgres: %w", redact(err, dsn))
+		}
+		// One connection for LISTEN, one spare while it reconnects.
+		pcfg.MaxConns = 2
+		pcfg.MinConns = 0
+		if s.listen, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open postgres: %w", redact(err, dsn))
+		}
 	default:
 		dialect = SQLite
 		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
@@ -77,16 +102,61 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 		// SQLite allows one writer; River's own advice is a single
-		// connection so its internal work never meets SQLITE_BUSY.
+		// connection so its internal work never meets SQLITE_BUSY. It is
+		// kept for good: reopening a file is cheap but drops its cache.
 		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
 	}
+	s.db, s.dialect = db, dialect
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, redact(err, dsn))
 	}
-	return &DB{db: db, dialect: dialect, Now: time.Now}, nil
+	return s, nil
+}
+
+// Pool sizes on PostgreSQL. database/sql keeps only 2 idle connections by
+// default, so under load every other query closed a connection and the
+// next opened one (a TLS and auth round trip each); idle = open keeps
+// them. The lifetime still recycles them, so a failover or a
+// pgbouncer/server restart is followed within minutes.
+const (
+	pgMaxConns        = 20
+	pgConnMaxLifetime = 30 * time.Minute
+	pgConnMaxIdleTime = 5 * time.Minute
+)
+
+func poolPostgres(db *sql.DB) {
+	db.SetMaxOpenConns(pgMaxConns)
+	db.SetMaxIdleConns(pgMaxConns)
+	db.SetConnMaxLifetime(pgConnMaxLifetime)
+	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+}
+
+// countingConnector counts the connections database/sql opens.
+type countingConnector struct {
+	driver.Connector
+	n *atomic.Int64
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err == nil {
+		c.n.Add(1)
+	}
+	return conn, err
+}
+
+// ConnectionsOpened is how many database connections this store has opened
+// so far (PostgreSQL: the main pool and River's LISTEN pool; SQLite: 0).
+func (s *DB) ConnectionsOpened() int64 {
+	n := s.opened.Load()
+	if s.listen != nil {
+		n += s.listen.Stat().NewConnsCount()
+	}
+	return n
 }
 
 // redact keeps a password in a URL out of an error message.
@@ -102,7 +172,12 @@ func redact(err error, dsn string) error {
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	if s.listen != nil {
+		s.listen.Close()
+	}
+	return s.db.Close()
+}
 
 // Dialect reports which database this is.
 func (s *DB) Dialect() Dialect { return s.dialect }
@@ -111,12 +186,28 @@ func (s *DB) Dialect() Dialect { return s.dialect }
 func (s *DB) SQL() *sql.DB { return s.db }
 
 // RiverDriver returns the River driver for this database. Both drivers work
-// on *sql.Tx, so enqueueing can join any store transaction.
+// on *sql.Tx, so enqueueing can join any store transaction. On PostgreSQL
+// the driver also LISTENs (through the pgx pool), so River's workers hear
+// of a job the moment its transaction commits instead of polling.
 func (s *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
 	if s.dialect == Postgres {
-		return riverdatabasesql.New(s.db)
+		return listenDriver{Driver: riverdatabasesql.New(s.db), listen: riverpgxv5.New(s.listen)}
 	}
 	return riversqlite.New(s.db)
+}
+
+// listenDriver is River's database/sql driver with the pgx driver's
+// listener. database/sql's driver already sends River's NOTIFY inside the
+// enqueueing transaction; only the receiving end needs a pgx connection.
+type listenDriver struct {
+	*riverdatabasesql.Driver
+	listen *riverpgxv5.Driver
+}
+
+func (d listenDriver) SupportsListener() bool { return true }
+
+func (d listenDriver) GetListener(p *riverdriver.GetListenenerParams) riverdriver.Listener {
+	return d.listen.GetListener(p)
 }
 
 // Ping checks the database answers, for readiness.
