@@ -10,8 +10,6 @@ import (
 	"github.com/mcloud/mcloud/jobs"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // On PostgreSQL an approved job starts because the approving transaction
 // notifies the workers, not because they happen to poll: with the poll an
 // hour away, jobs approved one right after another (River sends one
