@@ -28,7 +28,7 @@ func TestShellSandboxHandover(t *testing.T) {
 	expectReply(t, xs, 0, "carol@#customer-x-shared> /mcloud handover customer-x prod",
 		"Plan for request #1: handover for customer-x, asked by carol in #customer-x-shared (prod)",
 		"send the admin credential of API Publisher (secret customer-x/prod/apim-admin) to carol by direct message only",
-		"Waiting for 1 approval(s) from an approver other than carol")
+		"Waiting for 1 approval from an approver other than carol")
 	expectReply(t, xs, 1, "bob@#customer-x-shared> /mcloud approve 1",
 		"[#customer-x-shared, thread of request #1] customer-x/prod is ready. Its products:",
 		"• API Publisher: https://apim.customer-x.example.net/publisher",
