@@ -182,8 +182,7 @@ type tail struct {
 }
 
 var (
-	monthRE = regexp.MustCompile(`^([0-9]{4})-([0-9]{2})$`)
-	idRE    = regexp.MustCompile(`^#?([0-9]{1,12})$`)
+	idRE = regexp.MustCompile(`^#?([0-9]{1,12})$`)
 )
 
 // parsed is the outcome of parsing: params by name, plus the customer and
@@ -516,12 +515,10 @@ func (p *parsed) check(a Arg, w string, cfg *config.Config, caller mcloud.Caller
 		}
 		return "", invalid("unknown environment %s for %s; it has: %s", quoted(w), p.customer.Name, strings.Join(p.customer.EnvNames(), ", "))
 	case KindMonth:
-		m := monthRE.FindStringSubmatch(w)
-		if m == nil {
-			return "", invalid("%s is not a month: write it as YYYY-MM, like 2024-03", quoted(w))
-		}
-		if mo, _ := strconv.Atoi(m[2]); mo < 1 || mo > 12 {
-			return "", invalid("%s is not a month: the month must be 01 to 12", quoted(w))
+		// One month parser for every verb (see parseMonth), so a month
+		// accepted here is one the verb can read.
+		if _, err := parseMonth(w, time.Now()); err != nil {
+			return "", err
 		}
 		return w, nil
 	case KindDate:
