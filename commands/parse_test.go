@@ -27,7 +27,7 @@ func TestParseMonthsAndOptionalArgs(t *testing.T) {
 		{"good month", month, []string{"customer-x", "2024-03"}, "", ""},
 		{"month 13", month, []string{"customer-x", "2024-13"}, `"2024-13" is not a month: the month must be 01 to 12.`, ""},
 		{"month 00", month, []string{"customer-x", "2024-00"}, `"2024-00" is not a month: the month must be 01 to 12.`, ""},
-		{"month shape", month, []string{"customer-x", "March"}, `"March" is not a month: write it as YYYY-MM, like 2024-03.`, ""},
+		{"month shape", month, []string{"customer-x", "March"}, `"March" is not a month: write it as YYYY-MM, like 2024-03 (or this-month, last-month).`, ""},
 		{"month missing", month, []string{"customer-x"}, "Missing <month>: which month.", ""},
 		{"backup no env", backup, []string{"customer-x", "now"}, "", ""},
 		{"backup env", backup, []string{"customer-x", "prod", "now"}, "", "prod"},
