@@ -1,4 +1,4 @@
-package schedules
+package spec
 
 import (
 	"testing"

@@ -1,10 +1,8 @@
-// Package schedules fires mcloud's standing work (nightly backups, backup
-// reports, snapshot retention, the team digest) at the times the
-// configuration gives, each fire time exactly once across replicas,
-// restarts and daylight-saving changes. robfig/cron/v3 parses the specs and
-// matches the fields; which instants fire, and that each fires once, is
-// decided here and by claims in the store.
-package schedules
+// Package spec reads schedule specs and computes their fire times: robfig/
+// cron/v3 parses and matches the fields; which instants fire across DST is
+// decided here. It is a leaf, so config checks specs with the same code
+// that fires them.
+package spec
 
 import (
 	"fmt"
