@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mcloud/mcloud"
+
 	"github.com/mcloud/mcloud/schedules/spec"
 )
 
@@ -150,4 +152,65 @@ func (c *Config) validateScheduler(bad complain) {
 	if _, err := spec.Parse(c.Scheduler.Digest, c.Scheduler.Timezone); err != nil {
 		bad("scheduler.digest", "%v", err)
 	}
+}
+
+// Scheduled is one standing piece of work the configuration sets.
+type Scheduled struct {
+	// Key is unique and stable: "customer-x/backup"; fire claims and
+	// pauses are kept by it.
+	Key      string
+	Customer string // "" for the team digest
+	// Name is what people call it: backup (backup-prod when the backup is
+	// per environment), report, retention, digest.
+	Name  string
+	Title string
+	Spec  spec.Spec
+	// Verb and Params are the work it files (none for the digest).
+	Verb   string
+	Params mcloud.Params
+}
+
+// DigestKey is the key of the team digest's schedule.
+const DigestKey = "team/digest"
+
+// ScheduledWork lists every schedule the configuration sets, customers in
+// order, then the digest. A spec that does not parse is skipped: validation
+// refused it already.
+func (c *Config) ScheduledWork() []Scheduled {
+	var out []Scheduled
+	for i := range c.Customers {
+		cu := &c.Customers[i]
+		for _, name := range ScheduleNames {
+			sp, ok, err := cu.ScheduleSpec(name)
+			if err != nil || !ok {
+				continue
+			}
+			s := Scheduled{Key: cu.Name + "/" + name, Customer: cu.Name, Name: name, Spec: sp, Verb: name, Params: mcloud.Params{}}
+			switch name {
+			case "backup":
+				s.Title, s.Params["now"] = "nightly backup of "+cu.Name, "now"
+				// One schedule per listed environment: each fire time is
+				// one claim and one job.
+				for _, env := range cu.Schedules.BackupEnvs {
+					e := s
+					e.Key, e.Name = cu.Name+"/backup-"+env, "backup-"+env
+					e.Title = fmt.Sprintf("nightly backup of %s/%s", cu.Name, env)
+					e.Params = mcloud.Params{"now": "now", "env": env}
+					out = append(out, e)
+				}
+				if len(cu.Schedules.BackupEnvs) > 0 {
+					continue
+				}
+			case "report":
+				s.Title = "morning backup report of " + cu.Name
+			case "retention":
+				s.Title = "snapshot retention of " + cu.Name
+			}
+			out = append(out, s)
+		}
+	}
+	if sp, err := spec.Parse(c.Scheduler.Digest, c.Scheduler.Timezone); c.Scheduler.Digest != "" && err == nil {
+		out = append(out, Scheduled{Key: DigestKey, Name: "digest", Title: "team backup digest", Spec: sp})
+	}
+	return out
 }
