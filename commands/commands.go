@@ -567,7 +567,7 @@ func allVerbs() []*Verb {
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
 		patchVerb(), runVerb(), pendingVerb(), linksVerb(),
-		reportVerb(), schedulesVerb(), schedulesRunVerb(), schedulesPauseVerb(), schedulesResumeVerb(),
+		reportVerb(), retentionVerb(), schedulesVerb(), schedulesRunVerb(), schedulesPauseVerb(), schedulesResumeVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }
