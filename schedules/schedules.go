@@ -53,7 +53,8 @@ type Runner struct {
 	// are reported as missed.
 	CatchUp time.Duration
 	// Late: a fire time claimed more than this after it is marked late
-	// in its plan or report (default 1m).
+	// in its plan or report (default 5s: above a tick's jitter, below any
+	// downtime worth telling).
 	Late time.Duration
 	Now  func() time.Time
 	Log  *slog.Logger
@@ -201,7 +202,7 @@ func (r *Runner) fire(ctx context.Context, s Schedule, at, now time.Time) error 
 	late := now.Sub(at)
 	threshold := r.Late
 	if threshold <= 0 {
-		threshold = time.Minute
+		threshold = 5 * time.Second
 	}
 	fire := &store.Fire{Schedule: s.Key, At: at, Late: late}
 	if s.Key == Digest {
