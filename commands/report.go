@@ -53,7 +53,6 @@ func reportsChannel(c *Call) string { return c.Caller.ChannelID }
 // is skipped in silence.
 func (s *Service) Digest(ctx context.Context) string {
 	lines := []string{fmt.Sprintf("Backup digest, %s:", s.Now().UTC().Format("2006-01-02 15:04 UTC"))}
-	pauses, perr := s.store.Pauses(ctx)
 	for i := range s.cfg.Customers {
 		cu := &s.cfg.Customers[i]
 		line := cu.Name + ": "
@@ -71,16 +70,15 @@ func (s *Service) Digest(ctx context.Context) string {
 		default:
 			line += fmt.Sprintf("worst RPO %s; %s flagged: %s", humanDuration(h.Worst), nOf(len(h.Problems), "backup", "backups"), strings.Join(h.Problems, "; "))
 		}
-		for _, sc := range s.cfg.ScheduledWork() {
-			if p, ok := pauses[sc.Key]; ok && sc.Customer == cu.Name {
-				line += fmt.Sprintf("; %s paused by %s: %s", sc.Name, p.By, p.Reason)
-			}
+		paused, err := s.pausedSchedules(ctx, cu.Name)
+		if err != nil {
+			s.Log.Error("digest: read pauses", "err", err)
+			paused = []string{"(paused schedules could not be read; see the bot's log)"}
+		}
+		for _, p := range paused {
+			line += "; " + p
 		}
 		lines = append(lines, line)
-	}
-	if perr != nil {
-		s.Log.Error("digest: read pauses", "err", perr)
-		lines = append(lines, "(Paused schedules could not be read; see the bot's log.)")
 	}
 	return strings.Join(lines, "\n")
 }

@@ -96,6 +96,22 @@ func zoned(t time.Time, sc config.Scheduled) string {
 	return t.In(sc.Spec.Loc).Format("2006-01-02 15:04:05 MST") + " = " + u
 }
 
+// pausedSchedules says which of customer's schedules are paused, by whom
+// and why: "backup paused by alice 2h00m ago: storage migration".
+func (s *Service) pausedSchedules(ctx context.Context, customer string) ([]string, error) {
+	pauses, err := s.store.Pauses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, sc := range s.cfg.ScheduledWork() {
+		if p, ok := pauses[sc.Key]; ok && sc.Customer == customer {
+			out = append(out, fmt.Sprintf("%s paused by %s %s ago: %s", sc.Name, p.By, humanDuration(s.Now().Sub(p.At)), p.Reason))
+		}
+	}
+	return out, nil
+}
+
 // scheduleOf finds a customer's schedule by name, or says which it has.
 func scheduleOf(cfg *config.Config, cu *config.Customer, name string) (config.Scheduled, error) {
 	var names []string

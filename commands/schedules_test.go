@@ -62,7 +62,10 @@ func TestSchedulesVerbs(t *testing.T) {
 	if !strings.Contains(strings.Join(list.Lines, "\n"), "PAUSED by alice 0s ago: storage migration") {
 		t.Errorf("pause not shown:\n%s", strings.Join(list.Lines, "\n"))
 	}
-	if !strings.Contains(w.svc.Digest(ctx), "backup paused by alice: storage migration") {
+	if st := w.svc.Handle(ctx, alice, "/mcloud status customer-x"); !strings.Contains(strings.Join(st.Lines, "\n"), "Schedule backup paused by alice 0s ago: storage migration") {
+		t.Errorf("status does not show the pause:\n%s", strings.Join(st.Lines, "\n"))
+	}
+	if !strings.Contains(w.svc.Digest(ctx), "backup paused by alice 0s ago: storage migration") {
 		t.Errorf("digest does not show the pause:\n%s", w.svc.Digest(ctx))
 	}
 	if r := w.svc.Handle(ctx, alice, "/mcloud schedules resume customer-x backup"); r.Error != "" || !strings.Contains(r.Title, "Resumed customer-x/backup") {

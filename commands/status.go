@@ -52,6 +52,13 @@ func statusVerb() *Verb {
 			for _, j := range active {
 				r.Lines = append(r.Lines, "  "+jobLine(j, now))
 			}
+			paused, err := c.svc.pausedSchedules(ctx, cu.Name)
+			if err != nil {
+				return Reply{}, err
+			}
+			for _, p := range paused {
+				r.Lines = append(r.Lines, "Schedule "+p)
+			}
 			return r, nil
 		},
 	}
