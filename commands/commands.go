@@ -169,7 +169,7 @@ func newService(cfg *config.Config, st Store, verbs []*Verb) (*Service, error) {
 		case v == nil:
 			bad = append(bad, fmt.Sprintf("approvals.rules.%s: unknown command; commands that take approval: %s", name, strings.Join(s.approvable(), ", ")))
 		case v.Execute == nil:
-			bad = append(bad, fmt.Sprintf("approvals.rules.%s: %s changes nothing and never needs approval", name, name))
+			bad = append(bad, fmt.Sprintf("approvals.rules.%s: %s takes no approval of its own (it changes nothing, or, like schedules run, asks with the rules of the command it runs)", name, name))
 		}
 	}
 	if len(bad) > 0 {
