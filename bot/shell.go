@@ -268,6 +268,18 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 		s.println(who)
 	case ":wait":
 		s.settle(ctx)
+	case ":sleep":
+		// For schedules: nothing is typed, yet work arrives.
+		d, err := time.ParseDuration(arg)
+		if err != nil || d <= 0 || d > 10*time.Minute {
+			s.println(fmt.Sprintf(":sleep needs a duration up to 10m, like 5s, not %q.", arg))
+			return false
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+		s.settle(ctx)
 	case ":help":
 		s.println(strings.Join([]string{
 			"/mcloud ...      run a command as the current user in the current channel",
@@ -275,6 +287,7 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 			":channel NAME    move to another channel (" + strings.Join(s.channelNames(), ", ") + ")",
 			":whoami          who and where you are, and your role",
 			":wait            wait until queued and running jobs finish",
+			":sleep DURATION  let time pass (schedules fire meanwhile), then wait like :wait",
 			":expect TEXT     check that the previous line's output contains TEXT (/REGEXP/ for a regular",
 			"                 expression); a script with a failed :expect exits non-zero",
 			":quit            leave (Ctrl-D too)",

@@ -390,16 +390,29 @@ func judgeBackups(facts []backupFact, now time.Time, policy time.Duration) []bac
 }
 
 func reportBackups(ctx context.Context, c *Call) (Reply, error) {
-	cu := c.Customer
-	acct, err := c.svc.account(cu)
+	r, _, err := c.svc.backupReport(ctx, c.Customer)
+	return r, err
+}
+
+// backupHealth is a report's gist, for the team digest.
+type backupHealth struct {
+	// Worst is the age of the oldest of the newest backups (the RPO).
+	Worst    time.Duration
+	Problems []string
+}
+
+// backupReport is the backups report of cu, as the verb, the morning
+// report and the digest show it.
+func (s *Service) backupReport(ctx context.Context, cu *config.Customer) (Reply, backupHealth, error) {
+	acct, err := s.account(cu)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, backupHealth{}, err
 	}
-	facts, err := gatherBackups(ctx, c.svc, acct, cu)
+	facts, err := gatherBackups(ctx, s, acct, cu)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, backupHealth{}, err
 	}
-	now := c.svc.Now()
+	now := s.Now()
 	policy := cu.BackupPolicy()
 	verdicts := judgeBackups(facts, now, policy)
 	r := Reply{Title: fmt.Sprintf("Backups of %s at %s (policy: newest backup at most %s old, copied to %s)",
@@ -441,7 +454,7 @@ func reportBackups(ctx context.Context, c *Call) (Reply, error) {
 			r.Lines = append(r.Lines, "  - "+p)
 		}
 	}
-	return r, nil
+	return r, backupHealth{Worst: worst, Problems: problems}, nil
 }
 
 // gatherBackups reads, per environment, every volume's and database's

@@ -133,6 +133,12 @@ type Store interface {
 	Audit(ctx context.Context, e mcloud.AuditEntry) error
 	AuditLog(ctx context.Context, customer string, since time.Time, limit int) ([]mcloud.AuditEntry, error)
 	Post(ctx context.Context, p mcloud.Post) (int64, error)
+
+	// Schedules (see schedules.go).
+	LastFire(ctx context.Context, schedule string) (store.Fire, bool, error)
+	Pauses(ctx context.Context) (map[string]store.Pause, error)
+	PauseSchedule(ctx context.Context, customer, schedule, reason string, who mcloud.Caller) error
+	ResumeSchedule(ctx context.Context, customer, schedule string, who mcloud.Caller) error
 }
 
 // Deps are the outside systems verbs reach. A nil one makes its verbs
@@ -202,7 +208,7 @@ func newService(cfg *config.Config, st Store, verbs []*Verb) (*Service, error) {
 		case v == nil:
 			bad = append(bad, fmt.Sprintf("approvals.rules.%s: unknown command; commands that take approval: %s", name, strings.Join(s.approvable(), ", ")))
 		case v.Execute == nil:
-			bad = append(bad, fmt.Sprintf("approvals.rules.%s: %s changes nothing and never needs approval", name, name))
+			bad = append(bad, fmt.Sprintf("approvals.rules.%s: %s takes no approval of its own (it changes nothing, or, like schedules run, asks with the rules of the command it runs)", name, name))
 		}
 	}
 	if len(bad) > 0 {
@@ -545,7 +551,29 @@ func (s *Service) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
 		}
 	}
 	x.Customer, x.Env = s.withInventory(ctx, x.Customer, x.Env)
-	return v.Execute(ctx, x)
+	out, err := v.Execute(ctx, x)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, jobs.ErrCancelled) {
+		s.failedByPolicy(ctx, *run.Job, err)
+	}
+	return out, err
+}
+
+// failedByPolicy tells the team channel when work a schedule started
+// fails: nobody asked for it, so nobody is watching its thread.
+func (s *Service) failedByPolicy(ctx context.Context, j mcloud.Job, err error) {
+	r, rerr := s.store.Request(ctx, j.RequestID)
+	if rerr != nil || r == nil || r.Requester.Role != mcloud.RoleSystem {
+		return
+	}
+	ch := s.ApprovalsChannel()
+	if ch == "" {
+		return
+	}
+	why := mcloud.ErrorMessage(err)
+	if why == "" {
+		why = "an internal error; the details are in the bot's log."
+	}
+	s.post(context.WithoutCancel(ctx), ch, 0, j.ID, fmt.Sprintf("%s of %s failed (job #%d, started by %s): %s", j.Verb, j.Customer, j.ID, r.Requester.Name, why))
 }
 
 // Resumable implements jobs.Runner.
@@ -578,6 +606,7 @@ func allVerbs() []*Verb {
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
 		patchVerb(), runVerb(), pendingVerb(), linksVerb(), handoverVerb(),
 		provisionVerb(), driftVerb(),
+		reportVerb(), retentionVerb(), schedulesVerb(), schedulesRunVerb(), schedulesPauseVerb(), schedulesResumeVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

@@ -43,7 +43,11 @@ func (s *Service) StartByPolicy(ctx context.Context, sys System, verb, customer 
 	if cu == nil {
 		return Reply{}, mcloud.Errorf(mcloud.ENOTFOUND, "Customer %s is no longer in the configuration.", customer)
 	}
-	caller := sys.Caller(cu.Channel.ID, cu.Name)
+	channel := cu.Channel.ID
+	if verb == "report" && cu.Schedules.ReportsChannel != "" {
+		channel = cu.Schedules.ReportsChannel
+	}
+	caller := sys.Caller(channel, cu.Name)
 	if decision, why := mcloud.PolicyMayStart(mcloud.PolicyWork{Verb: verb}); decision == mcloud.PolicyRefuse {
 		// Refused before its plan is made: policy may not even look.
 		s.refused(ctx, caller, cu.Name, verb, mcloud.Errorf(mcloud.EUNAUTHORIZED, "%s", why))

@@ -99,3 +99,27 @@ func TestPolicyRefusesPatch(t *testing.T) {
 		t.Errorf("refusal audit: %+v", audit)
 	}
 }
+
+// A scheduled job that fails is told in the team channel, since nobody who
+// asked is watching its thread: customer, reason, job number.
+func TestPolicyJobFailureToldToTeam(t *testing.T) {
+	w := newAWSWorld(t, awsWorldOptions{})
+	w.cfg.Customers[0].AWS.RoleARN = ""
+	ctx := context.Background()
+	sys := commands.System{Key: "customer-x/report", Title: "morning backup report of customer-x"}
+	r, err := w.svc.StartByPolicy(ctx, sys, "report", "customer-x", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := w.waitJob(r.Job.ID); j.Status != mcloud.JobFailed {
+		t.Fatalf("job %s", j.Status)
+	}
+	want := `report of customer-x failed (job #1, started by schedule "morning backup report of customer-x"): customer-x has no AWS account set up in mcloud`
+	posts, _ := w.db.PendingPosts(ctx, 100)
+	for _, p := range posts {
+		if p.ChannelID == w.svc.ApprovalsChannel() && strings.Contains(p.Text, want) {
+			return
+		}
+	}
+	t.Fatalf("no failure notice in the team channel:\n%s", w.thread())
+}

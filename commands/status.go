@@ -61,6 +61,13 @@ func statusVerb() *Verb {
 			}
 			r.Lines = append(r.Lines, fmt.Sprintf("Jobs queued or running: %d", len(running)))
 			r.Lines = append(r.Lines, running...)
+			paused, err := c.svc.pausedSchedules(ctx, cu.Name)
+			if err != nil {
+				return Reply{}, err
+			}
+			for _, p := range paused {
+				r.Lines = append(r.Lines, "Schedule "+p)
+			}
 			return r, nil
 		},
 	}

@@ -110,3 +110,18 @@ func TestSubVerbRuleUnknown(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A rule for a sub-verb that asks nothing of its own is refused, saying why.
+func TestSubVerbRuleOnSchedulesRun(t *testing.T) {
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	cfg.Approvals.Rules = map[string]config.Rule{"schedules run": {DevOps: &one}}
+	_, err = commands.New(cfg, storetest.Open(t, ""))
+	var inv *config.Invalid
+	if !errors.As(err, &inv) || !strings.Contains(inv.Problems[0], "approvals.rules.schedules run: schedules run takes no approval of its own") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -25,6 +25,7 @@ type Config struct {
 	SSH       SSH        `yaml:"ssh"`
 	Metrics   Metrics    `yaml:"metrics"`
 	Outbox    Outbox     `yaml:"outbox"`
+	Scheduler Scheduler  `yaml:"scheduler"`
 	Customers []Customer `yaml:"customers"`
 
 	// Where each key is in the file, and which could not be read: for
@@ -148,6 +149,9 @@ type Customer struct {
 	Bastion         Bastion       `yaml:"bastion"`
 	Environments    []Environment `yaml:"environments"`
 	Schedules       Schedules     `yaml:"schedules"`
+	// Retention is the snapshot retention policy its retention schedule
+	// and verb apply.
+	Retention Retention `yaml:"retention"`
 	// BackupMaxAge is the backup policy: a newest backup older than this
 	// is flagged (default 26h).
 	BackupMaxAge Duration `yaml:"backup_max_age"`
@@ -242,10 +246,21 @@ type Host struct {
 	VolumeGiB    int    `yaml:"volume_gib"`
 }
 
-// Schedules are cron expressions (robfig/cron, 5 fields) per customer.
+// Schedules are a customer's standing work (see config/schedules.go).
 type Schedules struct {
-	Backup string `yaml:"backup"`
-	Report string `yaml:"report"`
+	// Backup, Report and Retention are specs: 5 cron fields or a
+	// descriptor (@daily, @every 10s), optionally "CRON_TZ=Zone ..." first.
+	Backup    string `yaml:"backup"`
+	Report    string `yaml:"report"`
+	Retention string `yaml:"retention"`
+	// Timezone is the zone specs are read in (default UTC).
+	Timezone string `yaml:"timezone"`
+	// BackupEnvs limits the nightly backup to these environments
+	// (default all).
+	BackupEnvs []string `yaml:"backup_envs"`
+	// ReportsChannel is where the morning report goes (default the
+	// customer's channel): a channel id.
+	ReportsChannel string `yaml:"reports_channel"`
 }
 
 // Duration is a time.Duration written as "24h", "90m".

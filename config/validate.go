@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/mcloud/mcloud/internal/suggest"
@@ -64,6 +63,7 @@ func (c *Config) validate() []string {
 	for i := range c.Customers {
 		c.validateCustomer(fmt.Sprintf("customers[%d]", i), &c.Customers[i], names, ids, bad)
 	}
+	c.validateScheduler(bad)
 	p = append(p, c.validateAWSOps()...)
 	p = append(p, c.validateSSHOps()...)
 	p = append(p, c.validateProvisionOps()...)
@@ -226,15 +226,7 @@ func (c *Config) validateCustomer(path string, cu *Customer, names map[string]st
 		validateHosts(ep, cu.Name, env, bad)
 		validateProducts(ep, cu, env, bad)
 	}
-	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-	for _, s := range []struct{ key, expr string }{{"backup", cu.Schedules.Backup}, {"report", cu.Schedules.Report}} {
-		if s.expr == "" {
-			continue
-		}
-		if _, err := parser.Parse(s.expr); err != nil {
-			bad(path+".schedules."+s.key, "%q is not a cron expression: five fields, minute (0-59) hour (0-23) day (1-31) month (1-12) weekday (0-6), like \"0 2 * * *\"", s.expr)
-		}
-	}
+	validateSchedules(path, cu, bad)
 }
 
 // validateHosts checks an environment's hosts; ep is the environment's path.

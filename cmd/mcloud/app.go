@@ -19,6 +19,7 @@ import (
 	"github.com/mcloud/mcloud/integrations/metrics"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/jobs"
+	"github.com/mcloud/mcloud/schedules"
 )
 
 // errUsage means the flag package already printed what was wrong; errHelp
@@ -156,6 +157,16 @@ func (a *app) start(ctx context.Context) error {
 	ctx, a.stop = context.WithCancel(ctx)
 	if err := a.queue.Start(ctx); err != nil {
 		return err
+	}
+	if work := a.cfg.ScheduledWork(); len(work) > 0 {
+		// Every replica runs the schedules: claims in the store make each
+		// fire time run once however many do, with no leader to lose.
+		r := &schedules.Runner{Schedules: work, Store: a.db, Service: a.svc, CatchUp: a.cfg.Scheduler.CatchUpWindow(), Log: a.log}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			r.Run(ctx, a.cfg.Scheduler.TickEvery())
+		}()
 	}
 	a.wg.Add(1)
 	go func() {

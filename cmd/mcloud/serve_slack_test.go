@@ -82,11 +82,16 @@ type server struct {
 var listenRE = regexp.MustCompile(`msg="mcloud serving" listen=(\S+)`)
 
 func startServe(t *testing.T, bin, cfg, dbPath string) *server {
+	return startServeEnv(t, bin, cfg, dbPath, nil)
+}
+
+// startServeEnv is startServe with more environment (later entries win).
+func startServeEnv(t *testing.T, bin, cfg, dbPath string, env []string) *server {
 	t.Helper()
 	s := &server{addr: make(chan string, 1), done: make(chan struct{})}
 	s.cmd = exec.Command(bin, "serve", "-c", cfg, "--database-url", dbPath, "--listen", "127.0.0.1:0")
-	s.cmd.Env = append(os.Environ(), "SLACK_BOT_TOKEN="+slackfake.BotToken, "SLACK_SIGNING_SECRET="+serveSecret,
-		"CUSTOMER_X_EXTERNAL_ID=x-ext", "CUSTOMER_Y_EXTERNAL_ID=y-ext", "SLACK_APP_TOKEN=")
+	s.cmd.Env = append(append(os.Environ(), "SLACK_BOT_TOKEN="+slackfake.BotToken, "SLACK_SIGNING_SECRET="+serveSecret,
+		"CUSTOMER_X_EXTERNAL_ID=x-ext", "CUSTOMER_Y_EXTERNAL_ID=y-ext", "SLACK_APP_TOKEN="), env...)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -123,3 +123,55 @@ func TestShellWaitZeroDoesNotWait(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The schedules sandbox: with nothing typed, a backup job, a report in
+// customer-x's channel and the digest in #devops arrive; its config is the
+// example's with only the schedules changed.
+func TestSchedulesSandboxTour(t *testing.T) {
+	for _, v := range []string{"CUSTOMER_X_EXTERNAL_ID", "CUSTOMER_Y_EXTERNAL_ID", "MCLOUD_AWS_ENDPOINT", "AWS_PROFILE", "MCLOUD_DATABASE_URL"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	example, err := os.ReadFile("../../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox, err := os.ReadFile("../../examples/sandbox-schedules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := withoutSchedules(string(example)), withoutSchedules(string(sandbox)); a != b {
+		t.Errorf("examples/sandbox-schedules.yaml differs from examples/mcloud.yaml outside its schedules:\n%s\n----\n%s", a, b)
+	}
+	script, err := os.ReadFile("../../examples/sandbox-schedules.mcloud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runTour(t, string(script), "--sandbox", "-c", "../../examples/sandbox-schedules.yaml")
+	if code != 0 || strings.Contains(stdout, "EXPECTATION FAILED") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// withoutSchedules drops comments and the schedules' lines, leaving what
+// the two example files must share.
+func withoutSchedules(s string) string {
+	var out []string
+	skip := false
+	for _, line := range strings.Split(s, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "#"), trimmed == "":
+			continue
+		case strings.HasPrefix(line, "scheduler:"), strings.HasPrefix(trimmed, "schedules:"):
+			skip = true
+			continue
+		case skip && (strings.HasPrefix(line, "      ") || strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "    ") && !strings.HasPrefix(line, "  -")):
+			continue
+		}
+		skip = false
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}

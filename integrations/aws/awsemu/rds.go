@@ -291,6 +291,8 @@ func (e *Emulator) rds(q *queryRequest) (any, *apiError) {
 		result, err = e.describeDBSnapshots(q)
 	case "CopyDBSnapshot":
 		result, err = e.copyDBSnapshot(q)
+	case "DeleteDBSnapshot":
+		result, err = e.deleteDBSnapshot(q)
 	case "StartExportTask":
 		result, err = e.startExportTask(q)
 	case "DescribeExportTasks":
@@ -399,6 +401,30 @@ func (e *Emulator) lookupDBSnapshot(account, region, idOrARN string) *dbSnapshot
 		return s
 	}
 	return e.dbSnaps[rdsARN(region, account, "snapshot", idOrARN)]
+}
+
+// deleteDBSnapshot deletes a manual snapshot; like RDS, one still being
+// created or copied cannot be deleted.
+func (e *Emulator) deleteDBSnapshot(q *queryRequest) (any, *apiError) {
+	if err := required(q.form, "DBSnapshotIdentifier"); err != nil {
+		return nil, err
+	}
+	id := q.form.Get("DBSnapshotIdentifier")
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	arn := rdsARN(q.region, q.id.account, "snapshot", id)
+	s := e.dbSnaps[arn]
+	if s == nil {
+		return nil, notFoundf("DBSnapshotNotFound", "DBSnapshot %s not found.", id)
+	}
+	if x := s.xml(now); x.Status != "available" {
+		return nil, badRequestf("InvalidDBSnapshotState", "Cannot delete the snapshot because it is %s.", x.Status)
+	}
+	delete(e.dbSnaps, arn)
+	return struct {
+		DBSnapshot dbSnapshotXML `xml:"DBSnapshot"`
+	}{s.xml(now)}, nil
 }
 
 func (e *Emulator) createDBSnapshot(q *queryRequest) (any, *apiError) {
