@@ -42,6 +42,9 @@ type app struct {
 	release []func()
 	// metrics is fed by every part; serve exposes it (see metrics.go).
 	metrics *metrics.Metrics
+	// quietSchedules keeps the configuration's schedules from firing: the
+	// shell runs only what is typed unless asked (--schedules).
+	quietSchedules bool
 }
 
 // defaultDatabase is MCLOUD_DATABASE_URL or a SQLite file in the working
@@ -158,7 +161,7 @@ func (a *app) start(ctx context.Context) error {
 	if err := a.queue.Start(ctx); err != nil {
 		return err
 	}
-	if work := a.cfg.ScheduledWork(); len(work) > 0 {
+	if work := a.cfg.ScheduledWork(); len(work) > 0 && !a.quietSchedules {
 		// Every replica runs the schedules: claims in the store make each
 		// fire time run once however many do, with no leader to lose.
 		r := &schedules.Runner{Schedules: work, Store: a.db, Service: a.svc, CatchUp: a.cfg.Scheduler.CatchUpWindow(), Log: a.log}

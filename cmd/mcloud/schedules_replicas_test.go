@@ -51,7 +51,7 @@ type replica struct {
 
 func startReplica(t *testing.T, bin, cfg, dbURL string) *replica {
 	t.Helper()
-	c := exec.Command(bin, "shell", "--sandbox", "-c", cfg, "--database-url", dbURL, "--wait", "20s")
+	c := exec.Command(bin, "shell", "--sandbox", "--schedules", "-c", cfg, "--database-url", dbURL, "--wait", "20s")
 	in, err := c.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

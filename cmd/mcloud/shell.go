@@ -41,6 +41,7 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 	dbURL := fs.String("database-url", "", "SQLite file or postgres://... URL to keep (default: a fresh temporary database; never a serving bot's)")
 	wait := fs.Duration("wait", 10*time.Minute, "how long a script waits for jobs after each line (0s: do not wait)")
 	sandbox := fs.Bool("sandbox", false, "use local stand-ins for AWS and SSH, seeded with the configured customers")
+	fire := fs.Bool("schedules", false, "let the configuration's schedules (backups, reports, retention) fire while the shell runs; off, only what you type happens")
 	history := fs.String("history", defaultHistory(), "`file` keeping the lines typed on a terminal across runs (\"\" keeps none)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -84,6 +85,7 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 	sh := &bot.Shell{Service: a.svc, Outbox: a.db, In: stdin, Out: stdout, Interactive: interactive,
 		User: *user, Channel: *channel, Wait: *wait}
 	a.svc.Deps.DM = sh // before start: a resumed job may send one
+	a.quietSchedules = !*fire
 	if err := a.start(ctx); err != nil {
 		return err
 	}

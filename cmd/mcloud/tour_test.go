@@ -148,7 +148,7 @@ func TestSchedulesSandboxTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runTour(t, string(script), "--sandbox", "-c", "../../examples/sandbox-schedules.yaml")
+	code, stdout, stderr := runTour(t, string(script), "--sandbox", "--schedules", "-c", "../../examples/sandbox-schedules.yaml")
 	if code != 0 || strings.Contains(stdout, "EXPECTATION FAILED") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
