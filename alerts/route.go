@@ -112,10 +112,14 @@ func Route(r Routes, a mcloud.Alert) Destination {
 		return Destination{Channels: []string{r.Team}}
 	}
 	d := Destination{Customer: cust}
-	if ch := r.Channels[cust]; ch != "" && r.ToCustomer[a.Severity] {
+	// Only a firing alert opens a message; the others (resolved,
+	// acknowledged, downtime) go wherever the problem may be shown, and a
+	// channel that never showed it ignores them (DecideAlert).
+	later := a.Status != mcloud.AlertFiring
+	if ch := r.Channels[cust]; ch != "" && (later || r.ToCustomer[a.Severity]) {
 		d.Channels = append(d.Channels, ch)
 	}
-	if r.Team != "" && r.ToTeam[a.Severity] {
+	if r.Team != "" && (later || r.ToTeam[a.Severity]) {
 		d.Channels = append(d.Channels, r.Team)
 	}
 	return d

@@ -35,21 +35,22 @@ func TestRoute(t *testing.T) {
 		a    mcloud.Alert
 		want Destination
 	}{
-		{"customer label, critical: both", mcloud.Alert{Customer: "cust0", Severity: crit}, Destination{"cust0", []string{"CCUST0", "CTEAM"}}},
-		{"warnings to the team only", mcloud.Alert{Customer: "cust0", Severity: warn}, Destination{"cust0", []string{"CTEAM"}}},
-		{"info to nobody, still the customer's", mcloud.Alert{Customer: "cust0", Severity: info}, Destination{"cust0", nil}},
-		{"by host name", mcloud.Alert{Host: "app1", Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
-		{"by FQDN", mcloud.Alert{Host: "APP1.prod.example.com", Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
-		{"by address with port", mcloud.Alert{Host: "10.0.1.5:9100", Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
-		{"by AWS account", mcloud.Alert{Account: "000000000100", Severity: crit}, Destination{"cust0", []string{"CCUST0", "CTEAM"}}},
-		{"label and host agree", mcloud.Alert{Customer: "cust1", Host: "app1", Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
-		{"label and host disagree: team only", mcloud.Alert{Customer: "cust0", Host: "app1", Severity: crit}, Destination{"", []string{"CTEAM"}}},
-		{"label and account disagree: team only", mcloud.Alert{Customer: "cust1", Account: "000000000100", Severity: crit}, Destination{"", []string{"CTEAM"}}},
-		{"unknown customer label: team only", mcloud.Alert{Customer: "evil", Severity: crit}, Destination{"", []string{"CTEAM"}}},
-		{"known label, unknown host: team only", mcloud.Alert{Customer: "cust0", Host: "nowhere", Severity: crit}, Destination{"", []string{"CTEAM"}}},
-		{"host name two customers share: team only", mcloud.Alert{Host: "shared-name", Severity: crit}, Destination{"", []string{"CTEAM"}}},
-		{"no identity at all: team only", mcloud.Alert{Severity: info}, Destination{"", []string{"CTEAM"}}},
-		{"IP address does not match by prefix", mcloud.Alert{Host: "10.0.9.5", Severity: crit}, Destination{"", []string{"CTEAM"}}},
+		{"customer label, critical: both", mcloud.Alert{Customer: "cust0", Status: mcloud.AlertFiring, Severity: crit}, Destination{"cust0", []string{"CCUST0", "CTEAM"}}},
+		{"a resolution goes wherever the problem may be shown", mcloud.Alert{Customer: "cust0", Status: mcloud.AlertResolved}, Destination{"cust0", []string{"CCUST0", "CTEAM"}}},
+		{"warnings to the team only", mcloud.Alert{Customer: "cust0", Status: mcloud.AlertFiring, Severity: warn}, Destination{"cust0", []string{"CTEAM"}}},
+		{"info to nobody, still the customer's", mcloud.Alert{Customer: "cust0", Status: mcloud.AlertFiring, Severity: info}, Destination{"cust0", nil}},
+		{"by host name", mcloud.Alert{Host: "app1", Status: mcloud.AlertFiring, Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
+		{"by FQDN", mcloud.Alert{Host: "APP1.prod.example.com", Status: mcloud.AlertFiring, Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
+		{"by address with port", mcloud.Alert{Host: "10.0.1.5:9100", Status: mcloud.AlertFiring, Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
+		{"by AWS account", mcloud.Alert{Account: "000000000100", Status: mcloud.AlertFiring, Severity: crit}, Destination{"cust0", []string{"CCUST0", "CTEAM"}}},
+		{"label and host agree", mcloud.Alert{Customer: "cust1", Host: "app1", Status: mcloud.AlertFiring, Severity: crit}, Destination{"cust1", []string{"CCUST1", "CTEAM"}}},
+		{"label and host disagree: team only", mcloud.Alert{Customer: "cust0", Host: "app1", Status: mcloud.AlertFiring, Severity: crit}, Destination{"", []string{"CTEAM"}}},
+		{"label and account disagree: team only", mcloud.Alert{Customer: "cust1", Account: "000000000100", Status: mcloud.AlertFiring, Severity: crit}, Destination{"", []string{"CTEAM"}}},
+		{"unknown customer label: team only", mcloud.Alert{Customer: "evil", Status: mcloud.AlertFiring, Severity: crit}, Destination{"", []string{"CTEAM"}}},
+		{"known label, unknown host: team only", mcloud.Alert{Customer: "cust0", Host: "nowhere", Status: mcloud.AlertFiring, Severity: crit}, Destination{"", []string{"CTEAM"}}},
+		{"host name two customers share: team only", mcloud.Alert{Host: "shared-name", Status: mcloud.AlertFiring, Severity: crit}, Destination{"", []string{"CTEAM"}}},
+		{"no identity at all: team only", mcloud.Alert{Status: mcloud.AlertFiring, Severity: info}, Destination{"", []string{"CTEAM"}}},
+		{"IP address does not match by prefix", mcloud.Alert{Host: "10.0.9.5", Status: mcloud.AlertFiring, Severity: crit}, Destination{"", []string{"CTEAM"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Route(r, tc.a); got.Customer != tc.want.Customer || !slices.Equal(got.Channels, tc.want.Channels) {
@@ -77,7 +78,7 @@ func TestRouteIsolation(t *testing.T) {
 	cases, violations, toCustomers := 20000, 0, 0
 	for range cases {
 		i, j := rnd.IntN(n), rnd.IntN(n)
-		a := mcloud.Alert{Severity: mcloud.Severity(pick("critical", "warning", "info"))}
+		a := mcloud.Alert{Status: mcloud.AlertStatus(pick("firing", "resolved")), Severity: mcloud.Severity(pick("critical", "warning", "info"))}
 		// Each identity is absent, right, another customer's, or unknown.
 		a.Customer = pick("", fmt.Sprintf("cust%d", i), fmt.Sprintf("cust%d", j), "nobody")
 		a.Host = pick("", fmt.Sprintf("app%d", i), fmt.Sprintf("app%d.x.example", j), fmt.Sprintf("10.0.%d.5:9100", i), "shared-name", "ghost")

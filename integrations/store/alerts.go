@@ -116,7 +116,10 @@ func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, cust
 	if err != nil {
 		return p, fmt.Errorf("read problem: %w", err)
 	}
-	p.Customer, p.Name, p.Host, p.Severity = customer, a.Name, a.Host, a.Severity
+	p.Customer, p.Name, p.Host = customer, a.Name, a.Host
+	if a.Severity != "" {
+		p.Severity = a.Severity
+	}
 	if a.Summary != "" {
 		p.Summary = a.Summary
 	}
