@@ -41,7 +41,7 @@ func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
 
 // Receive records alerts; an error means some were not recorded (the
 // receiver then answers 5xx, so the sender retries).
-func (p *Pipeline) Receive(ctx context.Context, as ...mcloud.Alert) error {
+func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
 	queued := false
 	for _, a := range as {
 		d := Route(p.routes, a)
@@ -59,7 +59,7 @@ func (p *Pipeline) Receive(ctx context.Context, as ...mcloud.Alert) error {
 		for _, act := range out.Actions {
 			queued = queued || act != mcloud.AlertIgnore
 		}
-		p.log.Info("alert", "source", a.Source, "problem", out.Problem.ID, "customer", customer, "status", a.Status, "actions", len(out.Actions))
+		p.log.Debug("alert", "source", a.Source, "problem", out.Problem.ID, "customer", customer, "status", a.Status, "actions", len(out.Actions))
 	}
 	if queued && p.Wake != nil {
 		p.Wake()

@@ -715,6 +715,10 @@ func (s *Slack) runAction(ctx context.Context, a action) {
 	}
 }
 
+// Wake tells the poster that messages were queued by someone else (the
+// alert receivers), so it sends them now rather than at its next poll.
+func (s *Slack) Wake() { s.poster.Wake() }
+
 func (s *Slack) queue(ctx context.Context, it store.OutboxItem) {
 	if _, err := s.db.QueueMessage(ctx, it); err != nil {
 		s.log.Error("queue Slack message", "channel", it.ChannelID, "kind", it.Kind, "err", err)
