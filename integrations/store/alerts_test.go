@@ -20,7 +20,9 @@ func (plainRender) Problem(p mcloud.Problem) string {
 	}
 	return s
 }
-func (plainRender) Change(p mcloud.Problem, a mcloud.Alert) string { return "change " + string(a.Status) }
+func (plainRender) Change(p mcloud.Problem, a mcloud.Alert) string {
+	return "change " + string(a.Status)
+}
 func (plainRender) Summary(from time.Time, ps []mcloud.Problem) string {
 	n := 0
 	for _, p := range ps {
