@@ -478,7 +478,7 @@ func allVerbs() []*Verb {
 		helpVerb(), statusVerb(), jobsVerb(), jobVerb(), cancelVerb(),
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
-		patchVerb(), runVerb(), pendingVerb(), linksVerb(),
+		patchVerb(), runVerb(), pendingVerb(), linksVerb(), alertsVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

@@ -52,6 +52,11 @@ func statusVerb() *Verb {
 			for _, j := range active {
 				r.Lines = append(r.Lines, "  "+jobLine(j, now))
 			}
+			problems, err := c.svc.openProblems(ctx, cu.Name)
+			if err != nil {
+				return Reply{}, err
+			}
+			r.Lines = append(r.Lines, fmt.Sprintf("Open alerts: %d", len(problems)))
 			return r, nil
 		},
 	}
