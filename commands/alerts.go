@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcloud/mcloud"
@@ -82,4 +84,62 @@ func alertLine(p mcloud.Problem, showCustomer bool, now time.Time) string {
 		}
 	}
 	return line
+}
+
+// Acknowledger acknowledges a problem in the monitoring system it came
+// from (Icinga2 acknowledge-problem, an Alertmanager silence) and then
+// records it, so its messages show who, when and until when.
+type Acknowledger interface {
+	Acknowledge(ctx context.Context, p mcloud.Problem, by, comment string, until time.Time) (mcloud.Problem, error)
+}
+
+type problemReader interface {
+	Problem(ctx context.Context, id int64) (mcloud.Problem, error)
+}
+
+// ack acknowledges an alert back in its monitoring system.
+func ackVerb() *Verb {
+	return &Verb{
+		Name:    "ack",
+		Summary: "acknowledge an alert in its monitoring system (Icinga2 acknowledgement, Alertmanager silence)",
+		Help: "The duration (like 2h) bounds the acknowledgement; an Alertmanager silence lasts 2h without one. " +
+			"In a customer's channel only that customer's alerts can be acknowledged.",
+		Examples: []string{"/mcloud ack 12", "/mcloud ack 12 4h disk cleanup running"},
+		Spec: Spec{Args: []Arg{
+			{Name: "alert", Kind: KindID, About: "the alert's number, shown in its message and by alerts"},
+			{Name: "comment", Kind: KindText, Optional: true},
+		}},
+		Access: mcloud.AccessDevOps,
+		Do: func(ctx context.Context, c *Call) (Reply, error) {
+			id, _ := strconv.ParseInt(c.Params["alert"], 10, 64)
+			pr, ok := c.svc.store.(problemReader)
+			acker := c.svc.Deps.Alerts
+			if !ok || acker == nil {
+				return Reply{}, mcloud.Errorf(mcloud.EINVALID, "Acknowledging alerts is not configured here (alerts.icinga2.api or alerts.alertmanager.api).")
+			}
+			p, err := pr.Problem(ctx, id)
+			if err != nil {
+				return Reply{}, err
+			}
+			if scope := c.scope(); scope != "" && p.Customer != scope {
+				return Reply{}, mcloud.Errorf(mcloud.ENOTFOUND, "There is no alert #%d.", id)
+			}
+			comment := c.Params["comment"]
+			var until time.Time
+			if first, rest, _ := strings.Cut(comment, " "); first != "" {
+				if d, err := time.ParseDuration(first); err == nil && d > 0 {
+					until, comment = c.svc.Now().Add(d), strings.TrimSpace(rest)
+				}
+			}
+			p, err = acker.Acknowledge(ctx, p, c.Caller.Name, comment, until)
+			if err != nil {
+				return Reply{}, err
+			}
+			line := fmt.Sprintf("Alert #%d (%s) acknowledged by %s in %s", p.ID, p.Name, c.Caller.Name, p.Source)
+			if !p.AckedUntil.IsZero() {
+				line += " until " + p.AckedUntil.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			return Reply{Title: line + "."}, nil
+		},
+	}
 }

@@ -120,8 +120,9 @@ type Store interface {
 // Deps are the outside systems verbs reach. A nil one makes its verbs
 // answer that the integration is not configured.
 type Deps struct {
-	AWS AWSAccounts  // see aws.go
-	SSH SSHConnector // see ssh.go
+	AWS    AWSAccounts  // see aws.go
+	SSH    SSHConnector // see ssh.go
+	Alerts Acknowledger // see alerts.go
 }
 
 // Service runs commands.
@@ -478,7 +479,7 @@ func allVerbs() []*Verb {
 		helpVerb(), statusVerb(), jobsVerb(), jobVerb(), cancelVerb(),
 		approveVerb(), denyVerb(), auditVerb(), echoVerb(),
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
-		patchVerb(), runVerb(), pendingVerb(), linksVerb(), alertsVerb(),
+		patchVerb(), runVerb(), pendingVerb(), linksVerb(), alertsVerb(), ackVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

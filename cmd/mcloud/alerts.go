@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/mcloud/mcloud/alerts"
 	"github.com/mcloud/mcloud/config"
@@ -29,7 +30,29 @@ func mountAlerts(mux *http.ServeMux, a *app, wake func()) *alerts.Pipeline {
 	if len(ac.SNS.Topics) > 0 {
 		mux.Handle("/alerts/sns", monitoring.NewSNS(ac.SNS.Topics, o, p.Receive))
 	}
+	a.svc.Deps.Alerts = acker(a, p)
 	return p
+}
+
+// acker acknowledges in the sources whose API is configured.
+func acker(a *app, p *alerts.Pipeline) *alerts.Acker {
+	ac := a.cfg.Alerts
+	k := &alerts.Acker{Pipeline: p}
+	if ac.Icinga2.API != "" {
+		var ca []byte
+		if ac.Icinga2.APICA != "" {
+			var err error
+			if ca, err = os.ReadFile(ac.Icinga2.APICA); err != nil {
+				a.log.Error("alerts.icinga2.api_ca unreadable; trusting the system roots", "err", err)
+			}
+		}
+		pw, _ := ac.Icinga2.APIPassword.Value()
+		k.Icinga2 = monitoring.NewIcinga2API(ac.Icinga2.API, ac.Icinga2.APIUser, pw, ca)
+	}
+	if ac.Alertmanager.API != "" {
+		k.Alertmanager = monitoring.NewAlertmanagerAPI(ac.Alertmanager.API)
+	}
+	return k
 }
 
 func auth(s config.AlertSource) monitoring.Auth {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcloud/mcloud/bot/slackfake"
+	"github.com/mcloud/mcloud/integrations/monitoring"
 )
 
 const alertsToken = "am-webhook-token"
@@ -147,6 +149,28 @@ func TestAlertmanagerFiringThenResolved(t *testing.T) {
 	ws.WaitFor(t, 2*time.Minute, "the firing alert in customer-x's channel", func() bool { return root() != nil })
 	if m := root(); !strings.Contains(m.Text, "[CRITICAL]") || !strings.Contains(m.Text, "x-prod-apim-1") {
 		t.Errorf("firing message: %q", m.Text)
+	}
+
+	// Acknowledge as a silence (API v2), visible in Alertmanager's own API.
+	id, err := monitoring.NewAlertmanagerAPI(am).Silence(context.Background(),
+		map[string]string{"alertname": "DiskFull", "instance": "x-prod-apim-1:9100"}, time.Now().Add(time.Hour), "alice", "looking at it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(am + "/api/v2/silence/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sil struct {
+		CreatedBy string `json:"createdBy"`
+		Status    struct {
+			State string `json:"state"`
+		} `json:"status"`
+	}
+	json.NewDecoder(resp.Body).Decode(&sil)
+	resp.Body.Close()
+	if sil.CreatedBy != "alice" || sil.Status.State != "active" {
+		t.Errorf("silence %s in Alertmanager: %+v", id, sil)
 	}
 
 	pushAlert(t, am, labels, time.Now())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mcloud/mcloud/bot/slackfake"
+	"github.com/mcloud/mcloud/integrations/monitoring"
 )
 
 const (
@@ -30,6 +32,7 @@ const (
 // icinga is one Debian icinga2 daemon run by a test, in its own
 // directories, with its API on loopback.
 type icinga struct {
+	dir    string
 	api    string
 	client *http.Client
 }
@@ -139,7 +142,7 @@ include %q
 	pool := x509.NewCertPool()
 	caPEM, _ := os.ReadFile(filepath.Join(dir, "ca.crt"))
 	pool.AppendCertsFromPEM(caPEM)
-	ic := &icinga{api: "https://" + addr, client: &http.Client{Timeout: 10 * time.Second,
+	ic := &icinga{dir: dir, api: "https://" + addr, client: &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "mcloud-test"}}}}
 	waitDB(t, 2*time.Minute, "icinga2's API", func() bool {
 		code, _ := ic.call("GET", "/v1/status/IcingaApplication", "")
@@ -215,6 +218,22 @@ func TestIcinga2NotificationReachesCustomerChannel(t *testing.T) {
 	if m := root(); !strings.Contains(m.Text, "[CRITICAL]") || !strings.Contains(m.Text, "DISK CRITICAL - /var 97% full") {
 		t.Errorf("message: %q", m.Text)
 	}
+	// Acknowledge through Icinga2's API, as the Acknowledge button does:
+	// Icinga2 records it and notifies mcloud, whose message then shows it.
+	caPEM, _ := os.ReadFile(filepath.Join(ic.dir, "ca.crt"))
+	api := monitoring.NewIcinga2API(ic.api, "mcloud", icingaAPIPwd, caPEM)
+	api.Client.Transport.(*http.Transport).TLSClientConfig.ServerName = "mcloud-test"
+	if err := api.Acknowledge(context.Background(), "x-prod-apim-1!disk", "alice", "looking at it", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	code, body := ic.call("GET", "/v1/objects/services?service=x-prod-apim-1!disk&attrs=acknowledgement", "")
+	if code != 200 || !strings.Contains(body, `"acknowledgement":1`) {
+		t.Errorf("Icinga2's service after Acknowledge: HTTP %d %s", code, body)
+	}
+	ws.WaitFor(t, 2*time.Minute, "the message to show the acknowledgement", func() bool {
+		m := root()
+		return m != nil && strings.Contains(m.Text, "Acknowledged by alice")
+	})
 	force(0, "DISK OK")
 	ws.WaitFor(t, 2*time.Minute, "the recovery", func() bool {
 		m := root()

@@ -64,8 +64,9 @@ func TestMigrationGivesJobsTheirRequestNumber(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(applied) != 1 {
-			t.Fatalf("applied %v, want only the renumbering", applied)
+		// Later migrations (alerts, ...) may follow; the renumbering is first.
+		if len(applied) == 0 || !strings.Contains(applied[0], "a job's number is its request's number") {
+			t.Fatalf("applied %v, want the renumbering first", applied)
 		}
 		for _, req := range []int64{2, 3} {
 			j, err := db.Job(ctx, req)
