@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,11 +130,14 @@ include %q
 	cmd.Env = append(os.Environ(), "ICINGA2_USER="+currentUser(), "ICINGA2_GROUP="+currentGroup())
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	// /usr/sbin/icinga2 is a wrapper that starts the daemon, which forks
+	// its own helper: only killing the process group stops them all.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 		if t.Failed() {
 			t.Logf("icinga2:\n%s", logs.String())
