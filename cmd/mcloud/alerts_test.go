@@ -151,28 +151,6 @@ func TestAlertmanagerFiringThenResolved(t *testing.T) {
 		t.Errorf("firing message: %q", m.Text)
 	}
 
-	// Acknowledge as a silence (API v2), visible in Alertmanager's own API.
-	id, err := monitoring.NewAlertmanagerAPI(am).Silence(context.Background(),
-		map[string]string{"alertname": "DiskFull", "instance": "x-prod-apim-1:9100"}, time.Now().Add(time.Hour), "alice", "looking at it")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Get(am + "/api/v2/silence/" + id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sil struct {
-		CreatedBy string `json:"createdBy"`
-		Status    struct {
-			State string `json:"state"`
-		} `json:"status"`
-	}
-	json.NewDecoder(resp.Body).Decode(&sil)
-	resp.Body.Close()
-	if sil.CreatedBy != "alice" || sil.Status.State != "active" {
-		t.Errorf("silence %s in Alertmanager: %+v", id, sil)
-	}
-
 	pushAlert(t, am, labels, time.Now())
 	ws.WaitFor(t, 2*time.Minute, "the message updated to resolved", func() bool {
 		m := root()
@@ -201,5 +179,29 @@ func TestAlertmanagerFiringThenResolved(t *testing.T) {
 	if roots != 1 || m.Updates == 0 {
 		t.Errorf("customer-x's channel: %d top-level messages, the alert's updated %d times; want 1 message updated in place", roots, m.Updates)
 	}
+	// Acknowledge as a silence (API v2), visible in Alertmanager's own API.
+	// (After the resolution: Alertmanager sends nothing, not even the
+	// resolution, for a silenced alert.)
+	id, err := monitoring.NewAlertmanagerAPI(am).Silence(context.Background(),
+		map[string]string{"alertname": "DiskFull", "instance": "x-prod-apim-1:9100"}, time.Now().Add(time.Hour), "alice", "looking at it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(am + "/api/v2/silence/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sil struct {
+		CreatedBy string `json:"createdBy"`
+		Status    struct {
+			State string `json:"state"`
+		} `json:"status"`
+	}
+	json.NewDecoder(resp.Body).Decode(&sil)
+	resp.Body.Close()
+	if sil.CreatedBy != "alice" || sil.Status.State != "active" {
+		t.Errorf("silence %s in Alertmanager: %+v", id, sil)
+	}
+
 	t.Logf("alert message %s: %q (updated %d times)", m.TS, m.Text, m.Updates)
 }
