@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/mcloud/mcloud/alerts"
 	"github.com/mcloud/mcloud/config"
@@ -70,4 +74,29 @@ func alertProblems(cfg *config.Config) []string {
 		}
 	}
 	return p
+}
+
+// serveAlerts serves the alert receivers on addr for `mcloud shell
+// --listen`, so an alert posted with curl, or by a real Alertmanager,
+// appears among the shell's messages. Only loopback: the shell has no
+// TLS and its sandbox is nobody's production.
+func (a *app) serveAlerts(addr string, stderr io.Writer) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--listen %s: give a loopback address like 127.0.0.1:8081", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mountAlerts(mux, a, nil)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(stderr, "mcloud: alert receivers on http://%s/alerts/ (alertmanager, icinga2, sns as configured)\n", ln.Addr())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
 }

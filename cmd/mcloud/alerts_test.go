@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -204,4 +205,52 @@ func TestAlertmanagerFiringThenResolved(t *testing.T) {
 	}
 
 	t.Logf("alert message %s: %q (updated %d times)", m.TS, m.Text, m.Updates)
+}
+
+// TestShellListenServesAlertReceivers: `mcloud shell --sandbox --listen`
+// takes an alert posted with the sample payload, and the shell shows it in
+// customer-x's channel and lists it under `alerts`.
+func TestShellListenServesAlertReceivers(t *testing.T) {
+	cfg := writeConfig(t, func(s string) string {
+		return strings.Replace(s, "\ncustomers:\n", "\nalerts:\n  alertmanager:\n    token: ${MCLOUD_AM_TOKEN}\n\ncustomers:\n", 1)
+	})
+	t.Setenv("MCLOUD_AM_TOKEN", alertsToken)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stdin, feed := io.Pipe()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"shell", "-c", cfg, "--sandbox", "--listen", addr, "--database-url", filepath.Join(t.TempDir(), "mcloud.db")},
+			stdin, &out, &errb)
+	}()
+	sample, err := os.ReadFile("../../examples/alerts/alertmanager.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDB(t, time.Minute, "the shell's alert receiver to take the sample", func() bool {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/alerts/alertmanager", bytes.NewReader(sample))
+		req.Header.Set("Authorization", "Bearer "+alertsToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("sample alert: HTTP %d\n%s", resp.StatusCode, errb.String())
+		}
+		return true
+	})
+	io.WriteString(feed, "/mcloud alerts\n")
+	feed.Close()
+	if code := <-done; code != 0 {
+		t.Fatalf("shell exited %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	got := out.String()
+	for _, want := range []string{"[#customer-x-shared, alert #1] [CRITICAL] alert #1: DiskFull on x-prod-apim-1:9100 (customer-x)", "#1 critical DiskFull on x-prod-apim-1:9100 (customer-x), firing"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("shell output lacks %q:\n%s", want, got)
+		}
+	}
 }

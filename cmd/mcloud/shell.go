@@ -41,6 +41,7 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 	dbURL := fs.String("database-url", "", "SQLite file or postgres://... URL to keep (default: a fresh temporary database; never a serving bot's)")
 	wait := fs.Duration("wait", 10*time.Minute, "how long a script waits for jobs after each line (0s: do not wait)")
 	sandbox := fs.Bool("sandbox", false, "use local stand-ins for AWS and SSH, seeded with the configured customers")
+	listen := fs.String("listen", "", "also serve the alert receivers (/alerts/...) on this loopback `address`, like 127.0.0.1:8081")
 	history := fs.String("history", defaultHistory(), "`file` keeping the lines typed on a terminal across runs (\"\" keeps none)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -83,6 +84,13 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 	defer a.close()
 	if err := a.start(ctx); err != nil {
 		return err
+	}
+	if *listen != "" {
+		stop, err := a.serveAlerts(*listen, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	sh := &bot.Shell{Service: a.svc, Outbox: a.db, In: stdin, Out: stdout, Interactive: interactive,
 		User: *user, Channel: *channel, Wait: *wait}
