@@ -626,6 +626,10 @@ func (s *Slack) runAction(ctx context.Context, a action) {
 	}
 }
 
+// Wake tells the poster that messages were queued by someone else (the
+// alert receivers), so it sends them now rather than at its next poll.
+func (s *Slack) Wake() { s.poster.Wake() }
+
 // queue queues a message; the work of a delivery queues its messages
 // when it is marked done (see collect).
 func (s *Slack) queue(ctx context.Context, it store.OutboxItem) {

@@ -76,7 +76,10 @@ func writePlan(b *strings.Builder, r commands.Reply, cfg *config.Config) {
 // PostText renders an outbox message with where it goes.
 func PostText(p mcloud.Post, cfg *config.Config) string {
 	where := "#" + cfg.ChannelName(p.ChannelID)
-	if p.RequestID != 0 {
+	switch {
+	case p.RequestID < 0: // an alert problem's message or thread (store.AlertMessageKey)
+		where += fmt.Sprintf(", alert #%d", -p.RequestID)
+	case p.RequestID != 0:
 		where += fmt.Sprintf(", thread of request #%d", p.RequestID)
 	}
 	return fmt.Sprintf("[%s] %s", where, p.Text)

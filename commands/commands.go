@@ -144,8 +144,9 @@ type Store interface {
 // Deps are the outside systems verbs reach. A nil one makes its verbs
 // answer that the integration is not configured.
 type Deps struct {
-	AWS AWSAccounts  // see aws.go
-	SSH SSHConnector // see ssh.go
+	AWS    AWSAccounts  // see aws.go
+	SSH    SSHConnector // see ssh.go
+	Alerts Acknowledger // see alerts.go
 	// DM sends direct messages that are never stored (see DirectMessenger).
 	DM DirectMessenger
 	// URLs checks the product URLs handover posts.
@@ -607,6 +608,7 @@ func allVerbs() []*Verb {
 		patchVerb(), runVerb(), pendingVerb(), linksVerb(), handoverVerb(),
 		provisionVerb(), driftVerb(),
 		reportVerb(), retentionVerb(), schedulesVerb(), schedulesRunVerb(), schedulesPauseVerb(), schedulesResumeVerb(),
+		alertsVerb(), ackVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

@@ -68,6 +68,11 @@ func statusVerb() *Verb {
 			for _, p := range paused {
 				r.Lines = append(r.Lines, "Schedule "+p)
 			}
+			problems, err := c.svc.openProblems(ctx, cu.Name)
+			if err != nil {
+				return Reply{}, err
+			}
+			r.Lines = append(r.Lines, fmt.Sprintf("Open alerts: %d", len(problems)))
 			return r, nil
 		},
 	}

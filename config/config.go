@@ -26,6 +26,7 @@ type Config struct {
 	Metrics   Metrics    `yaml:"metrics"`
 	Outbox    Outbox     `yaml:"outbox"`
 	Scheduler Scheduler  `yaml:"scheduler"`
+	Alerts    Alerts     `yaml:"alerts"`
 	Customers []Customer `yaml:"customers"`
 
 	// Where each key is in the file, and which could not be read: for
@@ -53,6 +54,50 @@ type Metrics struct {
 // did what and when.
 type Outbox struct {
 	Retention Duration `yaml:"retention"`
+}
+
+// Alerts are the monitoring receivers on serve's listener and where their
+// alerts go. A source without credentials is not served at all.
+type Alerts struct {
+	Alertmanager AlertSource `yaml:"alertmanager"`
+	Icinga2      AlertSource `yaml:"icinga2"`
+	SNS          SNSSource   `yaml:"sns"`
+	// Customer and Team are the severities posted in the customer's channel
+	// and in the team channel (default: critical and warning to both).
+	// An alert that matches no customer goes to the team channel whatever
+	// its severity.
+	Customer []string `yaml:"customer"`
+	Team     []string `yaml:"team"`
+	// Budget is how many new problem messages one channel gets per
+	// Interval; more new problems are folded into one summary message per
+	// channel and interval (default 10 per 1m).
+	Budget   int      `yaml:"budget"`
+	Interval Duration `yaml:"interval"`
+}
+
+// AlertSource is how a monitoring system authenticates to its receiver
+// (a bearer Token, or basic auth with User and Password) and, for
+// acknowledgements, where its API is.
+type AlertSource struct {
+	Token    Secret `yaml:"token"`
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+	// API is the system's API base URL (Alertmanager: http://host:9093,
+	// Icinga2: https://host:5665) with APIUser/APIPassword for Icinga2.
+	API         string `yaml:"api"`
+	APIUser     string `yaml:"api_user"`
+	APIPassword Secret `yaml:"api_password"`
+	// APICA is a PEM file to trust for API's TLS (Icinga2's own CA).
+	APICA string `yaml:"api_ca"`
+}
+
+// Configured reports whether the source can authenticate anyone.
+func (s AlertSource) Configured() bool { return s.Token.Set() || (s.User != "" && s.Password.Set()) }
+
+// SNSSource is the SNS subscription: messages are authenticated by their
+// signature, and accepted only from these topics.
+type SNSSource struct {
+	Topics []string `yaml:"topics"`
 }
 
 // SSH is how the bot logs in to bastions and hosts.

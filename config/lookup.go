@@ -249,6 +249,18 @@ func (c *Config) CheckSecrets(needSlack bool) []string {
 			}
 		}
 	}
+	for _, s := range []struct {
+		key    string
+		secret Secret
+	}{{"alerts.alertmanager.token", c.Alerts.Alertmanager.Token}, {"alerts.alertmanager.password", c.Alerts.Alertmanager.Password},
+		{"alerts.icinga2.token", c.Alerts.Icinga2.Token}, {"alerts.icinga2.password", c.Alerts.Icinga2.Password},
+		{"alerts.icinga2.api_password", c.Alerts.Icinga2.APIPassword}} {
+		if s.secret.Set() {
+			if _, ok := s.secret.Value(); !ok {
+				p = append(p, fmt.Sprintf("%s: environment variable %s is not set", s.key, s.secret.Ref))
+			}
+		}
+	}
 	for i, cu := range c.Customers {
 		if s := cu.AWS.ExternalID; s.Set() {
 			if _, ok := s.Value(); !ok {

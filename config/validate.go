@@ -56,6 +56,7 @@ func (c *Config) validate() []string {
 	approvers := c.validateTeam(ids, bad)
 	c.validateApprovals(approvers, bad)
 	c.validateJobs(bad)
+	c.validateAlerts(bad)
 	if len(c.Customers) == 0 {
 		bad("customers", "missing; list at least one customer")
 	}

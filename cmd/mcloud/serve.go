@@ -89,6 +89,7 @@ every secret the environment lacks, then exits.`, stderr)
 
 	mux := serveMux(sl, sl.Mode())
 	mux.Handle("GET /metrics", a.metricsOnMain())
+	mountAlerts(mux, a, sl.Wake)
 	srv := newServer(mux)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -160,7 +161,7 @@ func configPresent(fs *flag.FlagSet, path string) error {
 // serveProblems is everything serve needs of the configuration and the
 // environment before it starts.
 func serveProblems(cfg *config.Config) []string {
-	return append(append(cfg.CheckSecrets(true), cfg.CheckSlack()...), metricsProblems(cfg)...)
+	return append(append(append(cfg.CheckSecrets(true), cfg.CheckSlack()...), metricsProblems(cfg)...), alertProblems(cfg)...)
 }
 
 func modeName(mode string) string {

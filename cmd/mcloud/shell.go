@@ -42,6 +42,7 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 	wait := fs.Duration("wait", 10*time.Minute, "how long a script waits for jobs after each line (0s: do not wait)")
 	sandbox := fs.Bool("sandbox", false, "use local stand-ins for AWS and SSH, seeded with the configured customers")
 	fire := fs.Bool("schedules", false, "let the configuration's schedules (backups, reports, retention) fire while the shell runs; off, only what you type happens")
+	listen := fs.String("listen", "", "also serve the alert receivers (/alerts/...) on this loopback `address`, like 127.0.0.1:8081")
 	history := fs.String("history", defaultHistory(), "`file` keeping the lines typed on a terminal across runs (\"\" keeps none)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -88,6 +89,13 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 	a.quietSchedules = !*fire
 	if err := a.start(ctx); err != nil {
 		return err
+	}
+	if *listen != "" {
+		stop, err := a.serveAlerts(*listen, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if interactive {
 		fd := int(stdin.(*os.File).Fd())

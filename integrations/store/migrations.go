@@ -196,6 +196,41 @@ CREATE TABLE schedule_pauses (
 	at BIGINT NOT NULL
 );
 `},
+	{version: 10, name: "alerts: problems and summaries, and what each channel shows of them",
+		sqlite: `
+CREATE TABLE alert_problems (
+	id {{id}},
+	fingerprint TEXT NOT NULL UNIQUE,
+	kind TEXT NOT NULL DEFAULT 'problem',
+	source TEXT NOT NULL DEFAULT '',
+	alert_key TEXT NOT NULL DEFAULT '',
+	customer TEXT NOT NULL DEFAULT '',
+	name TEXT NOT NULL DEFAULT '',
+	host TEXT NOT NULL DEFAULT '',
+	severity TEXT NOT NULL DEFAULT '',
+	status TEXT NOT NULL DEFAULT '',
+	summary TEXT NOT NULL DEFAULT '',
+	url TEXT NOT NULL DEFAULT '',
+	count BIGINT NOT NULL DEFAULT 0,
+	first_at BIGINT NOT NULL DEFAULT 0,
+	last_at BIGINT NOT NULL DEFAULT 0,
+	acked_by TEXT NOT NULL DEFAULT '',
+	acked_at BIGINT NOT NULL DEFAULT 0,
+	acked_until BIGINT NOT NULL DEFAULT 0,
+	job_id BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX alert_problems_open ON alert_problems (kind, status, customer);
+CREATE TABLE alert_messages (
+	problem_id BIGINT NOT NULL,
+	channel_id TEXT NOT NULL,
+	summary_id BIGINT NOT NULL DEFAULT 0,
+	status TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (problem_id, channel_id)
+);
+CREATE INDEX alert_messages_channel ON alert_messages (channel_id, created_at);
+CREATE INDEX alert_messages_summary ON alert_messages (summary_id);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

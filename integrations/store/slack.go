@@ -118,6 +118,17 @@ func (s *DB) NextOutbox(ctx context.Context, channelID string) (*OutboxItem, err
 		return nil, err
 	}
 	it := head[0]
+	if it.Kind == KindUpdate && it.RequestID < 0 {
+		// An alert message's update carries its text (there is no request
+		// to render it from): the newest one shows the newest state, and
+		// sending it answers the older ones too (PendingUpdates).
+		newest, err := s.outboxQuery(ctx, "channel_id = ? AND sent_at = 0 AND kind = ? AND request_id = ? ORDER BY id DESC LIMIT 1",
+			channelID, KindUpdate, it.RequestID)
+		if err != nil || len(newest) == 0 {
+			return &it, err
+		}
+		return &newest[0], nil
+	}
 	if it.Kind == KindPlan || it.RequestID == 0 || it.ThreadTS != "" {
 		return &it, nil
 	}

@@ -1,0 +1,78 @@
+package alerts
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/store"
+)
+
+// Pipeline takes decoded alerts to the outbox: route, then record and
+// decide in one store transaction.
+type Pipeline struct {
+	db       *store.DB
+	routes   Routes
+	budget   int
+	interval time.Duration
+	log      *slog.Logger
+	// Counted is told of every alert received (the metrics hook).
+	Counted func(source, customer, status string)
+	// Wake nudges the poster after messages were queued.
+	Wake func()
+}
+
+// New builds the pipeline for cfg.
+func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
+	p := &Pipeline{db: db, routes: NewRoutes(cfg), budget: cfg.Alerts.Budget, interval: time.Duration(cfg.Alerts.Interval), log: log}
+	if p.budget <= 0 {
+		p.budget = 10
+	}
+	if p.interval <= 0 {
+		p.interval = time.Minute
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	return p
+}
+
+// Receive records alerts; an error means some were not recorded (the
+// receiver then answers 5xx, so the sender retries).
+func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
+	queued := false
+	for _, a := range as {
+		d := Route(p.routes, a)
+		out, err := p.db.RecordAlert(ctx, a, d.Customer, store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}})
+		if err != nil {
+			return err
+		}
+		customer := d.Customer
+		if customer == "" {
+			customer = "unmatched"
+		}
+		if p.Counted != nil {
+			p.Counted(a.Source, customer, string(a.Status))
+		}
+		for _, act := range out.Actions {
+			queued = queued || act != mcloud.AlertIgnore
+		}
+		p.log.Debug("alert", "source", a.Source, "problem", out.Problem.ID, "customer", customer, "status", a.Status, "actions", len(out.Actions))
+	}
+	if queued && p.Wake != nil {
+		p.Wake()
+	}
+	return nil
+}
+
+// Acknowledge records an acknowledgement made from Slack, after the
+// monitoring system accepted it.
+func (p *Pipeline) Acknowledge(ctx context.Context, id int64, by, comment string, until time.Time) (mcloud.Problem, error) {
+	pr, err := p.db.AcknowledgeProblem(ctx, id, by, comment, until, Text{})
+	if err == nil && p.Wake != nil {
+		p.Wake()
+	}
+	return pr, err
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/mcloud/mcloud/alerts"
+	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/monitoring"
+)
+
+// mountAlerts serves the monitoring receivers of every configured source
+// on mux: /alerts/alertmanager, /alerts/icinga2, /alerts/sns. A source
+// without credentials (or SNS without topics) is not served: 404.
+func mountAlerts(mux *http.ServeMux, a *app, wake func()) *alerts.Pipeline {
+	p := alerts.New(a.db, a.cfg, a.log)
+	p.Wake = wake
+	if a.metrics != nil {
+		p.Counted = a.metrics.AlertReceived
+	}
+	o := monitoring.Options{Logger: a.log}
+	ac := a.cfg.Alerts
+	if ac.Alertmanager.Configured() {
+		mux.Handle("/alerts/alertmanager", monitoring.Alertmanager(auth(ac.Alertmanager), o, p.Receive))
+	}
+	if ac.Icinga2.Configured() {
+		mux.Handle("/alerts/icinga2", monitoring.Icinga2(auth(ac.Icinga2), o, p.Receive))
+	}
+	if len(ac.SNS.Topics) > 0 {
+		mux.Handle("/alerts/sns", monitoring.NewSNS(ac.SNS.Topics, o, p.Receive))
+	}
+	a.svc.Deps.Alerts = acker(a, p)
+	return p
+}
+
+// acker acknowledges in the sources whose API is configured.
+func acker(a *app, p *alerts.Pipeline) *alerts.Acker {
+	ac := a.cfg.Alerts
+	k := &alerts.Acker{Pipeline: p}
+	if ac.Icinga2.API != "" {
+		var ca []byte
+		if ac.Icinga2.APICA != "" {
+			var err error
+			if ca, err = os.ReadFile(ac.Icinga2.APICA); err != nil {
+				a.log.Error("alerts.icinga2.api_ca unreadable; trusting the system roots", "err", err)
+			}
+		}
+		pw, _ := ac.Icinga2.APIPassword.Value()
+		k.Icinga2 = monitoring.NewIcinga2API(ac.Icinga2.API, ac.Icinga2.APIUser, pw, ca)
+	}
+	if ac.Alertmanager.API != "" {
+		k.Alertmanager = monitoring.NewAlertmanagerAPI(ac.Alertmanager.API)
+	}
+	return k
+}
+
+func auth(s config.AlertSource) monitoring.Auth {
+	tok, _ := s.Token.Value()
+	pw, _ := s.Password.Value()
+	return monitoring.Auth{Token: tok, User: s.User, Password: pw}
+}
+
+// alertProblems are the alert settings serve cannot run with.
+func alertProblems(cfg *config.Config) []string {
+	var p []string
+	for name, s := range map[string]config.AlertSource{"alertmanager": cfg.Alerts.Alertmanager, "icinga2": cfg.Alerts.Icinga2} {
+		if s.Password.Set() && s.User == "" {
+			p = append(p, fmt.Sprintf("alerts.%s.user: missing; basic auth needs a user with the password", name))
+		}
+	}
+	return p
+}
+
+// serveAlerts serves the alert receivers on addr for `mcloud shell
+// --listen`, so an alert posted with curl, or by a real Alertmanager,
+// appears among the shell's messages. Only loopback: the shell has no
+// TLS and its sandbox is nobody's production.
+func (a *app) serveAlerts(addr string, stderr io.Writer) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--listen %s: give a loopback address like 127.0.0.1:8081", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mountAlerts(mux, a, nil)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(stderr, "mcloud: alert receivers on http://%s/alerts/ (alertmanager, icinga2, sns as configured)\n", ln.Addr())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

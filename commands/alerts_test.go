@@ -1,0 +1,97 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/alerts"
+	"github.com/mcloud/mcloud/integrations/monitoring"
+)
+
+// TestAlertsVerbAndStatus: open alerts are listed by `alerts` (DevOps
+// only; a customer channel sees its customer's only) and counted by
+// `status`; a resolved one is neither.
+func TestAlertsVerbAndStatus(t *testing.T) {
+	svc, db, cfg := mustService(t)
+	ctx := context.Background()
+	p := alerts.New(db, cfg, nil)
+	now := time.Now()
+	if err := p.Receive(ctx, []mcloud.Alert{
+		{Source: "alertmanager", Key: "a", Status: mcloud.AlertFiring, Severity: mcloud.SeverityCritical, Name: "DiskFull", Host: "x-prod-apim-1", At: now},
+		{Source: "icinga2", Key: "b", Status: mcloud.AlertFiring, Severity: mcloud.SeverityWarning, Name: "load", Host: "y-prod-is-1", At: now},
+		{Source: "icinga2", Key: "c", Status: mcloud.AlertFiring, Severity: mcloud.SeverityWarning, Name: "swap", Host: "x-prod-apim-2", At: now},
+		{Source: "icinga2", Key: "c", Status: mcloud.AlertResolved, Name: "swap", Host: "x-prod-apim-2", At: now},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	alice := caller(t, cfg, "alice", "devops")
+	r := svc.Handle(ctx, alice, "/mcloud alerts")
+	all := strings.Join(r.Lines, "\n")
+	if !strings.Contains(all, "critical DiskFull on x-prod-apim-1 (customer-x)") || !strings.Contains(all, "load on y-prod-is-1 (customer-y)") || strings.Contains(all, "swap") {
+		t.Errorf("alerts in the team channel:\n%s", all)
+	}
+	r = svc.Handle(ctx, caller(t, cfg, "alice", "customer-x-shared"), "/mcloud alerts")
+	if x := strings.Join(r.Lines, "\n"); !strings.Contains(x, "DiskFull") || strings.Contains(x, "y-prod") {
+		t.Errorf("alerts in customer-x's channel:\n%s", x)
+	}
+	if r := svc.Handle(ctx, caller(t, cfg, "carol", "customer-x-shared"), "/mcloud alerts"); r.Error == "" {
+		t.Errorf("a customer user ran alerts: %+v", r)
+	}
+	r = svc.Handle(ctx, alice, "/mcloud status customer-x")
+	if x := strings.Join(r.Lines, "\n"); !strings.Contains(x, "Open alerts: 1") {
+		t.Errorf("status of customer-x:\n%s", x)
+	}
+}
+
+// TestAckVerb: DevOps acknowledge an alert; Alertmanager (here a
+// wire-level stand-in of its API v2) gets a silence for the chosen
+// duration; the problem then shows who and until when. A customer user,
+// or an alert of another customer than the channel's, is refused.
+func TestAckVerb(t *testing.T) {
+	svc, db, cfg := mustService(t)
+	ctx := context.Background()
+	var silence map[string]any
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/api/v2/silences" {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewDecoder(r.Body).Decode(&silence)
+		io.WriteString(w, `{"silenceID":"s-1"}`)
+	}))
+	defer am.Close()
+	p := alerts.New(db, cfg, nil)
+	svc.Deps.Alerts = &alerts.Acker{Pipeline: p, Alertmanager: monitoring.NewAlertmanagerAPI(am.URL)}
+	if err := p.Receive(ctx, []mcloud.Alert{{Source: "alertmanager", Key: "a", Status: mcloud.AlertFiring, Severity: mcloud.SeverityCritical,
+		Name: "DiskFull", Host: "x-prod-apim-1", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := svc.Handle(ctx, caller(t, cfg, "carol", "customer-x-shared"), "/mcloud ack 1"); r.Error == "" || silence != nil {
+		t.Errorf("customer user: %+v", r)
+	}
+	if r := svc.Handle(ctx, caller(t, cfg, "alice", "customer-y-shared"), "/mcloud ack 1"); r.Error != "There is no alert #1." || silence != nil {
+		t.Errorf("customer-x's alert from customer-y's channel: %+v", r)
+	}
+	r := svc.Handle(ctx, caller(t, cfg, "alice", "customer-x-shared"), "/mcloud ack 1 4h cleaning up /var")
+	if r.Error != "" || !strings.Contains(r.Title, "acknowledged by alice") || !strings.Contains(r.Title, "until") {
+		t.Fatalf("ack: %+v", r)
+	}
+	if silence["createdBy"] != "alice" || silence["comment"] != "cleaning up /var" {
+		t.Errorf("silence sent: %v", silence)
+	}
+	pr, err := db.Problem(ctx, 1)
+	if err != nil || pr.AckedBy != "alice" || pr.AckedUntil.Sub(time.Now()) < 3*time.Hour {
+		t.Errorf("problem after ack: %+v, %v", pr, err)
+	}
+	items, _ := db.OutboxItems(ctx, "C0CUSTX")
+	if last := items[len(items)-1]; !strings.Contains(last.Text, "acknowledged") {
+		t.Errorf("no thread reply for the acknowledgement; last message %q", last.Text)
+	}
+}
