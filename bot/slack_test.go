@@ -122,7 +122,8 @@ func TestSlackSlashCommandApproveClickJobInThread(t *testing.T) {
 // approver's id and name from another workspace, cannot approve; each is
 // told so privately, the message does not change and nothing runs.
 func TestSlackClickRefused(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
+	// One worker: bob's command, sent first, must be request #1.
+	h := newHarness(t, harnessOptions{workers: 1})
 	// bob, an approver, asks in the team channel; carol asks in hers.
 	h.sendSigned("/slack/commands", h.slashBody(bob, devops, "echo customer-x asked by bob"))
 	h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x asked by carol"))
