@@ -132,6 +132,7 @@ type Emulator struct {
 	buckets  map[string]*bucketState  // by bucket name
 	volumes  map[string]*volume       // by volume id
 	snaps    map[string]*snapshot     // by snapshot id
+	images   map[string]*image        // by image id
 	dbs      map[string]*dbInstance   // by ARN
 	dbSnaps  map[string]*dbSnapshot   // by ARN
 	exports  map[string]*exportTask   // by account|region|identifier
@@ -167,6 +168,7 @@ func New(opts Options) *Emulator {
 		buckets:      map[string]*bucketState{},
 		volumes:      map[string]*volume{},
 		snaps:        map[string]*snapshot{},
+		images:       map[string]*image{},
 		dbs:          map[string]*dbInstance{},
 		dbSnaps:      map[string]*dbSnapshot{},
 		exports:      map[string]*exportTask{},
