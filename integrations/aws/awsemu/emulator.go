@@ -95,7 +95,8 @@ type Options struct {
 	ExportDelay time.Duration
 
 	// PageLimit, when positive, caps every page the emulator returns
-	// (ListObjectsV2, DescribeSnapshots, DescribeVolumes, DescribeDB*), so
+	// (ListObjectsV2, DescribeSnapshots, DescribeVolumes, DescribeImages,
+	// DescribeDB*), so
 	// tests can exercise pagination without seeding millions of items.
 	PageLimit int
 
