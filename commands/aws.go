@@ -42,6 +42,7 @@ type AWSAccount interface {
 
 	FindVolumes(ctx context.Context, region string, tags map[string]string) ([]aws.Volume, error)
 	FindSnapshots(ctx context.Context, region string, tags map[string]string) ([]aws.Snapshot, error)
+	SnapshotsUsedByImages(ctx context.Context, region string) (map[string]string, error)
 	EnsureSnapshot(ctx context.Context, region, volumeID, description string, tags map[string]string) (aws.Snapshot, bool, error)
 	WaitSnapshotsCompleted(ctx context.Context, region string, ids []string, maxWait time.Duration) error
 	EnsureSnapshotCopy(ctx context.Context, in aws.SnapshotCopy) (aws.Snapshot, bool, error)

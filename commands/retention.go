@@ -13,7 +13,9 @@ import (
 
 // retentionVerb deletes EBS and RDS snapshots, primary and DR, older than
 // the customer's policy, never the newest N of a volume or database, never
-// one without the bot's tags, never one still in use. Its selection is
+// one without the bot's tags, never one still in use: by one of the
+// account's own AMIs (EC2 would refuse it), by a copy, or by its own
+// creation. Its selection is
 // selectRetention; --dry-run shows it and stops. A schedule runs it alone
 // while it deletes no more than its cap; beyond the cap it waits for DevOps.
 func retentionVerb() *Verb {
@@ -44,7 +46,11 @@ type retentionSnap struct {
 	At     time.Time
 	// Tagged: it carries the bot's mcloud:customer tag.
 	Tagged bool
-	// InUse says what still uses it ("" when nothing): an AMI, a copy in
+	// AMI is the id of one of the account's AMIs whose block device
+	// mappings reference it ("" when none): EC2 refuses to delete it until
+	// the AMI is deregistered, and the AMI could not be launched without it.
+	AMI string
+	// InUse says what else still uses it ("" when nothing): a copy in
 	// progress, or its own creation.
 	InUse string
 }
@@ -85,6 +91,8 @@ func selectRetention(snaps []retentionSnap, p config.RetentionPolicy, now time.T
 		switch {
 		case !s.Tagged:
 			v.Why = "kept: not made by mcloud (no mcloud:customer tag)"
+		case s.AMI != "":
+			v.Why = "kept: used by AMI " + s.AMI
 		case s.InUse != "":
 			v.Why = "kept: in use by " + s.InUse
 		case rank[i] < p.KeepNewest:
@@ -121,6 +129,10 @@ func gatherRetention(ctx context.Context, s *Service, acct AWSAccount, cu *confi
 		if err != nil {
 			return nil, s.awsFailed("Listing EBS snapshots in "+region, err)
 		}
+		amis, err := acct.SnapshotsUsedByImages(ctx, region)
+		if err != nil {
+			return nil, s.awsFailed("Listing the AMIs in "+region, err)
+		}
 		copying := map[string]bool{}
 		for _, sn := range snaps {
 			if src := sn.Tags[aws.TagSourceSnapshot]; src != "" && sn.State != "completed" {
@@ -128,7 +140,7 @@ func gatherRetention(ctx context.Context, s *Service, acct AWSAccount, cu *confi
 			}
 		}
 		for _, sn := range snaps {
-			r := retentionSnap{ID: sn.ID, Source: sn.VolumeID, Region: region, DR: dr, At: sn.StartTime, Tagged: sn.Tags[TagCustomer] == cu.Name}
+			r := retentionSnap{ID: sn.ID, Source: sn.VolumeID, Region: region, DR: dr, At: sn.StartTime, Tagged: sn.Tags[TagCustomer] == cu.Name, AMI: amis[sn.ID]}
 			if src := sn.Tags[aws.TagSourceSnapshot]; src != "" {
 				r.Source = "copies of " + sn.VolumeID
 			}

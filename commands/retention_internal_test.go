@@ -17,7 +17,9 @@ func TestSelectRetention(t *testing.T) {
 	untagged := snap("s-untagged", "vol-1", 400, false)
 	untagged.Tagged = false
 	ami := snap("s-ami", "vol-1", 300, false)
-	ami.InUse = "AMI ami-123"
+	ami.AMI = "ami-123"
+	copying := snap("s-copying", "vol-1", 300, false)
+	copying.InUse = "a copy to the DR region in progress"
 	for _, tt := range []struct {
 		name      string
 		snaps     []retentionSnap
@@ -37,9 +39,12 @@ func TestSelectRetention(t *testing.T) {
 		{"untagged never deleted",
 			[]retentionSnap{snap("a", "vol-1", 1, false), snap("b", "vol-1", 2, false), untagged},
 			nil, 1, map[string]string{"s-untagged": "kept: not made by mcloud (no mcloud:customer tag)"}},
-		{"in use never deleted",
+		{"used by an AMI never deleted",
 			[]retentionSnap{snap("a", "vol-1", 1, false), snap("b", "vol-1", 2, false), ami},
-			nil, 1, map[string]string{"s-ami": "kept: in use by AMI ami-123"}},
+			nil, 1, map[string]string{"s-ami": "kept: used by AMI ami-123"}},
+		{"in use never deleted",
+			[]retentionSnap{snap("a", "vol-1", 1, false), snap("b", "vol-1", 2, false), copying},
+			nil, 1, map[string]string{"s-copying": "kept: in use by a copy to the DR region in progress"}},
 		{"DR keeps 90 days",
 			[]retentionSnap{snap("a", "vol-1", 1, true), snap("b", "vol-1", 2, true), snap("c", "vol-1", 60, true), snap("d", "vol-1", 91, true)},
 			[]string{"d"}, 2, map[string]string{"c": "kept: 60d old, within the DR 90d policy"}},

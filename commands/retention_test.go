@@ -105,3 +105,52 @@ func TestRetentionOverCapAsksTeam(t *testing.T) {
 		t.Errorf("%d deletions before approval", n)
 	}
 }
+
+// A snapshot one of the account's AMIs uses is kept, and the plan says
+// which AMI, though it is old enough to go: EC2 would refuse to delete it,
+// failing the run halfway, and the AMI could no longer be launched.
+func TestRetentionKeepsSnapshotsAnAMIUses(t *testing.T) {
+	now := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	w := newAWSWorld(t, awsWorldOptions{now: func() time.Time { return now }})
+	seedOldSnapshots(w, now)
+	ctx := context.Background()
+	x := w.cfg.Customer("customer-x")
+	acct := w.account("customer-x")
+	ebs, err := acct.FindSnapshots(ctx, x.AWS.Region, map[string]string{"mcloud:customer": "customer-x"})
+	if err != nil || len(ebs) != 10 {
+		t.Fatalf("seeded snapshots: %d, %v", len(ebs), err)
+	}
+	oldest := ebs[0].ID // 34 days old: policy alone would delete it
+	ami := w.emu.AddImage(awsemu.Image{AccountID: x.AWS.AccountID, Region: x.AWS.Region, Name: "x-web-golden",
+		Snapshots: map[string]string{"/dev/xvda": oldest}})
+	why := fmt.Sprintf("EBS %s %s (vol-x1, %s): kept: used by AMI %s", oldest, x.AWS.Region, ebs[0].StartTime.UTC().Format("2006-01-02"), ami)
+
+	alice := w.as("alice", "devops")
+	dry := w.svc.Handle(ctx, alice, "/mcloud retention customer-x --dry-run")
+	if dry.Error != "" || !dry.DryRun {
+		t.Fatalf("dry run: %+v", dry)
+	}
+	if steps := strings.Join(dry.Request.Plan.Steps, "\n"); !strings.Contains(steps, why) || dry.Request.Plan.Deletes != 5 {
+		t.Fatalf("dry run deletes %d, want 5, and must say %q:\n%s", dry.Request.Plan.Deletes, why, steps)
+	}
+
+	r := w.do(alice, "/mcloud retention customer-x")
+	if !strings.Contains(strings.Join(r.Request.Plan.Steps, "\n"), why) {
+		t.Errorf("the request's plan does not say %q:\n%s", why, strings.Join(r.Request.Plan.Steps, "\n"))
+	}
+	a := w.do(w.as("bob", "devops"), fmt.Sprintf("/mcloud approve %d", r.Request.ID))
+	if j := w.waitJob(a.Job.ID); j.Status != mcloud.JobSucceeded {
+		t.Fatalf("retention job %s: %s\n%s", j.Status, j.Error, w.thread())
+	}
+	left, err := acct.FindSnapshots(ctx, x.AWS.Region, map[string]string{"mcloud:customer": "customer-x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range left {
+		ids = append(ids, s.ID)
+	}
+	if len(left) != 8 || left[0].ID != oldest {
+		t.Errorf("left after the run: %v; want the AMI's %s and the newest 7", ids, oldest)
+	}
+}

@@ -314,3 +314,35 @@ func copyTagsWith(tags map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+// SnapshotsUsedByImages maps each snapshot that one of this account's own
+// AMIs in region references to that AMI's id. EC2 refuses to delete such a
+// snapshot (InvalidSnapshot.InUse) until the AMI is deregistered, so
+// retention keeps it. Owner "self" keeps out the public AMIs that an
+// unrestricted DescribeImages lists by the thousand.
+func (a *Account) SnapshotsUsedByImages(ctx context.Context, region string) (map[string]string, error) {
+	region = a.region(region)
+	p := ec2.NewDescribeImagesPaginator(a.ec2Client(region), &ec2.DescribeImagesInput{
+		Owners:     []string{"self"},
+		MaxResults: awssdk.Int32(1000),
+	})
+	out := map[string]string{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list own AMIs in %s: %w", region, err)
+		}
+		for _, im := range page.Images {
+			for _, m := range im.BlockDeviceMappings {
+				if m.Ebs == nil || awssdk.ToString(m.Ebs.SnapshotId) == "" {
+					continue
+				}
+				// The first AMI seen wins: naming one is enough to say why.
+				if _, seen := out[awssdk.ToString(m.Ebs.SnapshotId)]; !seen {
+					out[awssdk.ToString(m.Ebs.SnapshotId)] = awssdk.ToString(im.ImageId)
+				}
+			}
+		}
+	}
+	return out, nil
+}

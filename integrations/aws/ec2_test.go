@@ -3,6 +3,7 @@ package aws_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,45 @@ func TestCopyOfPendingSnapshotIsRefused(t *testing.T) {
 	err = e.acct.WaitSnapshotsCompleted(ctx, primaryRegion, []string{s.ID}, 150*time.Millisecond)
 	if mcaws.Code(err) != "" || mcaws.Describe(err) != "AWS did not finish in time; the job can be resumed later." {
 		t.Fatalf("wait past maxWait: %v (%s)", err, mcaws.Describe(err))
+	}
+}
+
+// Retention must keep a snapshot an AMI still uses: the account's own AMIs
+// are listed across pages, another account's are not, and EC2 refuses to
+// delete such a snapshot the way the real one does.
+func TestSnapshotsUsedByImages(t *testing.T) {
+	e := newEnv(t, awsemu.Options{PageLimit: 5})
+	ctx := ctxT(t)
+	want := map[string]string{}
+	var used string
+	for i := range 7 {
+		root := e.emu.AddSnapshot(awsemu.Snapshot{AccountID: testAccountID, Region: primaryRegion, VolumeID: "vol-1"})
+		data := e.emu.AddSnapshot(awsemu.Snapshot{AccountID: testAccountID, Region: primaryRegion, VolumeID: "vol-2"})
+		ami := e.emu.AddImage(awsemu.Image{AccountID: testAccountID, Region: primaryRegion, Name: fmt.Sprintf("web-%d", i),
+			Snapshots: map[string]string{"/dev/xvda": root, "/dev/xvdb": data}})
+		want[root], want[data], used = ami, ami, root
+	}
+	free := e.emu.AddSnapshot(awsemu.Snapshot{AccountID: testAccountID, Region: primaryRegion, VolumeID: "vol-1"})
+	e.emu.AddImage(awsemu.Image{AccountID: "444455556666", Region: primaryRegion, Snapshots: map[string]string{"/dev/xvda": free}})
+	e.emu.AddImage(awsemu.Image{AccountID: testAccountID, Region: drRegion, Snapshots: map[string]string{"/dev/xvda": free}})
+
+	before := e.emu.Calls("ec2:DescribeImages")
+	got, err := e.acct.SnapshotsUsedByImages(ctx, primaryRegion)
+	if err != nil {
+		t.Fatalf("%v (%s)", err, mcaws.Describe(err))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("snapshots used by AMIs:\n got %v\nwant %v", got, want)
+	}
+	if n := e.emu.Calls("ec2:DescribeImages") - before; n != 2 {
+		t.Errorf("seven AMIs in pages of five took %d DescribeImages calls, want 2", n)
+	}
+
+	err = e.acct.DeleteSnapshot(ctx, primaryRegion, used)
+	if mcaws.Code(err) != "InvalidSnapshot.InUse" || !strings.Contains(err.Error(), "is currently in use by "+want[used]) {
+		t.Fatalf("delete of a snapshot an AMI uses: %v", err)
+	}
+	if err := e.acct.DeleteSnapshot(ctx, primaryRegion, free); err != nil {
+		t.Fatalf("delete of a snapshot only other accounts' or regions' AMIs name: %v", err)
 	}
 }

@@ -193,6 +193,8 @@ func (e *Emulator) ec2(q *queryRequest) (any, *apiError) {
 		return e.createTags(q)
 	case "DeleteSnapshot":
 		return e.deleteSnapshot(q)
+	case "DescribeImages":
+		return e.describeImages(q)
 	case "DescribeInstances", "GetConsoleOutput":
 		return e.ec2Instances(q)
 	default:
@@ -547,6 +549,9 @@ func (e *Emulator) deleteSnapshot(q *queryRequest) (any, *apiError) {
 	s := e.snaps[id]
 	if s == nil || s.account != q.id.account || s.region != q.region {
 		return nil, badRequestf("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+	}
+	if ami := e.imageUsing(s.account, s.region, id); ami != "" {
+		return nil, badRequestf("InvalidSnapshot.InUse", "The snapshot %s is currently in use by %s", id, ami)
 	}
 	delete(e.snaps, id)
 	return ec2Return("DeleteSnapshotResponse", q.reqID), nil

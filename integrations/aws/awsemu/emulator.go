@@ -95,7 +95,8 @@ type Options struct {
 	ExportDelay time.Duration
 
 	// PageLimit, when positive, caps every page the emulator returns
-	// (ListObjectsV2, DescribeSnapshots, DescribeVolumes, DescribeDB*), so
+	// (ListObjectsV2, DescribeSnapshots, DescribeVolumes, DescribeImages,
+	// DescribeDB*), so
 	// tests can exercise pagination without seeding millions of items.
 	PageLimit int
 
@@ -132,6 +133,7 @@ type Emulator struct {
 	buckets  map[string]*bucketState  // by bucket name
 	volumes  map[string]*volume       // by volume id
 	snaps    map[string]*snapshot     // by snapshot id
+	images   map[string]*image        // by image id
 	dbs      map[string]*dbInstance   // by ARN
 	dbSnaps  map[string]*dbSnapshot   // by ARN
 	exports  map[string]*exportTask   // by account|region|identifier
@@ -167,6 +169,7 @@ func New(opts Options) *Emulator {
 		buckets:      map[string]*bucketState{},
 		volumes:      map[string]*volume{},
 		snaps:        map[string]*snapshot{},
+		images:       map[string]*image{},
 		dbs:          map[string]*dbInstance{},
 		dbSnaps:      map[string]*dbSnapshot{},
 		exports:      map[string]*exportTask{},
