@@ -145,3 +145,21 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
 }
+
+// DialViaBastion opens a TCP connection to addr from the bastion itself
+// (direct-tcpip over the job's bastion connection, whose host key was
+// checked), so what answers is what the customer's network sees, whether
+// or not the bot could reach addr. No command runs on the bastion: it
+// needs no curl.
+func (c *Client) DialViaBastion(ctx context.Context, network, addr string) (_ net.Conn, err error) {
+	defer func(start time.Time) { c.observe("dial_via_bastion", start, err) }(time.Now())
+	b, err := c.bastion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := b.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, newError("dial "+addr+" from", bastionName, c.bastAddr, "", err)
+	}
+	return nc, nil
+}
