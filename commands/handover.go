@@ -27,7 +27,8 @@ func handoverVerb() *Verb {
 	return &Verb{
 		Name:    "handover",
 		Summary: "post an environment's product URLs in the channel and send their admin credentials by direct message",
-		Help: "Checks each product URL of the environment (from the configuration's environments[].products) and posts them " +
+		Help: "Checks each product URL of the environment (from the configuration's environments[].products, or the provisioning " +
+			"stack's output a product's url_output names), from the bot or, with check: bastion, from the customer's bastion, and posts them " +
 			"in the customer's channel, flagging any that does not answer. Each product's admin credential is read from the " +
 			"customer's AWS Secrets Manager when it is sent, and sent only as a direct message to the requester, or to --to " +
 			"(a user of that customer, or of the DevOps team), with a reminder to change the password after the first login; " +
