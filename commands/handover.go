@@ -314,7 +314,18 @@ func (x *Exec) bastionChecker(ctx context.Context) (URLChecker, func()) {
 	}
 	// No proxy from the bot's environment: the point is to ask from the
 	// bastion.
-	tr := &http.Transport{DialContext: d.DialViaBastion, DisableKeepAlives: true}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialViaBastion(ctx, network, addr)
+		var op *net.OpError
+		if err != nil && !errors.As(err, &op) {
+			// The bastion's address and the SSH details are for the log,
+			// not for the customer's channel.
+			x.svc.Log.Error("reach the bastion for handover", "job", x.Job.ID, "customer", x.Customer.Name, "err", err)
+			return nil, errors.New("the bastion could not be reached")
+		}
+		return nc, err
+	}
+	tr := &http.Transport{DialContext: dial, DisableKeepAlives: true}
 	return web.Checker{Client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}, func() {
 		tr.CloseIdleConnections()
 		sess.Close()

@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -45,10 +46,15 @@ func TestHandoverChecksURLsFromTheBastion(t *testing.T) {
 		t.Fatalf("job %s: %s", j.Status, j.Error)
 	}
 	thread := strings.Join(w.thread(r.Request.ID), "\n")
+	t.Logf("thread:\n%s", thread)
 	if !strings.Contains(thread, "• Publisher: "+site.URL+"/publisher\n") || asked.Load() == 0 {
 		t.Errorf("the publisher URL was not found answering from the bastion (%d requests):\n%s", asked.Load(), thread)
 	}
-	if want := "• Portal: " + closed + "  ⚠ not answering from the bastion"; !strings.Contains(thread, want) {
+	if want := "• Portal: " + closed + "  ⚠ not answering from the bastion (nothing answers at its address)"; !strings.Contains(thread, want) {
 		t.Errorf("the thread lacks %q:\n%s", want, thread)
+	}
+	// The customer's channel hears what is wrong, not SSH's details.
+	if bastion := net.JoinHostPort(w.env.Bastion.Host, fmt.Sprint(w.env.Bastion.Port)); strings.Contains(thread, bastion) || strings.Contains(thread, "ssh:") {
+		t.Errorf("the thread shows the bastion's address or SSH's errors:\n%s", thread)
 	}
 }

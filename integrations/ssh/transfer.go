@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	xssh "golang.org/x/crypto/ssh"
 )
 
 // CopyFile writes data to path on target, replacing it atomically: the bytes
@@ -158,6 +161,12 @@ func (c *Client) DialViaBastion(ctx context.Context, network, addr string) (_ ne
 		return nil, err
 	}
 	nc, err := b.DialContext(ctx, "tcp", addr)
+	var refused *xssh.OpenChannelError
+	if errors.As(err, &refused) {
+		// The bastion is fine, addr is not: say so the way a local dial
+		// would, so callers tell it apart from an unreachable bastion.
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("from the bastion: %s", refused.Message)}
+	}
 	if err != nil {
 		return nil, newError("dial "+addr+" from", bastionName, c.bastAddr, "", err)
 	}
