@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/aws"
+	mssh "github.com/mcloud/mcloud/integrations/ssh"
 	"github.com/mcloud/mcloud/integrations/web"
 	"github.com/mcloud/mcloud/provision"
 )
@@ -169,7 +171,7 @@ func runHandover(ctx context.Context, x *Exec) (string, error) {
 	if _, err := x.Step(ctx, "post URLs", func(ctx context.Context) (string, error) {
 		checkers := map[string]URLChecker{"bot": x.svc.Deps.URLs}
 		if via := viaBastion(products); via {
-			c, closeIt := x.bastionChecker(ctx)
+			c, closeIt := x.checkerViaBastion(ctx)
 			defer closeIt()
 			checkers["bastion"] = c
 		}
@@ -294,10 +296,10 @@ func withStackURLs(ps []config.Product, outputs map[string]string, stackName, wh
 	return out, missing
 }
 
-// bastionChecker checks URLs from the customer's bastion: the HTTP
+// checkerViaBastion checks URLs from the customer's bastion: the HTTP
 // connection is opened by the bastion's sshd, so the answer is the one the
 // customer's network gets. Without SSH every such URL is flagged.
-func (x *Exec) bastionChecker(ctx context.Context) (URLChecker, func()) {
+func (x *Exec) checkerViaBastion(ctx context.Context) (URLChecker, func()) {
 	if x.svc.Deps.SSH == nil {
 		return nil, func() {}
 	}
@@ -314,22 +316,39 @@ func (x *Exec) bastionChecker(ctx context.Context) (URLChecker, func()) {
 	}
 	// No proxy from the bot's environment: the point is to ask from the
 	// bastion.
+	var down atomic.Bool
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := d.DialViaBastion(ctx, network, addr)
-		var op *net.OpError
-		if err != nil && !errors.As(err, &op) {
+		var bastion *mssh.Error
+		if errors.As(err, &bastion) {
 			// The bastion's address and the SSH details are for the log,
 			// not for the customer's channel.
 			x.svc.Log.Error("reach the bastion for handover", "job", x.Job.ID, "customer", x.Customer.Name, "err", err)
-			return nil, errors.New("the bastion could not be reached")
+			down.Store(true)
 		}
 		return nc, err
 	}
 	tr := &http.Transport{DialContext: dial, DisableKeepAlives: true}
-	return web.Checker{Client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}, func() {
+	return bastionChecker{web.Checker{Client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}, &down}, func() {
 		tr.CloseIdleConnections()
 		sess.Close()
 	}
+}
+
+// bastionChecker says "the bastion could not be reached" rather than
+// blaming the URL when it was the bastion that failed.
+type bastionChecker struct {
+	web  web.Checker
+	down *atomic.Bool
+}
+
+func (b bastionChecker) CheckURL(ctx context.Context, u string) error {
+	b.down.Store(false)
+	err := b.web.CheckURL(ctx, u)
+	if err != nil && b.down.Load() {
+		return errors.New("the bastion could not be reached")
+	}
+	return err
 }
 
 type failingChecker struct{ reason string }

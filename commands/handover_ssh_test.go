@@ -57,4 +57,15 @@ func TestHandoverChecksURLsFromTheBastion(t *testing.T) {
 	if bastion := net.JoinHostPort(w.env.Bastion.Host, fmt.Sprint(w.env.Bastion.Port)); strings.Contains(thread, bastion) || strings.Contains(thread, "ssh:") {
 		t.Errorf("the thread shows the bastion's address or SSH's errors:\n%s", thread)
 	}
+
+	// With the bastion down, the URLs are still posted, flagged.
+	w.cfg.Customer("customer-x").Bastion.Port = ln.Addr().(*net.TCPAddr).Port
+	r, job = w.request("carol", "customer-x-shared", "handover customer-x prod")
+	if j := w.waitJob(job); j.Status != mcloud.JobSucceeded {
+		t.Fatalf("job with the bastion down %s: %s", j.Status, j.Error)
+	}
+	thread = strings.Join(w.thread(r.Request.ID), "\n")
+	if want := "• Publisher: " + site.URL + "/publisher  ⚠ not answering from the bastion (the bastion could not be reached)"; !strings.Contains(thread, want) {
+		t.Errorf("the thread lacks %q:\n%s", want, thread)
+	}
 }
