@@ -301,7 +301,7 @@ func withStackURLs(ps []config.Product, outputs map[string]string, stackName, wh
 // customer's network gets. Without SSH every such URL is flagged.
 func (x *Exec) checkerViaBastion(ctx context.Context) (URLChecker, func()) {
 	if x.svc.Deps.SSH == nil {
-		return nil, func() {}
+		return failingChecker{"SSH is not set up in this bot, so the bastion cannot ask"}, func() {}
 	}
 	sess, err := x.connectSSH(ctx)
 	if err != nil {
