@@ -5,11 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/aws"
+	mssh "github.com/mcloud/mcloud/integrations/ssh"
+	"github.com/mcloud/mcloud/integrations/web"
+	"github.com/mcloud/mcloud/provision"
 )
 
 // handover gives a customer their environment: the product URLs in the
@@ -22,7 +29,8 @@ func handoverVerb() *Verb {
 	return &Verb{
 		Name:    "handover",
 		Summary: "post an environment's product URLs in the channel and send their admin credentials by direct message",
-		Help: "Checks each product URL of the environment (from the configuration's environments[].products) and posts them " +
+		Help: "Checks each product URL of the environment (from the configuration's environments[].products, or the provisioning " +
+			"stack's output a product's url_output names), from the bot or, with check: bastion, from the customer's bastion, and posts them " +
 			"in the customer's channel, flagging any that does not answer. Each product's admin credential is read from the " +
 			"customer's AWS Secrets Manager when it is sent, and sent only as a direct message to the requester, or to --to " +
 			"(a user of that customer, or of the DevOps team), with a reminder to change the password after the first login; " +
@@ -124,7 +132,11 @@ func planHandover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	p := mcloud.Plan{Summary: fmt.Sprintf("Hand %s/%s over: %s in #%s, %s to %s by direct message", cu.Name, env.Name,
 		nOf(len(env.Products), "product URL", "product URLs"), cu.Channel.Name, nOf(len(withSecrets(env.Products)), "credential", "credentials"), to.Name)}
 	for _, pr := range env.Products {
-		p.Steps = append(p.Steps, fmt.Sprintf("check %s and post it in #%s (%s)", pr.URL, cu.Channel.Name, pr.Name))
+		url := pr.URL
+		if url == "" {
+			url = fmt.Sprintf("the URL in output %s of stack %s", pr.URLOutput, provision.StackName(cu.Name, env.Name))
+		}
+		p.Steps = append(p.Steps, fmt.Sprintf("check %s from %s and post it in #%s (%s)", url, checkFrom(pr), cu.Channel.Name, pr.Name))
 	}
 	for _, pr := range withSecrets(env.Products) {
 		step := fmt.Sprintf("send the admin credential of %s (secret %s) to %s by direct message only", pr.Name, pr.Secret, to.Name)
@@ -155,8 +167,15 @@ func withSecrets(ps []config.Product) []config.Product {
 func runHandover(ctx context.Context, x *Exec) (string, error) {
 	cu, env := x.Customer, x.Env
 	to := recipient{UserID: x.Params["to"], Name: x.svc.cfg.UserName(x.Params["to"])}
+	products, missing := x.stackURLs(ctx)
 	if _, err := x.Step(ctx, "post URLs", func(ctx context.Context) (string, error) {
-		text, down := productURLs(ctx, x.svc.Deps.URLs, cu, env)
+		checkers := map[string]URLChecker{"bot": x.svc.Deps.URLs}
+		if via := viaBastion(products); via {
+			c, closeIt := x.checkerViaBastion(ctx)
+			defer closeIt()
+			checkers["bastion"] = c
+		}
+		text, down := productURLs(ctx, checkers, cu, env.Name, products, missing)
 		x.Say(ctx, text)
 		if x.Job.ChannelID != cu.Channel.ID {
 			x.svc.post(ctx, cu.Channel.ID, 0, x.Job.ID, text)
@@ -168,7 +187,7 @@ func runHandover(ctx context.Context, x *Exec) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	products := withSecrets(env.Products)
+	products = withSecrets(products)
 	if len(products) == 0 {
 		return fmt.Sprintf("%s/%s handed over: URLs posted; no product has a credential to send", cu.Name, env.Name), nil
 	}
@@ -207,21 +226,160 @@ func runHandover(ctx context.Context, x *Exec) (string, error) {
 	return summary, nil
 }
 
-// productURLs checks each product URL and writes the message that gives
-// them; an unreachable one is flagged, never left out.
-func productURLs(ctx context.Context, check URLChecker, cu *config.Customer, env *config.Environment) (string, int) {
-	lines := []string{fmt.Sprintf("%s/%s is ready. Its products:", cu.Name, env.Name)}
-	down := 0
+// checkFrom is where a product's URL is checked from: "bot" or "bastion".
+func checkFrom(p config.Product) string {
+	if p.Check == "" {
+		return "bot"
+	}
+	return p.Check
+}
+
+func viaBastion(ps []config.Product) bool {
+	for _, p := range ps {
+		if checkFrom(p) == "bastion" {
+			return true
+		}
+	}
+	return false
+}
+
+// stackURLs returns the environment's products with the URLs their
+// url_output names filled from the provisioning stack's outputs, and why
+// each one that could not be filled stays empty (by product name).
+func (x *Exec) stackURLs(ctx context.Context) ([]config.Product, map[string]string) {
+	cu, env := x.Customer, x.Env
+	need := false
 	for _, p := range env.Products {
-		line := fmt.Sprintf("• %s: %s", p.Name, p.URL)
-		switch err := checkURL(ctx, check, p.URL); {
-		case err != nil:
+		need = need || (p.URL == "" && p.URLOutput != "")
+	}
+	if !need {
+		return env.Products, nil
+	}
+	stackName := provision.StackName(cu.Name, env.Name)
+	var outputs map[string]string
+	why := ""
+	acct, err := x.svc.cfnAccount(cu)
+	if err == nil {
+		var st aws.Stack
+		st, err = acct.Stack(ctx, stackName)
+		outputs = st.Outputs
+	}
+	switch {
+	case errors.Is(err, aws.ErrNoStack):
+		why = "stack " + stackName + " does not exist yet: run /mcloud provision " + cu.Name + " " + env.Name
+	case err != nil:
+		x.svc.Log.Error("read stack outputs for handover", "job", x.Job.ID, "stack", stackName, "err", err)
+		why = "stack " + stackName + " could not be read; the DevOps team has the details in the bot's log"
+	}
+	return withStackURLs(env.Products, outputs, stackName, why)
+}
+
+// withStackURLs fills the URL of each product that has none from the
+// stack output its url_output names; a configured url wins. why, when not
+// empty, is why the outputs are unknown. Pure.
+func withStackURLs(ps []config.Product, outputs map[string]string, stackName, why string) ([]config.Product, map[string]string) {
+	out := make([]config.Product, len(ps))
+	missing := map[string]string{}
+	for i, p := range ps {
+		if p.URL == "" && p.URLOutput != "" {
+			switch v := outputs[p.URLOutput]; {
+			case why != "":
+				missing[p.Name] = why
+			case v == "":
+				missing[p.Name] = "stack " + stackName + " has no output " + p.URLOutput
+			default:
+				p.URL = v
+			}
+		}
+		out[i] = p
+	}
+	return out, missing
+}
+
+// checkerViaBastion checks URLs from the customer's bastion: the HTTP
+// connection is opened by the bastion's sshd, so the answer is the one the
+// customer's network gets. Without SSH every such URL is flagged.
+func (x *Exec) checkerViaBastion(ctx context.Context) (URLChecker, func()) {
+	if x.svc.Deps.SSH == nil {
+		return failingChecker{"SSH is not set up in this bot, so the bastion cannot ask"}, func() {}
+	}
+	sess, err := x.connectSSH(ctx)
+	if err != nil {
+		return failingChecker{"the bot could not set up SSH to the bastion"}, func() {}
+	}
+	d, ok := sess.(interface {
+		DialViaBastion(ctx context.Context, network, addr string) (net.Conn, error)
+	})
+	if !ok {
+		sess.Close()
+		return failingChecker{"the bot's SSH cannot reach through the bastion"}, func() {}
+	}
+	// No proxy from the bot's environment: the point is to ask from the
+	// bastion.
+	var down atomic.Bool
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialViaBastion(ctx, network, addr)
+		var bastion *mssh.Error
+		if errors.As(err, &bastion) {
+			// The bastion's address and the SSH details are for the log,
+			// not for the customer's channel.
+			x.svc.Log.Error("reach the bastion for handover", "job", x.Job.ID, "customer", x.Customer.Name, "err", err)
+			down.Store(true)
+		}
+		return nc, err
+	}
+	tr := &http.Transport{DialContext: dial, DisableKeepAlives: true}
+	return bastionChecker{web.Checker{Client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}, &down}, func() {
+		tr.CloseIdleConnections()
+		sess.Close()
+	}
+}
+
+// bastionChecker says "the bastion could not be reached" rather than
+// blaming the URL when it was the bastion that failed.
+type bastionChecker struct {
+	web  web.Checker
+	down *atomic.Bool
+}
+
+func (b bastionChecker) CheckURL(ctx context.Context, u string) error {
+	b.down.Store(false)
+	err := b.web.CheckURL(ctx, u)
+	if err != nil && b.down.Load() {
+		return errors.New("the bastion could not be reached")
+	}
+	return err
+}
+
+type failingChecker struct{ reason string }
+
+func (f failingChecker) CheckURL(context.Context, string) error { return errors.New(f.reason) }
+
+// productURLs checks each product URL from where its check says and
+// writes the message that gives them; an unreachable one, or one whose
+// stack output is missing, is flagged, never left out.
+func productURLs(ctx context.Context, checkers map[string]URLChecker, cu *config.Customer, env string, products []config.Product, missing map[string]string) (string, int) {
+	lines := []string{fmt.Sprintf("%s/%s is ready. Its products:", cu.Name, env)}
+	down := 0
+	for _, p := range products {
+		if why, ok := missing[p.Name]; ok {
 			down++
-			line += fmt.Sprintf("  ⚠ not answering from mcloud (%s); the DevOps team will look at it", err)
+			lines = append(lines, fmt.Sprintf("• %s: no URL yet (%s); the DevOps team will look at it", p.Name, why))
+			continue
+		}
+		line := fmt.Sprintf("• %s: %s", p.Name, p.URL)
+		from := checkFrom(p)
+		if err := checkURL(ctx, checkers[from], p.URL); err != nil {
+			down++
+			where := "mcloud"
+			if from == "bastion" {
+				where = "the bastion"
+			}
+			line += fmt.Sprintf("  ⚠ not answering from %s (%s); the DevOps team will look at it", where, err)
 		}
 		lines = append(lines, line)
 	}
-	if n := len(withSecrets(env.Products)); n > 0 {
+	if n := len(withSecrets(products)); n > 0 {
 		lines = append(lines, "Admin credentials come by direct message only, never in a channel.")
 	}
 	return strings.Join(lines, "\n"), down
@@ -269,7 +427,11 @@ func credentialMessage(customer, env string, pr config.Product, value string) st
 		Username string `json:"username"`
 		Password string `json:"password"`
 	}
-	lines := []string{fmt.Sprintf("Admin credential of %s for %s/%s (%s):", pr.Name, customer, env, pr.URL)}
+	head := fmt.Sprintf("Admin credential of %s for %s/%s", pr.Name, customer, env)
+	if pr.URL != "" {
+		head += " (" + pr.URL + ")"
+	}
+	lines := []string{head + ":"}
 	if json.Unmarshal([]byte(value), &cred) == nil && cred.Password != "" {
 		if cred.Username != "" {
 			lines = append(lines, "username: "+cred.Username)

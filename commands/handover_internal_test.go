@@ -68,3 +68,31 @@ func TestCredentialMessage(t *testing.T) {
 		}
 	}
 }
+
+// A product's url wins over its url_output; an output the stack lacks,
+// or a stack that could not be read, leaves the URL empty with the reason.
+func TestWithStackURLs(t *testing.T) {
+	ps := []config.Product{
+		{Name: "a", URL: "https://a.example.net", URLOutput: "AUrl"},
+		{Name: "b", URLOutput: "BUrl"},
+		{Name: "c", URLOutput: "CUrl"},
+		{Name: "d", URL: "https://d.example.net"},
+	}
+	outputs := map[string]string{"AUrl": "https://other.example.net", "BUrl": "https://b.example.net"}
+	got, missing := withStackURLs(ps, outputs, "mcloud-x-prod", "")
+	for i, want := range []string{"https://a.example.net", "https://b.example.net", "", "https://d.example.net"} {
+		if got[i].URL != want {
+			t.Errorf("%s: url %q, want %q", got[i].Name, got[i].URL, want)
+		}
+	}
+	if len(missing) != 1 || missing["c"] != "stack mcloud-x-prod has no output CUrl" {
+		t.Errorf("missing = %v", missing)
+	}
+	if ps[1].URL != "" {
+		t.Error("the configuration's products were changed")
+	}
+	_, missing = withStackURLs(ps, nil, "mcloud-x-prod", "stack gone")
+	if len(missing) != 2 || missing["b"] != "stack gone" || missing["c"] != "stack gone" {
+		t.Errorf("without outputs, missing = %v", missing)
+	}
+}

@@ -253,6 +253,14 @@ type Environment struct {
 type Product struct {
 	Name string `yaml:"name"`
 	URL  string `yaml:"url"`
+	// URLOutput names an output of the environment's provisioning stack
+	// (mcloud-<customer>-<env>) that holds the URL, for an environment
+	// whose addresses `provision` made; url, when set, wins.
+	URLOutput string `yaml:"url_output"`
+	// Check is where handover checks the URL from: "bot" (default) or
+	// "bastion", through the customer's bastion (for a URL only the
+	// customer's network reaches).
+	Check string `yaml:"check"`
 	// Secret is the name or ARN of the product's admin credential in the
 	// customer's AWS Secrets Manager: JSON with username and password, or
 	// a plain string. Empty: the product has no credential to hand over.

@@ -56,6 +56,15 @@ func TestInvalidNamesTheKey(t *testing.T) {
 		{"customer enterprise_id", "    team_id: T0CUSTY\n", "    team_id: T0CUSTY\n    enterprise_id: grid\n", `customers[1].enterprise_id: "grid" is not a Slack Enterprise Grid id`},
 		{"slack enterprise_id", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  enterprise_id: E0", `slack.enterprise_id: "E0" is not a Slack Enterprise Grid id`},
 		{"duplicate env", "      - name: staging", "      - name: prod", `customers[0].environments[1].name: "prod" appears twice`},
+		{"product check typo", `{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal"}`,
+			`{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal", check: jumphost}`,
+			`customers[0].environments[0].products[1].check: "jumphost" is neither bot nor bastion`},
+		{"url_output without provision", `{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal"}`,
+			`{name: Developer Portal, url_output: PortalUrl}`,
+			"customers[0].environments[0].products[1].url_output: needs the environment's provision block"},
+		{"product without url", `{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal"}`,
+			`{name: Developer Portal}`,
+			"customers[0].environments[0].products[1].url: missing; it is the address the customer opens the product at (or give url_output"},
 	})
 }
 

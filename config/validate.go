@@ -272,10 +272,18 @@ func validateProducts(ep string, cu *Customer, env Environment, bad complain) {
 			bad(pp+".name", "%q appears twice in %s/%s", p.Name, cu.Name, env.Name)
 		}
 		names[p.Name] = true
-		if p.URL == "" {
-			bad(pp+".url", "missing; it is the address the customer opens the product at")
-		} else {
+		switch {
+		case p.URL != "":
 			checkURL(pp+".url", p.URL, bad)
+		case p.URLOutput != "" && env.Provision == nil:
+			bad(pp+".url_output", "needs the environment's provision block: it names an output of the stack `provision` builds; give url instead")
+		case p.URLOutput == "":
+			bad(pp+".url", "missing; it is the address the customer opens the product at (or give url_output, an output of the provisioning stack)")
+		}
+		switch p.Check {
+		case "", "bot", "bastion":
+		default:
+			bad(pp+".check", "%q is neither bot nor bastion", p.Check)
 		}
 		if m := secretARNRE.FindStringSubmatch(p.Secret); strings.HasPrefix(p.Secret, "arn:") && m == nil {
 			bad(pp+".secret", "%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) nor a secret name", p.Secret)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	xssh "golang.org/x/crypto/ssh"
 )
 
 // CopyFile writes data to path on target, replacing it atomically: the bytes
@@ -144,4 +147,28 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// DialViaBastion opens a TCP connection to addr from the bastion itself
+// (direct-tcpip over the job's bastion connection, whose host key was
+// checked), so what answers is what the customer's network sees, whether
+// or not the bot could reach addr. No command runs on the bastion: it
+// needs no curl.
+func (c *Client) DialViaBastion(ctx context.Context, network, addr string) (_ net.Conn, err error) {
+	defer func(start time.Time) { c.observe("dial_via_bastion", start, err) }(time.Now())
+	b, err := c.bastion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := b.DialContext(ctx, "tcp", addr)
+	var refused *xssh.OpenChannelError
+	if errors.As(err, &refused) {
+		// The bastion is fine, addr is not: say so the way a local dial
+		// would, so callers tell it apart from an unreachable bastion.
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("from the bastion: %s", refused.Message)}
+	}
+	if err != nil {
+		return nil, newError("dial "+addr+" from", bastionName, c.bastAddr, "", err)
+	}
+	return nc, nil
 }
