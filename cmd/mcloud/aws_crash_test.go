@@ -23,15 +23,7 @@ func TestKill9MidRestoreResumesWithoutRequestingAgain(t *testing.T) {
 	cfg := fastRescueConfig(t)
 	dbPath := filepath.Join(t.TempDir(), "mcloud.db")
 
-	emu, err := awsemu.Start("", awsemu.Options{RestoreDelay: 6 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	const ext = "ext-x-kill9"
-	if err := emu.AddAccount(awsemu.Account{ID: "111111111111", RoleARN: "arn:aws:iam::111111111111:role/mcloud-operator", ExternalID: ext}); err != nil {
-		t.Fatal(err)
-	}
+	emu, env := crashEmulator(t, awsemu.Options{RestoreDelay: 6 * time.Second})
 	for _, b := range []string{"customer-x-logs", "customer-x-exports"} {
 		if err := emu.CreateBucket(awsemu.Bucket{Name: b, Region: "eu-west-1", AccountID: "111111111111"}); err != nil {
 			t.Fatal(err)
@@ -53,17 +45,6 @@ func TestKill9MidRestoreResumesWithoutRequestingAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := append(os.Environ(),
-		"MCLOUD_AWS_ENDPOINT="+emu.URL(),
-		"MCLOUD_AWS_POLL_INTERVAL=100ms",
-		"AWS_ACCESS_KEY_ID=AKIAMCLOUDKILL9TEST1",
-		"AWS_SECRET_ACCESS_KEY=kill9-secret",
-		"AWS_REGION=eu-west-1",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"CUSTOMER_X_EXTERNAL_ID="+ext,
-	)
 	args := []string{"shell", "-c", cfg, "--database-url", dbPath, "--user", "alice", "--channel", "devops"}
 
 	killWhen(t, bin, args, env, "/mcloud restore-logs customer-x "+month.Format("2006-01")+"\n", "Job #1: request restores:")
@@ -115,4 +96,31 @@ func TestKill9MidRestoreResumesWithoutRequestingAgain(t *testing.T) {
 	if count["request restores"] != 1 || count["wait for restores"] != 1 {
 		t.Fatalf("audited steps of job 1 = %v; want each once", count)
 	}
+}
+
+// crashEmulator starts an AWS emulator that outlives the mcloud processes
+// a crash test kills, with customer-x's account, and the environment that
+// points them at it (and nowhere else: no instance metadata, no profile).
+func crashEmulator(t *testing.T, o awsemu.Options) (*awsemu.Server, []string) {
+	t.Helper()
+	emu, err := awsemu.Start("", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	const ext = "ext-x-kill9"
+	if err := emu.AddAccount(awsemu.Account{ID: "111111111111", RoleARN: "arn:aws:iam::111111111111:role/mcloud-operator", ExternalID: ext}); err != nil {
+		t.Fatal(err)
+	}
+	return emu, append(os.Environ(),
+		"MCLOUD_AWS_ENDPOINT="+emu.URL(),
+		"MCLOUD_AWS_POLL_INTERVAL=100ms",
+		"AWS_ACCESS_KEY_ID=AKIAMCLOUDKILL9TEST1",
+		"AWS_SECRET_ACCESS_KEY=kill9-secret",
+		"AWS_REGION=eu-west-1",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"CUSTOMER_X_EXTERNAL_ID="+ext,
+	)
 }

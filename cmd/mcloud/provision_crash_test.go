@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,26 +20,7 @@ func TestKill9MidProvisionResumesWithoutExecutingTwice(t *testing.T) {
 	cfg := fastRescueConfig(t)
 	dbPath := filepath.Join(t.TempDir(), "mcloud.db")
 
-	emu, err := awsemu.Start("", awsemu.Options{StackStepDelay: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	const ext = "ext-x-kill9"
-	if err := emu.AddAccount(awsemu.Account{ID: "111111111111", RoleARN: "arn:aws:iam::111111111111:role/mcloud-operator", ExternalID: ext}); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(),
-		"MCLOUD_AWS_ENDPOINT="+emu.URL(),
-		"MCLOUD_AWS_POLL_INTERVAL=100ms",
-		"AWS_ACCESS_KEY_ID=AKIAMCLOUDKILL9TEST1",
-		"AWS_SECRET_ACCESS_KEY=kill9-secret",
-		"AWS_REGION=eu-west-1",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"CUSTOMER_X_EXTERNAL_ID="+ext,
-	)
+	emu, env := crashEmulator(t, awsemu.Options{StackStepDelay: 200 * time.Millisecond})
 	args := []string{"shell", "-c", cfg, "--database-url", dbPath, "--user", "alice", "--channel", "devops"}
 
 	killWhen(t, bin, args, env, "/mcloud provision customer-x staging\n:user bob\n/mcloud approve 1\n", "Job #1: execute change set:")
