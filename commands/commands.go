@@ -578,6 +578,7 @@ func allVerbs() []*Verb {
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
 		patchVerb(), runVerb(), pendingVerb(), linksVerb(), handoverVerb(),
 		provisionVerb(), driftVerb(),
+		drDrillVerb(), drHistoryVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

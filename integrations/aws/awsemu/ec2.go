@@ -193,6 +193,10 @@ func (e *Emulator) ec2(q *queryRequest) (any, *apiError) {
 		return e.createTags(q)
 	case "DeleteSnapshot":
 		return e.deleteSnapshot(q)
+	case "CreateVolume":
+		return e.createVolume(q)
+	case "DeleteVolume":
+		return e.deleteVolume(q)
 	case "DescribeInstances", "GetConsoleOutput":
 		return e.ec2Instances(q)
 	default:

@@ -90,6 +90,10 @@ type Options struct {
 	// to become available.
 	DBSnapshotDelay time.Duration
 
+	// DBRestoreDelay is how long RestoreDBInstanceFromDBSnapshot leaves
+	// the new instance "creating".
+	DBRestoreDelay time.Duration
+
 	// ExportDelay is how long an RDS export task takes from STARTING to
 	// COMPLETE; it spends the first tenth in STARTING, the rest IN_PROGRESS.
 	ExportDelay time.Duration
