@@ -578,7 +578,7 @@ func allVerbs() []*Verb {
 		restoreLogsVerb(), restoreArtifactsVerb(), backupVerb(), backupsVerb(), dbExportVerb(),
 		patchVerb(), runVerb(), pendingVerb(), linksVerb(), handoverVerb(),
 		provisionVerb(), driftVerb(),
-		drDrillVerb(), drHistoryVerb(),
+		drDrillVerb(), drFailoverVerb(), drStatusVerb(), drHistoryVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

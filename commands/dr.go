@@ -439,6 +439,9 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 	stack := drStackName(cu.Name, env.Name, x.Job.ID, failover)
 	tags := map[string]string{TagCustomer: cu.Name, TagEnv: env.Name, TagJob: job}
 	jobTag := map[string]string{TagJob: job}
+	// committed is set once a failover passed the point where its DNS
+	// switch may have begun.
+	committed := false
 
 	choice, err := jobs.StepOf(ctx, x.Run, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
 		start := now()
@@ -458,9 +461,10 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 
 	// Declared before anything is made: whatever exists of the rebuild
 	// when a drill ends, however it ends, is deleted. A failover keeps
-	// its rebuild unless it fails or is cancelled before the switch.
+	// its rebuild once its DNS switch began (the customer may be on it),
+	// and deletes it when it failed or was cancelled before.
 	x.Cleanup("tear down", func(ctx context.Context, end *jobs.Ending) (string, error) {
-		if failover && end.Status == mcloud.JobSucceeded {
+		if failover && (committed || end.Status == mcloud.JobSucceeded) {
 			return "", nil
 		}
 		ctx = context.WithoutCancel(ctx)
@@ -640,6 +644,12 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", mcloud.Errorf(mcloud.ECONFLICT, "The rebuild of %s/%s in %s is not healthy: see the report.", cu.Name, env.Name, dr)
 	}
 	if failover {
+		if _, err := x.Step(ctx, "commit to the switch", func(ctx context.Context) (string, error) {
+			return "the rebuild is healthy; the DNS switch begins, and from here the rebuild is kept", nil
+		}); err != nil {
+			return "", err
+		}
+		committed = true
 		return runFailoverSwitch(ctx, x, env, built)
 	}
 	return fmt.Sprintf("drill of %s/%s in %s: RPO %s, RTO %s (%s); tearing down", cu.Name, env.Name, dr, humanDuration(rep.RPO), humanDuration(rep.RTO), rep.Outcome), nil
@@ -938,7 +948,246 @@ func drTrend(runs []store.DRRun) string {
 	return fmt.Sprintf("Trend (last two): RTO %s, RPO %s.", word(a.RTO, b.RTO), word(a.RPO, b.RPO))
 }
 
-// runFailoverSwitch is set by the failover; a drill never switches.
-var runFailoverSwitch = func(ctx context.Context, x *Exec, env *config.Environment, built drBuilt) (string, error) {
-	return "", mcloud.Errorf(mcloud.ECONFLICT, "failover is not available in this version")
+func drFailoverVerb() *Verb {
+	return &Verb{
+		Name:    "dr failover",
+		Summary: "rebuild an environment in the DR region and switch its DNS records there",
+		Help: "The same rebuild as dr drill, kept: then the environment's Route 53 records (dr.records) are pointed at the DR " +
+			"addresses, the customer's schedules are paused with the reason, and dr status says the DR region is live. Needs two " +
+			"approvers other than the requester. Cancelled before the DNS switch, the rebuild is deleted and the primary is untouched. " +
+			"See docs/dr.md.",
+		Examples: []string{"/mcloud dr failover customer-x prod --dry-run", "/mcloud dr failover customer-x prod"},
+		Spec: Spec{Args: []Arg{
+			{Name: "customer", Kind: KindCustomer, About: "whose environment"},
+			{Name: "env", Kind: KindEnv, About: "which environment to fail over"},
+		}},
+		Access:            mcloud.AccessDevOps,
+		DevOpsApprovals:   2,
+		CustomerApprovals: 2,
+		DryRun:            true,
+		Resumable:         true,
+		Plan:              planFailover,
+		Execute:           func(ctx context.Context, x *Exec) (string, error) { return runDR(ctx, x, true) },
+	}
+}
+
+func drStatusVerb() *Verb {
+	return &Verb{
+		Name:     "dr status",
+		Summary:  "which region each environment of a customer runs in, and the last drill",
+		Examples: []string{"/mcloud dr status customer-x"},
+		Spec:     Spec{Args: []Arg{{Name: "customer", Kind: KindCustomer, About: "whose environments"}}},
+		Access:   mcloud.AccessCustomer,
+		Do:       drStatus,
+	}
+}
+
+// drRecords are the customer's records for env.
+func drRecords(cu *config.Customer, env string) []config.DRRecord {
+	var out []config.DRRecord
+	for _, r := range cu.DR.Records {
+		if r.Env == env {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
+	cu, env := c.Customer, c.Env
+	ds, err := c.svc.drStore()
+	if err != nil {
+		return mcloud.Plan{}, err
+	}
+	live, err := ds.LiveRegions(ctx, cu.Name)
+	if err != nil {
+		return mcloud.Plan{}, err
+	}
+	for _, l := range live {
+		if l.Env == env.Name && l.Region == cu.AWS.DRRegion {
+			return mcloud.Plan{}, mcloud.Errorf(mcloud.ECONFLICT, "%s/%s already runs in %s since failover job #%d; a failback to %s is not supported yet: see docs/dr.md.",
+				cu.Name, env.Name, l.Region, l.JobID, cu.AWS.Region)
+		}
+	}
+	recs := drRecords(cu, env.Name)
+	if len(recs) == 0 {
+		return mcloud.Plan{}, mcloud.Errorf(mcloud.ECONFLICT, "%s has no DNS records for %s in dr.records, so a failover could not switch anything; add them to mcloud.yaml (docs/dr.md).", cu.Name, env.Name)
+	}
+	p, err := planDR(ctx, c, true)
+	if err != nil {
+		return mcloud.Plan{}, err
+	}
+	acct, err := c.svc.drAccount(cu)
+	if err != nil {
+		return mcloud.Plan{}, err
+	}
+	r53, ok := acct.(route53Account)
+	if !ok {
+		return mcloud.Plan{}, errors.New("the AWS integration does not speak Route 53")
+	}
+	for _, r := range recs {
+		old, err := currentRecord(ctx, r53, r)
+		if err != nil {
+			return mcloud.Plan{}, c.svc.awsFailed("Reading "+r.Name+" in hosted zone "+r.ZoneID, err)
+		}
+		p.Steps = append(p.Steps, fmt.Sprintf("switch DNS %s (zone %s): %s → the DR address of %s", r.Name, r.ZoneID, orNone(strings.Join(old.Values, ", ")), r.Host))
+	}
+	var scheds []string
+	for _, k := range drSchedules(cu) {
+		scheds = append(scheds, k)
+	}
+	if len(scheds) > 0 {
+		p.Steps = append(p.Steps, "pause the schedules "+strings.Join(scheds, ", ")+" (they act on the primary region)")
+	}
+	p.Notes = append(p.Notes, "Cancelled before the DNS switch, the rebuild is deleted and the primary is untouched; after it, the DR region serves the customer.")
+	return p, nil
+}
+
+// route53Account is what the DNS switch needs.
+type route53Account interface {
+	Records(ctx context.Context, zoneID string) ([]aws.Record, error)
+	UpsertRecords(ctx context.Context, zoneID, comment string, recs []aws.Record, maxWait time.Duration) error
+}
+
+func currentRecord(ctx context.Context, acct route53Account, r config.DRRecord) (aws.Record, error) {
+	all, err := acct.Records(ctx, r.ZoneID)
+	if err != nil {
+		return aws.Record{}, err
+	}
+	want := strings.TrimSuffix(strings.ToLower(r.Name), ".") + "."
+	for _, rec := range all {
+		if strings.ToLower(rec.Name) == want && (rec.Type == "A" || rec.Type == "CNAME") {
+			return rec, nil
+		}
+	}
+	return aws.Record{Name: want, Type: "A", TTL: 60}, nil
+}
+
+// drSchedules are the customer's schedule keys.
+func drSchedules(cu *config.Customer) []string {
+	var out []string
+	if cu.Schedules.Backup != "" {
+		out = append(out, cu.Name+"/backup")
+	}
+	if cu.Schedules.Report != "" {
+		out = append(out, cu.Name+"/report")
+	}
+	return out
+}
+
+type drSwitch struct {
+	Lines []string `json:"lines"`
+}
+
+// runFailoverSwitch points the records at the rebuild, pauses the
+// schedules and marks the DR region live.
+func runFailoverSwitch(ctx context.Context, x *Exec, env *config.Environment, built drBuilt) (string, error) {
+	cu := x.Customer
+	acct, err := x.svc.drAccount(cu)
+	if err != nil {
+		return "", err
+	}
+	r53, ok := acct.(route53Account)
+	if !ok {
+		return "", errors.New("the AWS integration does not speak Route 53")
+	}
+	sw, err := jobs.StepOf(ctx, x.Run, "switch DNS", func(ctx context.Context) (drSwitch, string, error) {
+		byZone := map[string][]aws.Record{}
+		var zones, lines []string
+		for _, r := range drRecords(cu, env.Name) {
+			addr := built.Outputs[provision.LogicalID(r.Host)+"PrivateIp"]
+			if r.Host == "bastion" {
+				addr = built.Outputs["BastionPublicIp"]
+			}
+			if addr == "" {
+				return drSwitch{}, "", mcloud.Errorf(mcloud.ECONFLICT, "dr.records names %s for %s, which the rebuild has no address for; nothing was switched.", r.Host, r.Name)
+			}
+			old, err := currentRecord(ctx, r53, r)
+			if err != nil {
+				return drSwitch{}, "", x.svc.awsFailed("Reading "+r.Name, err)
+			}
+			if _, ok := byZone[r.ZoneID]; !ok {
+				zones = append(zones, r.ZoneID)
+			}
+			byZone[r.ZoneID] = append(byZone[r.ZoneID], aws.Record{Name: old.Name, Type: "A", TTL: 60, Values: []string{addr}})
+			lines = append(lines, fmt.Sprintf("%s: %s → %s", old.Name, orNone(strings.Join(old.Values, ", ")), addr))
+		}
+		for _, z := range zones {
+			if err := r53.UpsertRecords(ctx, z, fmt.Sprintf("mcloud dr failover job %d", x.Job.ID), byZone[z], x.svc.Deps.AWS.Waits().SnapshotMaxWait); err != nil {
+				return drSwitch{}, "", x.svc.awsFailed("Switching the records of hosted zone "+z, err)
+			}
+		}
+		return drSwitch{Lines: lines}, "switched " + strings.Join(lines, "; "), nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if _, err := x.Step(ctx, "pause schedules and mark the DR region live", func(ctx context.Context) (string, error) {
+		ds, err := x.svc.drStore()
+		if err != nil {
+			return "", err
+		}
+		ps, ok := x.svc.store.(interface {
+			PauseSchedule(ctx context.Context, customer, schedule, reason string, who mcloud.Caller) error
+		})
+		var paused []string
+		if ok {
+			who := mcloud.Caller{Name: fmt.Sprintf("dr failover job #%d", x.Job.ID)}
+			for _, k := range drSchedules(cu) {
+				if err := ps.PauseSchedule(ctx, cu.Name, k, fmt.Sprintf("%s failed over to %s (job #%d): the schedule acts on the primary region", env.Name, cu.AWS.DRRegion, x.Job.ID), who); err != nil {
+					return "", err
+				}
+				paused = append(paused, k)
+			}
+		}
+		if err := ds.SetLiveRegion(ctx, cu.Name, store.LiveRegion{Env: env.Name, Region: cu.AWS.DRRegion, JobID: x.Job.ID}); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("paused %s; %s/%s is live in %s", orNone(strings.Join(paused, ", ")), cu.Name, env.Name, cu.AWS.DRRegion), nil
+	}); err != nil {
+		return "", err
+	}
+	x.Say(ctx, fmt.Sprintf("%s/%s now runs in %s (stack %s). Next: check the product URLs answer; tell the customer; run /mcloud provision-style changes against the DR stack only; "+
+		"resume the paused schedules once they should act on %s; keep the primary's resources until the cause is understood.", cu.Name, env.Name, cu.AWS.DRRegion, built.Stack, cu.AWS.DRRegion))
+	return fmt.Sprintf("%s/%s failed over to %s: %s", cu.Name, env.Name, cu.AWS.DRRegion, strings.Join(sw.Lines, "; ")), nil
+}
+
+func drStatus(ctx context.Context, c *Call) (Reply, error) {
+	cu := c.Customer
+	ds, err := c.svc.drStore()
+	if err != nil {
+		return Reply{}, err
+	}
+	live, err := ds.LiveRegions(ctx, cu.Name)
+	if err != nil {
+		return Reply{}, err
+	}
+	runs, err := ds.DRRuns(ctx, cu.Name)
+	if err != nil {
+		return Reply{}, err
+	}
+	at := map[string]store.LiveRegion{}
+	for _, l := range live {
+		at[l.Env] = l
+	}
+	r := Reply{Title: fmt.Sprintf("DR status of %s (primary %s, DR %s)", cu.Name, cu.AWS.Region, orNone(cu.AWS.DRRegion))}
+	for _, e := range cu.Environments {
+		line := fmt.Sprintf("%s: live in %s (primary)", e.Name, cu.AWS.Region)
+		if l, ok := at[e.Name]; ok {
+			line = fmt.Sprintf("%s: live in %s (DR) since %s, failover job #%d", e.Name, l.Region, mcloud.FormatTime(l.At), l.JobID)
+		}
+		var last *store.DRRun
+		for i := range runs {
+			if runs[i].Env == e.Name && runs[i].Kind == "drill" {
+				last = &runs[i]
+			}
+		}
+		if last != nil {
+			line += fmt.Sprintf("; last drill %s: RPO %s, RTO %s, %s", mcloud.FormatTime(last.Started), exactDuration(last.RPO), exactDuration(last.RTO), last.Outcome)
+		} else {
+			line += "; never drilled"
+		}
+		r.Lines = append(r.Lines, line)
+	}
+	return r, nil
 }

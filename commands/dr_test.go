@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/aws/awsemu"
 	"github.com/mcloud/mcloud/integrations/store"
 )
@@ -179,4 +180,109 @@ func TestDRDrillOlderThanTargetSaysSoFirst(t *testing.T) {
 		t.Errorf("report: %s", runs[0].Report)
 	}
 	var _ store.DRRun = runs[0]
+}
+
+// failoverWorld is a world whose customer-x/prod has DR copies and two
+// records in its Route 53 zone for dr.records.
+func failoverWorld(t *testing.T, o awsemu.Options) *awsWorld {
+	w := newAWSWorld(t, awsWorldOptions{emu: o})
+	seedDRCopies(t, w, time.Now().UTC(), 3*time.Hour)
+	w.emu.AddRecord(awsemu.Record{AccountID: xAccount, ZoneID: "ZCUSTX", Name: "apim.customer-x.example.net", Values: []string{"203.0.113.10"}})
+	w.emu.AddRecord(awsemu.Record{AccountID: xAccount, ZoneID: "ZCUSTX", Name: "ssh.customer-x.example.net", Values: []string{"203.0.113.11"}})
+	w.cfg.Customer("customer-x").DR.Records = []config.DRRecord{
+		{Env: "prod", ZoneID: "ZCUSTX", Name: "apim.customer-x.example.net", Host: "x-prod-apim-1"},
+		{Env: "prod", ZoneID: "ZCUSTX", Name: "ssh.customer-x.example.net", Host: "bastion"},
+	}
+	return w
+}
+
+// Failover: two approvers other than the requester; afterwards the records
+// point at the DR rebuild (which is kept), the schedules are paused, and
+// dr status says the DR region is live.
+func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
+	w := failoverWorld(t, awsemu.Options{})
+	alice, bob, erin := w.as("alice", "devops"), w.as("bob", "devops"), w.as("erin", "devops")
+
+	dry := w.do(alice, "/mcloud dr failover customer-x prod --dry-run")
+	if text := planText(dry); !strings.Contains(text, "switch DNS apim.customer-x.example.net (zone ZCUSTX): 203.0.113.10 → the DR address of x-prod-apim-1") ||
+		!strings.Contains(text, "pause the schedules customer-x/backup") || !strings.Contains(text, "create stack mcloud-dr-customer-x-prod in eu-central-1") {
+		t.Fatalf("plan:\n%s", text)
+	}
+	r := w.do(alice, "/mcloud dr failover customer-x prod")
+	if r.Request == nil || r.Request.Needed != 2 || r.Job != nil {
+		t.Fatalf("failover request: %+v", r)
+	}
+	id := r.Request.ID
+	if own := w.svc.Handle(context.Background(), alice, "/mcloud approve "+itoa(id)); own.Job != nil || own.Error == "" {
+		t.Fatalf("the requester approved her own failover: %+v", own)
+	}
+	if one := w.do(bob, "/mcloud approve "+itoa(id)); one.Job != nil {
+		t.Fatalf("one approval started the failover")
+	}
+	if again := w.svc.Handle(context.Background(), bob, "/mcloud approve "+itoa(id)); again.Job != nil {
+		t.Fatalf("the same approver twice started the failover")
+	}
+	two := w.do(erin, "/mcloud approve "+itoa(id))
+	if two.Job == nil {
+		t.Fatalf("a second distinct approver did not start it: %+v", two)
+	}
+	j := w.waitJob(two.Job.ID)
+	thread := w.thread()
+	if j.Status != mcloud.JobSucceeded {
+		t.Fatalf("failover %s: %s\n%s", j.Status, j.Error, thread)
+	}
+	apim := w.emu.RecordValues(xAccount, "ZCUSTX", "apim.customer-x.example.net", "A")
+	ssh := w.emu.RecordValues(xAccount, "ZCUSTX", "ssh.customer-x.example.net", "A")
+	if len(apim) != 1 || !strings.HasPrefix(apim[0], "10.0.") || len(ssh) != 1 || !strings.HasPrefix(ssh[0], "198.51.100.") {
+		t.Fatalf("records after failover: apim %v ssh %v\n%s", apim, ssh, thread)
+	}
+	if !strings.Contains(thread, "apim.customer-x.example.net.: 203.0.113.10 → "+apim[0]) {
+		t.Errorf("thread does not show the switch:\n%s", thread)
+	}
+	if s := w.emu.Stacks(xDR); len(s) != 1 || s[0] != "mcloud-dr-customer-x-prod" || len(w.emu.DBInstances(xAccount, xDR)) != 1 {
+		t.Errorf("the failover's rebuild is not kept: stacks %v dbs %v", s, w.emu.DBInstances(xAccount, xDR))
+	}
+	pauses, err := w.db.Pauses(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := pauses["customer-x/backup"]; !ok || !strings.Contains(p.Reason, "prod failed over to eu-central-1") {
+		t.Errorf("schedules not paused: %+v", pauses)
+	}
+	st := w.do(alice, "/mcloud dr status customer-x")
+	if text := strings.Join(st.Lines, "\n"); !strings.Contains(text, "prod: live in eu-central-1 (DR) since") || !strings.Contains(text, "staging: live in eu-west-1 (primary)") {
+		t.Errorf("dr status:\n%s", text)
+	}
+	second := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod --dry-run")
+	if !strings.Contains(second.Error, "customer-x/prod already runs in eu-central-1 since failover job #") {
+		t.Errorf("a second failover: %+v", second)
+	}
+}
+
+// A failover cancelled before its DNS switch deletes its rebuild and
+// leaves the records and the schedules as they were.
+func TestDRFailoverCancelledBeforeSwitch(t *testing.T) {
+	w := failoverWorld(t, awsemu.Options{DBRestoreDelay: time.Hour})
+	alice, bob, erin := w.as("alice", "devops"), w.as("bob", "devops"), w.as("erin", "devops")
+	id := itoa(w.do(alice, "/mcloud dr failover customer-x prod").Request.ID)
+	w.do(bob, "/mcloud approve "+id)
+	job := w.do(erin, "/mcloud approve "+id).Job
+	w.waitFor("the restore to start", func() bool { return strings.Contains(w.thread(), "restore databases: restoring") })
+	w.do(alice, "/mcloud cancel "+id)
+	j := w.waitJob(job.ID)
+	if j.Status != mcloud.JobCancelled {
+		t.Fatalf("job %s: %s\n%s", j.Status, j.Error, w.thread())
+	}
+	if got := w.emu.RecordValues(xAccount, "ZCUSTX", "apim.customer-x.example.net", "A"); len(got) != 1 || got[0] != "203.0.113.10" {
+		t.Errorf("record changed: %v", got)
+	}
+	if left := drillLeftovers(w, id); len(left) > 0 {
+		t.Errorf("the cancelled failover left %v\n%s", left, w.thread())
+	}
+	if w.emu.Calls("route53:ChangeResourceRecordSets") != 0 {
+		t.Errorf("DNS was changed")
+	}
+	if p, _ := w.db.Pauses(context.Background()); len(p) != 0 {
+		t.Errorf("schedules paused: %v", p)
+	}
 }

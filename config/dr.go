@@ -10,6 +10,8 @@ type DR struct {
 	RPOTarget Duration `yaml:"rpo_target"`
 	// RTOTarget is how long a rebuild in the DR region may take (default 4h).
 	RTOTarget Duration `yaml:"rto_target"`
+	// Records are switched to the DR rebuild by `dr failover`.
+	Records []DRRecord `yaml:"records"`
 }
 
 // DefaultRTOTarget is the RTO target when dr.rto_target is absent.
@@ -25,4 +27,15 @@ func (cu *Customer) Targets() (rpo, rto time.Duration) {
 		rto = cu.DR.RTOTarget.Std()
 	}
 	return rpo, rto
+}
+
+// DRRecord is a DNS record of the customer's that a failover points at
+// the rebuilt environment: the Route 53 record Name in hosted zone ZoneID
+// gets the address of Host ("bastion" for the bastion's public address,
+// else a host of Env, by its private address).
+type DRRecord struct {
+	Env    string `yaml:"env"`
+	ZoneID string `yaml:"zone_id"`
+	Name   string `yaml:"name"`
+	Host   string `yaml:"host"`
 }

@@ -142,6 +142,7 @@ type Emulator struct {
 	secrets  map[string]*secretState  // by account|region|name
 	faults   map[string][]fault       // by "service:Operation"
 	cfnState
+	r53 r53State
 	seq int // creation order, for stable listings
 
 	// seedAt, while set, is the Last-Modified time of the object being
@@ -391,6 +392,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveQuery(w, r, sc)
 	case "secretsmanager":
 		e.serveSecrets(w, r, sc)
+	case "route53":
+		e.serveRoute53(w, r, sc)
 	case "s3", "":
 		e.serveS3(w, r, sc)
 	default:
