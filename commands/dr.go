@@ -135,8 +135,11 @@ type drPick struct {
 
 // chooseDRCopies picks, per source, the newest usable copy; pure. EBS
 // copies are grouped by their Name tag (the volume they came from), and a
-// volume named "<host>-data" belongs to that host's data disk.
-func chooseDRCopies(ebs []aws.Snapshot, rds map[string]aws.DBSnapshot, hosts []config.Host) []drPick {
+// volume named "<host>-data" (or "<host>") is that host's data disk. A
+// copy's data is as old as the snapshot it was copied from: taken holds
+// the primary snapshots' start times by id, for the copies that name
+// their source.
+func chooseDRCopies(ebs []aws.Snapshot, rds map[string]aws.DBSnapshot, hosts []config.Host, taken map[string]time.Time) []drPick {
 	newest := map[string]aws.Snapshot{}
 	for _, s := range ebs {
 		if s.State != "completed" {
@@ -157,7 +160,10 @@ func chooseDRCopies(ebs []aws.Snapshot, rds map[string]aws.DBSnapshot, hosts []c
 	var out []drPick
 	for key, s := range newest {
 		p := drPick{Kind: "EBS", Source: key, Snapshot: s.ID, Taken: s.StartTime, SizeGiB: s.SizeGiB}
-		if h := strings.TrimSuffix(key, "-data"); h != key && known[h] {
+		if t, ok := taken[s.Tags[aws.TagSourceSnapshot]]; ok && t.Before(p.Taken) {
+			p.Taken = t
+		}
+		if h := strings.TrimSuffix(key, "-data"); known[h] {
 			p.Host = h
 		}
 		out = append(out, p)
@@ -188,8 +194,33 @@ func findDRCopies(ctx context.Context, s *Service, acct drAccount, cu *config.Cu
 	if err != nil {
 		return nil, s.awsFailed("Finding the DR copies of "+cu.Name+"/"+env.Name+"'s RDS snapshots", err)
 	}
-	// A database's storage size is its snapshot's; the plan shows it.
-	picks := chooseDRCopies(ebs, rds, env.Hosts)
+	// Copies backup did not tag (AWS Backup's, a nightly job's) are found
+	// by the database they are of; reading the primary changes nothing.
+	dbs, err := findDatabases(ctx, acct, cu, *env)
+	if err != nil {
+		return nil, s.awsFailed("Finding "+cu.Name+"/"+env.Name+"'s RDS databases", err)
+	}
+	for _, d := range dbs {
+		if _, ok := rds[d.Identifier]; ok {
+			continue
+		}
+		more, err := acct.NewestDBSnapshots(ctx, dr, aws.DBSnapshotQuery{InstanceIdentifier: d.Identifier})
+		if err != nil {
+			return nil, s.awsFailed("Finding the DR copies of RDS "+d.Identifier, err)
+		}
+		if m, ok := more[d.Identifier]; ok {
+			rds[d.Identifier] = m
+		}
+	}
+	sources, err := acct.FindSnapshots(ctx, acct.Region(), envTags(cu.Name, env.Name))
+	if err != nil {
+		return nil, s.awsFailed("Finding "+cu.Name+"/"+env.Name+"'s EBS snapshots", err)
+	}
+	taken := map[string]time.Time{}
+	for _, src := range sources {
+		taken[src.ID] = src.StartTime
+	}
+	picks := chooseDRCopies(ebs, rds, env.Hosts, taken)
 	if len(picks) == 0 {
 		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no DR copy of any snapshot of %s/%s in %s; run /mcloud backup %s %s now first.",
 			cu.Name, env.Name, dr, cu.Name, env.Name)
