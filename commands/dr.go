@@ -1178,8 +1178,8 @@ func runFailoverSwitch(ctx context.Context, x *Exec, env *config.Environment, bu
 	}); err != nil {
 		return "", err
 	}
-	x.Say(ctx, fmt.Sprintf("%s/%s now runs in %s (stack %s). Next: check the product URLs answer; tell the customer; run /mcloud provision-style changes against the DR stack only; "+
-		"resume the paused schedules once they should act on %s; keep the primary's resources until the cause is understood.", cu.Name, env.Name, cu.AWS.DRRegion, built.Stack, cu.AWS.DRRegion))
+	x.Say(ctx, fmt.Sprintf("%s/%s now runs in %s (stack %s). Next: check from outside that the product URLs answer; tell the customer; "+
+		"leave the primary's resources as they are until the cause is understood; resume the paused schedules once they should act on %s.", cu.Name, env.Name, cu.AWS.DRRegion, built.Stack, cu.AWS.DRRegion))
 	return fmt.Sprintf("%s/%s failed over to %s: %s", cu.Name, env.Name, cu.AWS.DRRegion, strings.Join(sw.Lines, "; ")), nil
 }
 

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // DR is a customer's disaster-recovery targets, which `dr drill` measures
 // against.
@@ -38,4 +42,48 @@ type DRRecord struct {
 	ZoneID string `yaml:"zone_id"`
 	Name   string `yaml:"name"`
 	Host   string `yaml:"host"`
+}
+
+// validateDR checks every customer's dr block. Each problem starts with
+// its key's path.
+func (c *Config) validateDR() []string {
+	var p []string
+	for i, cu := range c.Customers {
+		path := fmt.Sprintf("customers[%d].dr", i)
+		if d := cu.DR.RPOTarget.Std(); d < 0 || cu.DR.RPOTarget != 0 && d < time.Minute {
+			p = append(p, fmt.Sprintf("%s.rpo_target: %s is shorter than a minute", path, d))
+		}
+		if d := cu.DR.RTOTarget.Std(); cu.DR.RTOTarget != 0 && d < time.Minute {
+			p = append(p, fmt.Sprintf("%s.rto_target: %s is shorter than a minute", path, d))
+		}
+		if len(cu.DR.Records) > 0 && cu.AWS.DRRegion == "" {
+			p = append(p, fmt.Sprintf("%s.records: %s has no aws.dr_region to fail over to", path, cu.Name))
+		}
+		for j, r := range cu.DR.Records {
+			rp := fmt.Sprintf("%s.records[%d]", path, j)
+			env := cu.Env(r.Env)
+			switch {
+			case env == nil:
+				p = append(p, fmt.Sprintf("%s.env: %q is not an environment of %s", rp, r.Env, cu.Name))
+			case r.Host != "bastion" && !hasHost(env, r.Host):
+				p = append(p, fmt.Sprintf("%s.host: %q is neither \"bastion\" nor a host of %s/%s", rp, r.Host, cu.Name, r.Env))
+			}
+			if r.ZoneID == "" {
+				p = append(p, rp+".zone_id: the Route 53 hosted zone id is required")
+			}
+			if !domainRE.MatchString(strings.TrimSuffix(strings.ToLower(r.Name), ".")) {
+				p = append(p, fmt.Sprintf("%s.name: %q is not a DNS name", rp, r.Name))
+			}
+		}
+	}
+	return p
+}
+
+func hasHost(env *Environment, name string) bool {
+	for _, h := range env.Hosts {
+		if h.Name == name {
+			return true
+		}
+	}
+	return false
 }
