@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1043,6 +1044,11 @@ func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	recs := drRecords(cu, env.Name)
 	if len(recs) == 0 {
 		return mcloud.Plan{}, mcloud.Errorf(mcloud.ECONFLICT, "%s has no DNS records for %s in dr.records, so a failover could not switch anything; add them to mcloud.yaml (docs/dr.md).", cu.Name, env.Name)
+	}
+	for _, r := range recs {
+		if r.Host != "bastion" && !slices.Contains(hostNames(env.Hosts), r.Host) {
+			return mcloud.Plan{}, mcloud.Errorf(mcloud.ECONFLICT, "dr.records of %s points %s at %s, which is not a host of %s (nor \"bastion\"); fix mcloud.yaml.", cu.Name, r.Name, r.Host, env.Name)
+		}
 	}
 	p, err := planDR(ctx, c, true)
 	if err != nil {

@@ -253,6 +253,14 @@ func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
 	if text := strings.Join(st.Lines, "\n"); !strings.Contains(text, "prod: live in eu-central-1 (DR) since") || !strings.Contains(text, "staging: live in eu-west-1 (primary)") {
 		t.Errorf("dr status:\n%s", text)
 	}
+	w.cfg.Customer("customer-x").DR.Records[0].Host = "x-prod-apim-9"
+	if bad := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x staging --dry-run"); bad.Error == "" {
+		t.Errorf("a failover of staging with no records: %+v", bad)
+	}
+	w.cfg.Customer("customer-x").DR.Records[0].Env = "staging"
+	if bad := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x staging --dry-run"); bad.Error != "dr.records of customer-x points apim.customer-x.example.net at x-prod-apim-9, which is not a host of staging (nor \"bastion\"); fix mcloud.yaml." {
+		t.Errorf("a record naming an unknown host: %+v", bad.Error)
+	}
 	second := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod --dry-run")
 	if !strings.Contains(second.Error, "customer-x/prod already runs in eu-central-1 since failover job #") {
 		t.Errorf("a second failover: %+v", second)
