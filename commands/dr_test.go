@@ -149,9 +149,12 @@ func TestDRDrillEndToEnd(t *testing.T) {
 			t.Errorf("%s called %d times, want %d", op, got, n)
 		}
 	}
-	// A drill never touches the primary region.
+	// A drill never touches the primary region nor any DNS record.
 	if s := w.emu.Stacks("eu-west-1"); len(s) != 0 {
 		t.Errorf("primary region stacks: %v", s)
+	}
+	if n := w.emu.Calls("route53:ChangeResourceRecordSets"); n != 0 {
+		t.Errorf("a drill changed DNS records (%d calls)", n)
 	}
 
 	h := w.do(alice, "/mcloud dr history customer-x")
