@@ -222,6 +222,21 @@ func findDRCopies(ctx context.Context, s *Service, acct drAccount, cu *config.Cu
 		taken[src.ID] = src.StartTime
 	}
 	picks := chooseDRCopies(ebs, rds, env.Hosts, taken)
+	// The newest log and artifact archives count towards the RPO too: the
+	// rebuild's data is no newer than them. They are not restored.
+	for _, k := range []archiveKind{logArchives, artifactArchives} {
+		bucket := k.bucket(cu)
+		if bucket == "" {
+			continue
+		}
+		newest, err := newestArchive(ctx, acct, k, bucket, s.Now())
+		if err != nil {
+			return nil, s.awsFailed(fmt.Sprintf("Listing %s's %s archives", cu.Name, k.noun), err)
+		}
+		if newest.Key != "" {
+			picks = append(picks, drPick{Kind: "S3", Source: k.noun + " archives", Snapshot: "s3://" + bucket + "/" + newest.Key, Taken: newest.LastModified})
+		}
+	}
 	if len(picks) == 0 {
 		return nil, mcloud.Errorf(mcloud.ENOTFOUND, "There is no DR copy of any snapshot of %s/%s in %s; run /mcloud backup %s %s now first.",
 			cu.Name, env.Name, dr, cu.Name, env.Name)
@@ -902,7 +917,9 @@ func (r *drResult) judge(rpoTarget, rtoTarget time.Duration) {
 	for _, p := range r.Picks {
 		name, restore := p.Source, "with the stack"
 		health := r.Health[p.Host]
-		if p.Kind == "RDS" {
+		if p.Kind == "S3" {
+			restore, health = "not restored", "-"
+		} else if p.Kind == "RDS" {
 			restore, health = exactDuration(restoreTime[p.Source]), r.Health[p.Source]
 		} else if p.Host == "" {
 			restore, health = "volume", "created"
