@@ -297,3 +297,25 @@ func TestDRFailoverCancelledBeforeSwitch(t *testing.T) {
 		t.Errorf("schedules paused: %v", p)
 	}
 }
+
+// A drill cancelled while its database restores stops and tears down what
+// it made.
+func TestDRDrillCancelTearsDown(t *testing.T) {
+	w := newAWSWorld(t, awsWorldOptions{emu: awsemu.Options{DBRestoreDelay: time.Hour}})
+	alice, bob := w.as("alice", "devops"), w.as("bob", "devops")
+	seedDRCopies(t, w, time.Now().UTC(), time.Hour)
+	id := itoa(w.do(alice, "/mcloud dr drill customer-x prod").Request.ID)
+	job := w.do(bob, "/mcloud approve "+id).Job
+	w.waitFor("the restore to start", func() bool { return strings.Contains(w.thread(), "restore databases: restoring") })
+	w.do(alice, "/mcloud cancel "+id)
+	j := w.waitJob(job.ID)
+	if j.Status != mcloud.JobCancelled {
+		t.Fatalf("job %s: %s\n%s", j.Status, j.Error, w.thread())
+	}
+	if !strings.Contains(w.thread(), "tear down: deleted stack mcloud-drill-customer-x-prod-"+id) {
+		t.Errorf("thread:\n%s", w.thread())
+	}
+	if left := drillLeftovers(w, id); len(left) > 0 {
+		t.Errorf("the cancelled drill left %v", left)
+	}
+}
