@@ -126,6 +126,10 @@ func TestDRDrillEndToEnd(t *testing.T) {
 	if got := parseExact(t, rpoRE.FindStringSubmatch(report)[1]); (got-wantRPO).Abs() > time.Second || (run.RPO-wantRPO).Abs() > time.Second {
 		t.Errorf("RPO %s (stored %s), want %s", got, run.RPO, wantRPO)
 	}
+	// RTO counts from the job's start, as the store recorded it.
+	if d := run.Started.Sub(j.StartedAt).Abs(); d > time.Second {
+		t.Errorf("the drill's start %s is %s from the job's start %s", run.Started, d, j.StartedAt)
+	}
 	// RTO: start to all healthy; at least the emulator's restore time, and
 	// the steps add up to it.
 	got := parseExact(t, rtoRE.FindStringSubmatch(report)[1])
