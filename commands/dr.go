@@ -231,7 +231,9 @@ func findDRCopies(ctx context.Context, s *Service, acct drAccount, cu *config.Cu
 		}
 		newest, err := newestArchive(ctx, acct, k, bucket, s.Now())
 		if err != nil {
-			return nil, s.awsFailed(fmt.Sprintf("Listing %s's %s archives", cu.Name, k.noun), err)
+			// The archives inform the RPO; they are not needed to rebuild.
+			s.Log.Warn("dr: cannot list archives", "customer", cu.Name, "bucket", bucket, "err", err)
+			continue
 		}
 		if newest.Key != "" {
 			picks = append(picks, drPick{Kind: "S3", Source: k.noun + " archives", Snapshot: "s3://" + bucket + "/" + newest.Key, Taken: newest.LastModified})
