@@ -609,6 +609,7 @@ func allVerbs() []*Verb {
 		provisionVerb(), driftVerb(),
 		reportVerb(), retentionVerb(), schedulesVerb(), schedulesRunVerb(), schedulesPauseVerb(), schedulesResumeVerb(),
 		alertsVerb(), ackVerb(),
+		drDrillVerb(), drFailoverVerb(), drStatusVerb(), drHistoryVerb(),
 	}
 	return slices.DeleteFunc(all, func(v *Verb) bool { return v == nil })
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // drVerbs are two sub-verbs of one first word with different rules, the
-// shape `dr drill` / `dr failover` will have.
+// shape `drt drill` / `drt failover` will have.
 func drVerbs() []*commands.Verb {
 	mk := func(name string, approvals int, access mcloud.Access) *commands.Verb {
 		return &commands.Verb{
@@ -27,7 +27,7 @@ func drVerbs() []*commands.Verb {
 			Execute: func(ctx context.Context, x *commands.Exec) (string, error) { return "done", nil },
 		}
 	}
-	return []*commands.Verb{mk("dr drill", 1, mcloud.AccessCustomer), mk("dr failover", 1, mcloud.AccessDevOps)}
+	return []*commands.Verb{mk("drt drill", 1, mcloud.AccessCustomer), mk("drt failover", 1, mcloud.AccessDevOps)}
 }
 
 func subVerbService(t *testing.T, rules map[string]config.Rule) (*commands.Service, *config.Config) {
@@ -54,44 +54,44 @@ func subVerbService(t *testing.T, rules map[string]config.Rule) (*commands.Servi
 // and dry-run; approvals.rules addresses one of them by its two words.
 func TestSubVerbsHaveTheirOwnRules(t *testing.T) {
 	two := 2
-	svc, cfg := subVerbService(t, map[string]config.Rule{"dr failover": {DevOps: &two}})
+	svc, cfg := subVerbService(t, map[string]config.Rule{"drt failover": {DevOps: &two}})
 	ctx := context.Background()
 	alice := caller(t, cfg, "alice", "devops")
 
-	drill := svc.Handle(ctx, alice, "/mcloud dr drill customer-x")
-	if drill.Error != "" || drill.Request == nil || drill.Request.Verb != "dr drill" || drill.Request.Needed != 1 {
-		t.Fatalf("dr drill: %+v", drill)
+	drill := svc.Handle(ctx, alice, "/mcloud drt drill customer-x")
+	if drill.Error != "" || drill.Request == nil || drill.Request.Verb != "drt drill" || drill.Request.Needed != 1 {
+		t.Fatalf("drt drill: %+v", drill)
 	}
-	failover := svc.Handle(ctx, alice, "/mcloud dr failover customer-x")
-	if failover.Error != "" || failover.Request == nil || failover.Request.Verb != "dr failover" || failover.Request.Needed != 2 {
-		t.Fatalf("dr failover should need the rule's 2 approvers: %+v", failover)
+	failover := svc.Handle(ctx, alice, "/mcloud drt failover customer-x")
+	if failover.Error != "" || failover.Request == nil || failover.Request.Verb != "drt failover" || failover.Request.Needed != 2 {
+		t.Fatalf("drt failover should need the rule's 2 approvers: %+v", failover)
 	}
-	if dry := svc.Handle(ctx, alice, "/mcloud dr failover customer-x --dry-run"); !dry.DryRun || dry.Request.Needed != 2 {
-		t.Fatalf("dr failover --dry-run: %+v", dry)
+	if dry := svc.Handle(ctx, alice, "/mcloud drt failover customer-x --dry-run"); !dry.DryRun || dry.Request.Needed != 2 {
+		t.Fatalf("drt failover --dry-run: %+v", dry)
 	}
 	// Access is the sub-verb's own: a customer may ask for a drill, not a failover.
 	carol := caller(t, cfg, "carol", "customer-x-shared")
-	if r := svc.Handle(ctx, carol, "/mcloud dr drill customer-x --dry-run"); r.Error != "" || r.Request == nil {
-		t.Fatalf("customer asking for dr drill: %+v", r)
+	if r := svc.Handle(ctx, carol, "/mcloud drt drill customer-x --dry-run"); r.Error != "" || r.Request == nil {
+		t.Fatalf("customer asking for drt drill: %+v", r)
 	}
-	if r := svc.Handle(ctx, carol, "/mcloud dr failover customer-x"); !strings.Contains(r.Error, `"dr failover" is for the DevOps team only`) {
-		t.Fatalf("customer asking for dr failover: %+v", r)
+	if r := svc.Handle(ctx, carol, "/mcloud drt failover customer-x"); !strings.Contains(r.Error, `"drt failover" is for the DevOps team only`) {
+		t.Fatalf("customer asking for drt failover: %+v", r)
 	}
 	for line, want := range map[string]string{
-		"/mcloud dr":                    `"dr" needs one of: drill, failover.`,
-		"/mcloud dr explode customer-x": `"dr" has no "explode"; it takes one of: drill, failover.`,
-		"/mcloud dr drill":              "Missing <customer>: whose.",
+		"/mcloud drt":                    `"drt" needs one of: drill, failover.`,
+		"/mcloud drt explode customer-x": `"drt" has no "explode"; it takes one of: drill, failover.`,
+		"/mcloud drt drill":              "Missing <customer>: whose.",
 	} {
 		if r := svc.Handle(ctx, alice, line); r.Error != want || r.Usage == "" {
 			t.Errorf("%s: got %q (usage %q), want %q", line, r.Error, r.Usage, want)
 		}
 	}
-	h := svc.Handle(ctx, alice, "/mcloud help dr failover")
-	if h.Title != "/mcloud dr failover <customer> [--dry-run]" || !strings.Contains(strings.Join(h.Lines, "\n"), "waits for 2 approvers") {
-		t.Fatalf("help dr failover: %+v", h)
+	h := svc.Handle(ctx, alice, "/mcloud help drt failover")
+	if h.Title != "/mcloud drt failover <customer> [--dry-run]" || !strings.Contains(strings.Join(h.Lines, "\n"), "waits for 2 approvers") {
+		t.Fatalf("help drt failover: %+v", h)
 	}
-	if h := svc.Handle(ctx, alice, "/mcloud dr failover help"); h.Title != "/mcloud dr failover <customer> [--dry-run]" {
-		t.Fatalf("dr failover help: %+v", h)
+	if h := svc.Handle(ctx, alice, "/mcloud drt failover help"); h.Title != "/mcloud drt failover <customer> [--dry-run]" {
+		t.Fatalf("drt failover help: %+v", h)
 	}
 }
 
@@ -102,11 +102,11 @@ func TestSubVerbRuleUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	one := 1
-	cfg.Approvals.Rules = map[string]config.Rule{"dr explode": {DevOps: &one}}
+	cfg.Approvals.Rules = map[string]config.Rule{"drt explode": {DevOps: &one}}
 	_, err = commands.NewWithVerbs(cfg, storetest.Open(t, ""), drVerbs()...)
 	var inv *config.Invalid
-	if !errors.As(err, &inv) || !strings.Contains(inv.Problems[0], "approvals.rules.dr explode: unknown command; commands that take approval:") ||
-		!strings.Contains(inv.Problems[0], "dr failover") {
+	if !errors.As(err, &inv) || !strings.Contains(inv.Problems[0], "approvals.rules.drt explode: unknown command; commands that take approval:") ||
+		!strings.Contains(inv.Problems[0], "drt failover") {
 		t.Fatalf("got %v", err)
 	}
 }

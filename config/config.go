@@ -200,6 +200,8 @@ type Customer struct {
 	// BackupMaxAge is the backup policy: a newest backup older than this
 	// is flagged (default 26h).
 	BackupMaxAge Duration `yaml:"backup_max_age"`
+	// DR holds the RPO and RTO targets a drill is measured against.
+	DR DR `yaml:"dr"`
 }
 
 // CustomerAWS is how the bot reaches the customer's account.

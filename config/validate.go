@@ -68,6 +68,7 @@ func (c *Config) validate() []string {
 	p = append(p, c.validateAWSOps()...)
 	p = append(p, c.validateSSHOps()...)
 	p = append(p, c.validateProvisionOps()...)
+	p = append(p, c.validateDR()...)
 	return p
 }
 

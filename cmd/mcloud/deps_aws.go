@@ -111,6 +111,8 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, obser
 		SnapshotDelay:   time.Second,
 		DBSnapshotDelay: 1500 * time.Millisecond,
 		ExportDelay:     3 * time.Second,
+		// A DR drill's database restore: tens of minutes in AWS.
+		DBRestoreDelay: 2 * time.Second,
 		// A stack of ~30 resources builds in a few seconds: long enough to
 		// see progress in the thread.
 		StackStepDelay: 100 * time.Millisecond,
@@ -140,6 +142,7 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, obser
 			return nil, nil, fmt.Errorf("seed the AWS sandbox for %s: %w", cu.Name, err)
 		}
 		seedSecrets(emu, cu)
+		seedRecords(emu, cu)
 	}
 	if region == "" {
 		region = "us-east-1"
@@ -296,6 +299,22 @@ func seedCustomer(emu *awsemu.Server, cu *config.Customer, externalID string, no
 		}
 	}
 	return nil
+}
+
+// seedRecords gives each record dr failover switches its primary value:
+// the host's configured address (a documentation address for "bastion").
+func seedRecords(emu *awsemu.Server, cu *config.Customer) {
+	for _, r := range cu.DR.Records {
+		addr := "203.0.113.22"
+		if env := cu.Env(r.Env); env != nil {
+			for _, h := range env.Hosts {
+				if h.Name == r.Host {
+					addr = h.Address
+				}
+			}
+		}
+		emu.AddRecord(awsemu.Record{AccountID: cu.AWS.AccountID, ZoneID: r.ZoneID, Name: r.Name, Values: []string{addr}})
+	}
 }
 
 func withTag(tags map[string]string, k, v string) map[string]string {

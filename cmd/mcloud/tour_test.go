@@ -48,9 +48,10 @@ func TestToursPassTheirExpectations(t *testing.T) {
 		"aws":        readTour(t, "../../examples/sandbox-aws.mcloud"),
 		"ssh":        readTour(t, "../../examples/sandbox-ssh.mcloud"),
 		"provision":  readTour(t, "../../examples/sandbox-provision.mcloud"),
+		"dr":         readTour(t, "../../examples/sandbox-dr.mcloud"),
 	}
 	t.Chdir(t.TempDir())
-	for _, name := range []string{"acceptance", "aws", "ssh", "provision"} {
+	for _, name := range []string{"acceptance", "aws", "ssh", "provision", "dr"} {
 		for run := 1; run <= 2; run++ {
 			code, stdout, stderr := runTour(t, tours[name], "--sandbox")
 			if code != 0 || strings.Contains(stdout, "EXPECTATION FAILED") {

@@ -231,6 +231,31 @@ CREATE TABLE alert_messages (
 CREATE INDEX alert_messages_channel ON alert_messages (channel_id, created_at);
 CREATE INDEX alert_messages_summary ON alert_messages (summary_id);
 `},
+	{version: 11, name: "dr: drills and failovers with their RPO and RTO, the live region",
+		sqlite: `
+CREATE TABLE dr_runs (
+	job_id BIGINT PRIMARY KEY,
+	customer TEXT NOT NULL,
+	env TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	region TEXT NOT NULL,
+	started_at BIGINT NOT NULL,
+	finished_at BIGINT NOT NULL,
+	rpo_ms BIGINT NOT NULL,
+	rto_ms BIGINT NOT NULL,
+	outcome TEXT NOT NULL,
+	report TEXT NOT NULL
+);
+CREATE INDEX dr_runs_customer ON dr_runs (customer, started_at);
+CREATE TABLE dr_live (
+	customer TEXT NOT NULL,
+	env TEXT NOT NULL,
+	region TEXT NOT NULL,
+	job_id BIGINT NOT NULL,
+	at BIGINT NOT NULL,
+	PRIMARY KEY (customer, env)
+);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

@@ -233,6 +233,8 @@ func (e *Emulator) cfn(q *queryRequest) (any, *apiError) {
 		return e.setStackPolicy(q)
 	case "GetStackPolicy":
 		return e.getStackPolicy(q)
+	case "DeleteStack":
+		return e.deleteStack(q)
 	default:
 		return nil, unknownAction(q)
 	}

@@ -195,6 +195,10 @@ func (e *Emulator) ec2(q *queryRequest) (any, *apiError) {
 		return e.deleteSnapshot(q)
 	case "DescribeImages":
 		return e.describeImages(q)
+	case "CreateVolume":
+		return e.createVolume(q)
+	case "DeleteVolume":
+		return e.deleteVolume(q)
 	case "DescribeInstances", "GetConsoleOutput":
 		return e.ec2Instances(q)
 	default:

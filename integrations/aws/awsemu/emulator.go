@@ -90,6 +90,10 @@ type Options struct {
 	// to become available.
 	DBSnapshotDelay time.Duration
 
+	// DBRestoreDelay is how long RestoreDBInstanceFromDBSnapshot leaves
+	// the new instance "creating".
+	DBRestoreDelay time.Duration
+
 	// ExportDelay is how long an RDS export task takes from STARTING to
 	// COMPLETE; it spends the first tenth in STARTING, the rest IN_PROGRESS.
 	ExportDelay time.Duration
@@ -140,6 +144,7 @@ type Emulator struct {
 	secrets  map[string]*secretState  // by account|region|name
 	faults   map[string][]fault       // by "service:Operation"
 	cfnState
+	r53 r53State
 	seq int // creation order, for stable listings
 
 	// seedAt, while set, is the Last-Modified time of the object being
@@ -390,6 +395,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveQuery(w, r, sc)
 	case "secretsmanager":
 		e.serveSecrets(w, r, sc)
+	case "route53":
+		e.serveRoute53(w, r, sc)
 	case "s3", "":
 		e.serveS3(w, r, sc)
 	default:

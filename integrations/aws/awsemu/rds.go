@@ -42,7 +42,7 @@ type DBSnapshot struct {
 type dbInstance struct {
 	DBInstance
 	arn, resourceID string
-	created         time.Time
+	created, ready  time.Time
 	seq             int
 }
 
@@ -297,6 +297,10 @@ func (e *Emulator) rds(q *queryRequest) (any, *apiError) {
 		result, err = e.startExportTask(q)
 	case "DescribeExportTasks":
 		result, err = e.describeExportTasks(q)
+	case "RestoreDBInstanceFromDBSnapshot":
+		result, err = e.restoreDBInstance(q)
+	case "DeleteDBInstance":
+		result, err = e.deleteDBInstance(q)
 	default:
 		return nil, unknownAction(q)
 	}
@@ -375,13 +379,9 @@ func (e *Emulator) describeDBInstances(q *queryRequest) (any, *apiError) {
 	}
 	out := make([]dbInstanceXML, 0, len(items))
 	e.mu.Lock()
+	now := e.clock.Now()
 	for _, d := range items {
-		out = append(out, dbInstanceXML{
-			DBInstanceIdentifier: d.Identifier, DBInstanceClass: d.Class, Engine: d.Engine, EngineVersion: d.EngineVersion,
-			DBInstanceStatus: "available", AllocatedStorage: d.StorageGiB, InstanceCreateTime: isoTime(d.created),
-			AvailabilityZone: d.Region + "a", StorageType: "gp3", StorageEncrypted: d.Encrypted, KmsKeyID: d.KMSKeyID,
-			DbiResourceID: d.resourceID, DBInstanceArn: d.arn, TagList: rdsTags(d.Tags),
-		})
+		out = append(out, d.xml(now))
 	}
 	e.mu.Unlock()
 	return struct {
