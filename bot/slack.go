@@ -561,8 +561,8 @@ func (s *Slack) runCommand(ctx context.Context, in input) {
 	switch {
 	case reply.Error != "" || !mcloud.Public(caller, reply.Private):
 		// Outside team and customer channels only the caller sees an
-		// answer; a decision still refreshes its plan message, which
-		// lives in the request's own channel.
+		// answer; a decision still refreshes its plan messages, which
+		// live in the request's own channel and the approvals channel.
 		s.ephemeral(ctx, caller, in, rs, ReplyMessage(reply, s.cfg, s.now()))
 		if r := reply.Request; reply.Error == "" && !reply.Private && r != nil && r.ID != 0 {
 			s.queueUpdates(ctx, r.ID)

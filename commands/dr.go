@@ -1184,18 +1184,13 @@ func runFailoverSwitch(ctx context.Context, x *Exec, env *config.Environment, bu
 		if err != nil {
 			return "", err
 		}
-		ps, ok := x.svc.store.(interface {
-			PauseSchedule(ctx context.Context, customer, schedule, reason string, who mcloud.Caller) error
-		})
 		var paused []string
-		if ok {
-			who := mcloud.Caller{Name: fmt.Sprintf("dr failover job #%d", x.Job.ID)}
-			for _, k := range drSchedules(x.svc.cfg, cu) {
-				if err := ps.PauseSchedule(ctx, cu.Name, k, fmt.Sprintf("%s failed over to %s (job #%d): the schedule acts on the primary region", env.Name, cu.AWS.DRRegion, x.Job.ID), who); err != nil {
-					return "", err
-				}
-				paused = append(paused, k)
+		who := mcloud.Caller{Name: fmt.Sprintf("dr failover job #%d", x.Job.ID)}
+		for _, k := range drSchedules(x.svc.cfg, cu) {
+			if err := x.svc.store.PauseSchedule(ctx, cu.Name, k, fmt.Sprintf("%s failed over to %s (job #%d): the schedule acts on the primary region", env.Name, cu.AWS.DRRegion, x.Job.ID), who); err != nil {
+				return "", err
 			}
+			paused = append(paused, k)
 		}
 		if err := ds.SetLiveRegion(ctx, cu.Name, store.LiveRegion{Env: env.Name, Region: cu.AWS.DRRegion, JobID: x.Job.ID}); err != nil {
 			return "", err
