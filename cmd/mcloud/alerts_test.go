@@ -139,14 +139,7 @@ func TestAlertmanagerFiringThenResolved(t *testing.T) {
 
 	labels := map[string]string{"alertname": "DiskFull", "severity": "critical", "customer": "customer-x", "instance": "x-prod-apim-1:9100"}
 	pushAlert(t, am, labels, time.Time{})
-	root := func() *slackfake.Message {
-		for _, m := range ws.Messages() {
-			if m.Channel == "C0CUSTX" && m.ThreadTS == "" && strings.Contains(m.Text, "DiskFull") {
-				return &m
-			}
-		}
-		return nil
-	}
+	root := func() *slackfake.Message { return topMessage(ws, "C0CUSTX", "DiskFull") }
 	ws.WaitFor(t, 2*time.Minute, "the firing alert in customer-x's channel", func() bool { return root() != nil })
 	if m := root(); !strings.Contains(m.Text, "[CRITICAL]") || !strings.Contains(m.Text, "x-prod-apim-1") {
 		t.Errorf("firing message: %q", m.Text)
@@ -253,4 +246,15 @@ func TestShellListenServesAlertReceivers(t *testing.T) {
 			t.Errorf("shell output lacks %q:\n%s", want, got)
 		}
 	}
+}
+
+// topMessage is the first message at the top of channel (not in a
+// thread) whose text contains want, or nil.
+func topMessage(ws *slackfake.Workspace, channel, want string) *slackfake.Message {
+	for _, m := range ws.Messages() {
+		if m.Channel == channel && m.ThreadTS == "" && strings.Contains(m.Text, want) {
+			return &m
+		}
+	}
+	return nil
 }

@@ -210,14 +210,7 @@ func TestIcinga2NotificationReachesCustomerChannel(t *testing.T) {
 		}
 	}
 	force(2, "DISK CRITICAL - /var 97% full")
-	root := func() *slackfake.Message {
-		for _, m := range ws.Messages() {
-			if m.Channel == "C0CUSTX" && m.ThreadTS == "" && strings.Contains(m.Text, "disk on x-prod-apim-1") {
-				return &m
-			}
-		}
-		return nil
-	}
+	root := func() *slackfake.Message { return topMessage(ws, "C0CUSTX", "disk on x-prod-apim-1") }
 	ws.WaitFor(t, 2*time.Minute, "Icinga2's notification in customer-x's channel", func() bool { return root() != nil })
 	if m := root(); !strings.Contains(m.Text, "[CRITICAL]") || !strings.Contains(m.Text, "DISK CRITICAL - /var 97% full") {
 		t.Errorf("message: %q", m.Text)
