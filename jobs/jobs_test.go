@@ -149,16 +149,9 @@ func TestInterruptedNonResumableJobFailsVisibly(t *testing.T) {
 	db, q := setup(t, r)
 	job := submit(t, db, q)
 	ctx := context.Background()
-	// What a process that died mid-job leaves behind: running, one step done,
-	// and a heartbeat that has gone quiet.
-	j, _, err := db.StartJob(ctx, job.ID, db.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SaveStep(ctx, j, "step 1", "ok", "step 1: ok", mcloud.Post{})
-	time.Sleep(1100 * time.Millisecond)
+	leftByDeadProcess(t, db, job.ID, "step 1", "ok")
 	start(t, q)
-	j = waitStatus(t, db, job.ID, mcloud.JobFailed)
+	j := waitStatus(t, db, job.ID, mcloud.JobFailed)
 	if !strings.Contains(j.Error, "not resumed because patch is not safe to repeat automatically") {
 		t.Fatalf("error = %q", j.Error)
 	}
@@ -264,4 +257,17 @@ func TestCleanStopReleasesRunningJob(t *testing.T) {
 	if err != nil || len(stale) != 1 || stale[0].ID != job.ID {
 		t.Fatalf("after a clean stop, jobs ready to resume = %+v, %v; want job #%d at once", stale, err, job.ID)
 	}
+}
+
+// leftByDeadProcess leaves job as a process that died mid-job would: running,
+// one step (name: value) done, and a heartbeat that has gone quiet.
+func leftByDeadProcess(t *testing.T, db *store.DB, jobID int64, name, value string) {
+	t.Helper()
+	ctx := context.Background()
+	j, _, err := db.StartJob(ctx, jobID, db.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SaveStep(ctx, j, name, value, name+": "+value, mcloud.Post{})
+	time.Sleep(1100 * time.Millisecond)
 }

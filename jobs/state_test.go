@@ -346,15 +346,9 @@ func TestTextOnlyCheckpointIsNotGuessed(t *testing.T) {
 	r := &stateRunner{resumable: true}
 	db, q := setup(t, r)
 	job := submit(t, db, q)
-	ctx := context.Background()
-	j, _, err := db.StartJob(ctx, job.ID, db.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SaveStep(ctx, j, "find hosts", "found 2 hosts", "find hosts: found 2 hosts", mcloud.Post{})
-	time.Sleep(1100 * time.Millisecond)
+	leftByDeadProcess(t, db, job.ID, "find hosts", "found 2 hosts")
 	start(t, q)
-	j = waitStatus(t, db, job.ID, mcloud.JobFailed)
+	j := waitStatus(t, db, job.ID, mcloud.JobFailed)
 	if want := `Job #1 was started by an older version of mcloud, and this version cannot continue it from its step "find hosts"; ask again to run it afresh`; !strings.HasPrefix(j.Error, want) {
 		t.Fatalf("error = %q", j.Error)
 	}
