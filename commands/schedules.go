@@ -89,11 +89,11 @@ func zoned(t time.Time, sc config.Scheduled) string {
 	if t.IsZero() {
 		return "never"
 	}
-	u := t.UTC().Format("2006-01-02 15:04:05 UTC")
+	u := mcloud.FormatTime(t)
 	if sc.Spec.Loc == time.UTC {
 		return u
 	}
-	return t.In(sc.Spec.Loc).Format("2006-01-02 15:04:05 MST") + " = " + u
+	return t.In(sc.Spec.Loc).Format("2006-01-02 15:04 MST") + " = " + u
 }
 
 // pausedSchedules says which of customer's schedules are paused, by whom

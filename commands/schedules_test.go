@@ -24,8 +24,8 @@ func TestSchedulesVerbs(t *testing.T) {
 	list := w.svc.Handle(ctx, alice, "/mcloud schedules customer-x")
 	text := strings.Join(list.Lines, "\n")
 	for _, want := range []string{
-		"customer-x/backup — nightly backup of customer-x: 0 2 * * * (Europe/London); next 2026-12-03 02:00:00 GMT = 2026-12-03 02:00:00 UTC; never ran",
-		"customer-x/report — morning backup report of customer-x: 0 7 * * * (Europe/London); next 2026-12-02 07:00:00 GMT = 2026-12-02 07:00:00 UTC; never ran",
+		"customer-x/backup — nightly backup of customer-x: 0 2 * * * (Europe/London); next 2026-12-03 02:00 GMT = 2026-12-03 02:00 UTC; never ran",
+		"customer-x/report — morning backup report of customer-x: 0 7 * * * (Europe/London); next 2026-12-02 07:00 GMT = 2026-12-02 07:00 UTC; never ran",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("schedules list lacks %q:\n%s", want, text)
