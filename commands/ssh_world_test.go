@@ -13,11 +13,11 @@ import (
 	"time"
 
 	xssh "golang.org/x/crypto/ssh"
-	"gopkg.in/yaml.v3"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/commands"
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/config/configtest"
 	"github.com/mcloud/mcloud/integrations/ssh/sshtest"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/storetest"
@@ -144,45 +144,27 @@ func (w *sshWorld) open(parallelism int) {
 
 // config is the example configuration with customer-x's bastion and prod
 // environment replaced by the test's, and the bot's key set, so everything
-// else (users, channels, approvals) is what the other tests know.
+// else (users, channels, approvals) is what the other tests know. Without
+// patch settings of its own, prod has none at all: not even the example's
+// defaults.patch.
 func (w *sshWorld) config(bastion, prod map[string]any, parallelism int) *config.Config {
 	w.t.Helper()
-	data, err := os.ReadFile("../examples/mcloud.yaml")
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		w.t.Fatal(err)
-	}
-	for _, c := range doc["customers"].([]any) {
-		cu := c.(map[string]any)
-		if cu["name"] != "customer-x" {
-			continue
-		}
-		cu["bastion"] = bastion
-		envs := []any{prod}
-		for _, e := range cu["environments"].([]any) {
-			if e.(map[string]any)["name"] != "prod" {
-				envs = append(envs, e)
-			}
-		}
-		cu["environments"] = envs
-	}
 	ssh := map[string]any{"key_file": w.env.KeyPath, "handshake_timeout": "10s", "command_timeout": "2m"}
 	if parallelism > 0 {
 		ssh["parallelism"] = parallelism
 	}
-	doc["ssh"] = ssh
-	out, err := yaml.Marshal(doc)
-	if err != nil {
-		w.t.Fatal(err)
+	b := configtest.Example(w.t).
+		Set("customers[customer-x].bastion", bastion).
+		Set("customers[customer-x].environments[prod]", prod).
+		Set("ssh", ssh)
+	if prod["patch"] == nil {
+		// The environments that only change a key of defaults.patch would
+		// be incomplete without it.
+		b.Delete("defaults.patch").
+			Delete("customers[customer-x].environments[staging].patch").
+			Delete("customers[customer-y].environments[dev].patch")
 	}
-	cfg, err := config.Parse(out)
-	if err != nil {
-		w.t.Fatalf("test configuration: %v", err)
-	}
-	return cfg
+	return b.Config()
 }
 
 // keyOf is the "<type> <base64>" of a known_hosts line, as host_key takes it.

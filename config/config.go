@@ -27,6 +27,7 @@ type Config struct {
 	Outbox    Outbox     `yaml:"outbox"`
 	Scheduler Scheduler  `yaml:"scheduler"`
 	Alerts    Alerts     `yaml:"alerts"`
+	Defaults  Defaults   `yaml:"defaults"`
 	Customers []Customer `yaml:"customers"`
 
 	// Where each key is in the file, and which could not be read: for
@@ -34,6 +35,28 @@ type Config struct {
 	// leaves out.
 	positions map[string]position
 	broken    map[string]bool
+	// origin maps a key filled from a default (customers[0].environments[1].patch.apply)
+	// to the key the value was written at (defaults.patch.apply), so that a
+	// problem with the value is reported there, once.
+	origin map[string]string
+}
+
+// Defaults are written once for every customer (see defaults.go): the
+// rest of the program sees them only as the values they resolved to.
+type Defaults struct {
+	// Patch is every environment's patch settings; a customer's patch
+	// overrides it key by key, and an environment's patch its customer's.
+	Patch Patch `yaml:"patch"`
+	// Products holds, by a host's product (wso2am), the service and
+	// health_url of every host running it that does not set its own.
+	Products map[string]HostDefaults `yaml:"products"`
+}
+
+// HostDefaults are what a host running a product has unless it says
+// otherwise (health_url: "" for none).
+type HostDefaults struct {
+	Service   string `yaml:"service"`
+	HealthURL string `yaml:"health_url"`
 }
 
 // Metrics is where `mcloud serve` answers GET /metrics. The Slack listener
@@ -186,14 +209,17 @@ type Customer struct {
 	// users, or those listed in Users, are the customer's.
 	TeamID string `yaml:"team_id"`
 	// EnterpriseID is the customer's Enterprise Grid organisation, if any.
-	EnterpriseID    string        `yaml:"enterprise_id"`
-	Users           []User        `yaml:"users"`
-	AWS             CustomerAWS   `yaml:"aws"`
-	Buckets         Buckets       `yaml:"buckets"`
-	RetentionMonths int           `yaml:"retention_months"`
-	Bastion         Bastion       `yaml:"bastion"`
-	Environments    []Environment `yaml:"environments"`
-	Schedules       Schedules     `yaml:"schedules"`
+	EnterpriseID    string      `yaml:"enterprise_id"`
+	Users           []User      `yaml:"users"`
+	AWS             CustomerAWS `yaml:"aws"`
+	Buckets         Buckets     `yaml:"buckets"`
+	RetentionMonths int         `yaml:"retention_months"`
+	Bastion         Bastion     `yaml:"bastion"`
+	// Patch overrides defaults.patch, key by key, for the customer's
+	// environments; each environment's patch overrides it in turn.
+	Patch        Patch         `yaml:"patch"`
+	Environments []Environment `yaml:"environments"`
+	Schedules    Schedules     `yaml:"schedules"`
 	// Retention is the snapshot retention policy its retention schedule
 	// and verb apply.
 	Retention Retention `yaml:"retention"`
@@ -452,5 +478,6 @@ func (c *Config) applyDefaults() {
 			cu.Bastion.Port = DefaultBastionPort
 		}
 	}
+	c.resolveDefaults()
 	c.provisionDefaults()
 }

@@ -1,12 +1,12 @@
 package config_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/config/configtest"
 )
 
 func mustLoadExample(tb testing.TB) *config.Config {
@@ -31,61 +31,70 @@ func TestExampleIsValid(t *testing.T) {
 // Each broken file must be refused with the exact key and why.
 func TestInvalidNamesTheKey(t *testing.T) {
 	expectInvalid(t, []edit{
-		{"dr region typo", "dr_region: us-west-2", "dr_region: us-wst-2", `customers[1].aws.dr_region: unknown region "us-wst-2"`},
-		{"unknown key", "retention_months: 3", "retention_month: 3", "customers[0].retention_month: unknown key"},
-		{"inline secret", "bot_token: ${SLACK_BOT_TOKEN}", "bot_token: xoxb-123-456", "slack.bot_token: must be an environment reference"},
-		{"same region twice", "dr_region: eu-central-1", "dr_region: eu-west-1", "customers[0].aws.dr_region: is the same as region"},
-		{"duplicate channel", "{id: C0CUSTY, name: customer-y-shared}", "{id: C0CUSTX, name: customer-y-shared}", `customers[1].channel.id: "C0CUSTX" is already used by customers[0].channel`},
-		{"bad cron", `backup: "0 2 * * *"`, `backup: "0 25 * * *"`, "customers[0].schedules.backup:"},
-		{"unknown zone in spec", `backup: "0 2 * * *"`, `backup: "CRON_TZ=Mars/Olympus 0 2 * * *"`, `customers[0].schedules.backup: unknown time zone "Mars/Olympus"`},
-		{"unknown timezone key", `backup: "0 2 * * *"`, "timezone: Europe/Londn\n      backup: \"0 2 * * *\"", `customers[0].schedules.timezone: unknown time zone "Europe/Londn"`},
-		{"retention keeps none", `report: "0 7 * * *"`, "report: \"0 7 * * *\"\n    retention: {keep_newest: 0}", "customers[0].retention.keep_newest: must be at least 1, not 0"},
-		{"bad digest", "customers:\n", "scheduler: {digest: \"every morning\"}\ncustomers:\n", `scheduler.digest: "every morning" is not a schedule`},
-		{"bad role arn", "role_arn: arn:aws:iam::111111111111:role/mcloud-operator", "role_arn: arn:aws:iam::999999999999:role/x", "customers[0].aws.role_arn: is in account 999999999999 but account_id is 111111111111"},
-		{"no approvers", "{id: U0BOB, name: bob, approver: true}\n    - {id: U0ERIN, name: erin, approver: true}", "{id: U0BOB, name: bob}\n    - {id: U0ERIN, name: erin}", "team.users: no user has approver: true"},
-		{"customer rule zero", "echo: {devops: 1, customer: 1}", "echo: {devops: 1, customer: 0}", "approvals.rules.echo.customer: must be between 1 and 5"},
-		{"bad expiry", "expiry: 24h", "expiry: tomorrow", "approvals.expiry: not a duration"},
-		{"port type", "port: 2222", "port: twenty", `customers[0].bastion.port: must be a whole number, not "twenty"`},
-		{"bad host key", "host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "host_key: nope", "customers[1].bastion.host_key: is not an SSH public key (expected e.g. `ssh-ed25519 AAAA...`"},
-		{"customer approver", "{id: U0DAVE, name: dave}", "{id: U0DAVE, name: dave, approver: true}", "customers[1].users[0].approver: customer users can never approve"},
-		{"slack mode typo", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  mode: sockets", `slack.mode: must be "socket" or "http", not "sockets"`},
+		{"dr region typo", set("customers[1].aws.dr_region", "us-wst-2"), `customers[1].aws.dr_region: unknown region "us-wst-2"`},
+		{"unknown key", rename("customers[0].retention_months", "retention_month"), "customers[0].retention_month: unknown key"},
+		{"inline secret", set("slack.bot_token", "xoxb-123-456"), "slack.bot_token: must be an environment reference"},
+		{"same region twice", set("customers[0].aws.dr_region", "eu-west-1"), "customers[0].aws.dr_region: is the same as region"},
+		{"duplicate channel", set("customers[1].channel.id", "C0CUSTX"), `customers[1].channel.id: "C0CUSTX" is already used by customers[0].channel`},
+		{"bad cron", set("customers[0].schedules.backup", "0 25 * * *"), "customers[0].schedules.backup:"},
+		{"unknown zone in spec", set("customers[0].schedules.backup", "CRON_TZ=Mars/Olympus 0 2 * * *"), `customers[0].schedules.backup: unknown time zone "Mars/Olympus"`},
+		{"unknown timezone key", set("customers[0].schedules.timezone", "Europe/Londn"), `customers[0].schedules.timezone: unknown time zone "Europe/Londn"`},
+		{"retention keeps none", set("customers[0].retention", map[string]any{"keep_newest": 0}), "customers[0].retention.keep_newest: must be at least 1, not 0"},
+		{"bad digest", set("scheduler.digest", "every morning"), `scheduler.digest: "every morning" is not a schedule`},
+		{"bad role arn", set("customers[0].aws.role_arn", "arn:aws:iam::999999999999:role/x"), "customers[0].aws.role_arn: is in account 999999999999 but account_id is 111111111111"},
+		{"no approvers", func(b *configtest.Builder) { b.Delete("team.users[1].approver").Delete("team.users[2].approver") }, "team.users: no user has approver: true"},
+		{"customer rule zero", set("approvals.rules.echo.customer", 0), "approvals.rules.echo.customer: must be between 1 and 5"},
+		{"bad expiry", set("approvals.expiry", "tomorrow"), "approvals.expiry: not a duration"},
+		{"port type", set("customers[0].bastion.port", "twenty"), `customers[0].bastion.port: must be a whole number, not "twenty"`},
+		{"bad host key", set("customers[1].bastion.host_key", "nope"), "customers[1].bastion.host_key: is not an SSH public key (expected e.g. `ssh-ed25519 AAAA...`"},
+		{"customer approver", set("customers[1].users[0].approver", true), "customers[1].users[0].approver: customer users can never approve"},
+		{"slack mode typo", set("slack.mode", "sockets"), `slack.mode: must be "socket" or "http", not "sockets"`},
 		// Without the customer's workspace, anyone in the shared channel
 		// could pass for the customer (issue 8, defect 2).
-		{"customer team_id missing", "    team_id: T0CUSTY\n", "", "customers[1].team_id: missing; it is the customer's own Slack workspace id"},
-		{"customer team_id missing, no users listed", "    team_id: T0CUSTY\n    users:\n      - {id: U0DAVE, name: dave}\n", "", "customers[1].team_id: missing"},
-		{"customer enterprise_id", "    team_id: T0CUSTY\n", "    team_id: T0CUSTY\n    enterprise_id: grid\n", `customers[1].enterprise_id: "grid" is not a Slack Enterprise Grid id`},
-		{"slack enterprise_id", "team_id: T0DEVOPS                 # the DevOps team's own workspace", "team_id: T0DEVOPS\n  enterprise_id: E0", `slack.enterprise_id: "E0" is not a Slack Enterprise Grid id`},
-		{"duplicate env", "      - name: staging", "      - name: prod", `customers[0].environments[1].name: "prod" appears twice`},
-		{"product check typo", `{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal"}`,
-			`{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal", check: jumphost}`,
+		{"customer team_id missing", del("customers[1].team_id"), "customers[1].team_id: missing; it is the customer's own Slack workspace id"},
+		{"customer team_id missing, no users listed", func(b *configtest.Builder) { b.Delete("customers[1].team_id").Delete("customers[1].users") }, "customers[1].team_id: missing"},
+		{"customer enterprise_id", set("customers[1].enterprise_id", "grid"), `customers[1].enterprise_id: "grid" is not a Slack Enterprise Grid id`},
+		{"slack enterprise_id", set("slack.enterprise_id", "E0"), `slack.enterprise_id: "E0" is not a Slack Enterprise Grid id`},
+		{"duplicate env", set("customers[0].environments[1].name", "prod"), `customers[0].environments[1].name: "prod" appears twice`},
+		{"product check typo", set("customers[0].environments[0].products[1].check", "jumphost"),
 			`customers[0].environments[0].products[1].check: "jumphost" is neither bot nor bastion`},
-		{"url_output without provision", `{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal"}`,
-			`{name: Developer Portal, url_output: PortalUrl}`,
-			"customers[0].environments[0].products[1].url_output: needs the environment's provision block"},
-		{"product without url", `{name: Developer Portal, url: "https://apim.customer-x.example.net/devportal"}`,
-			`{name: Developer Portal}`,
+		{"url_output without provision", func(b *configtest.Builder) {
+			b.Delete("customers[0].environments[0].products[1].url").Set("customers[0].environments[0].products[1].url_output", "PortalUrl")
+		}, "customers[0].environments[0].products[1].url_output: needs the environment's provision block"},
+		{"product without url", del("customers[0].environments[0].products[1].url"),
 			"customers[0].environments[0].products[1].url: missing; it is the address the customer opens the product at (or give url_output"},
 	})
 }
 
 // edit is a change to the example configuration and the error it must
 // cause: the exact key and why.
-type edit struct{ name, old, new, want string }
+type edit struct {
+	name   string
+	change func(*configtest.Builder)
+	want   string
+}
+
+func set(path string, v any) func(*configtest.Builder) {
+	return func(b *configtest.Builder) { b.Set(path, v) }
+}
+
+func del(path string) func(*configtest.Builder) {
+	return func(b *configtest.Builder) { b.Delete(path) }
+}
+
+func rename(path, key string) func(*configtest.Builder) {
+	return func(b *configtest.Builder) { b.Rename(path, key) }
+}
 
 // expectInvalid applies each edit to examples/mcloud.yaml on its own and
 // checks the configuration is refused with the wanted error.
 func expectInvalid(t *testing.T, edits []edit) {
 	t.Helper()
-	base, err := os.ReadFile("../examples/mcloud.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tt := range edits {
 		t.Run(tt.name, func(t *testing.T) {
-			if !strings.Contains(string(base), tt.old) {
-				t.Fatalf("example no longer contains %q", tt.old)
-			}
-			_, err := config.Parse([]byte(strings.Replace(string(base), tt.old, tt.new, 1)))
+			b := configtest.Example(t)
+			tt.change(b)
+			_, err := b.Parse()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v\nwant it to contain %q", err, tt.want)
 			}

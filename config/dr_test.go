@@ -19,12 +19,12 @@ func TestDRTargets(t *testing.T) {
 
 // Each bad dr key is named with what is wrong.
 func TestDRConfigProblemsNamed(t *testing.T) {
-	const rec = "- {env: prod, zone_id: Z0CUSTXPUBLIC, name: apim.customer-x.example.net, host: x-prod-apim-1}"
+	const rec = "customers[0].dr.records[0]"
 	expectInvalid(t, []edit{
-		{"unknown env", rec, "- {env: qa, zone_id: Z1, name: a.example.net, host: bastion}", `customers[0].dr.records[0].env: "qa" is not an environment of customer-x`},
-		{"no host", rec, "- {env: prod, zone_id: Z1, name: a.example.net}", `customers[0].dr.records[0].host: name a host of the environment, or "bastion"`},
-		{"no zone", rec, "- {env: prod, name: a.example.net, host: bastion}", `customers[0].dr.records[0].zone_id: the Route 53 hosted zone id is required`},
-		{"bad name", rec, "- {env: prod, zone_id: Z1, name: not a name, host: bastion}", `customers[0].dr.records[0].name: "not a name" is not a DNS name`},
-		{"tiny rto", "rto_target: 1h ", "rto_target: 10s ", `customers[0].dr.rto_target: 10s is shorter than a minute`},
+		{"unknown env", set(rec+".env", "qa"), `customers[0].dr.records[0].env: "qa" is not an environment of customer-x`},
+		{"no host", del(rec + ".host"), `customers[0].dr.records[0].host: name a host of the environment, or "bastion"`},
+		{"no zone", del(rec + ".zone_id"), `customers[0].dr.records[0].zone_id: the Route 53 hosted zone id is required`},
+		{"bad name", set(rec+".name", "not a name"), `customers[0].dr.records[0].name: "not a name" is not a DNS name`},
+		{"tiny rto", set("customers[0].dr.rto_target", "10s"), `customers[0].dr.rto_target: 10s is shorter than a minute`},
 	})
 }

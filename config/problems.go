@@ -30,11 +30,15 @@ type position struct{ line, column int }
 // together with what Check found, in file order, each at its key's line or,
 // for a missing key, at the line of the mapping it belongs in. A problem
 // with a key that could not be read at all is dropped: that key's own
-// problem says what is wrong with it.
+// problem says what is wrong with it. A problem with a value filled from a
+// default is reported at the default.
 func (c *Config) Problems(found []Problem, more ...string) []Problem {
 	out := slices.Clone(found)
 	for _, s := range more {
 		path, msg, _ := strings.Cut(s, ": ")
+		if from, ok := c.origin[path]; ok {
+			path = from // a default's problem is the default's, wherever it reached
+		}
 		if c.unreadable(path) {
 			continue
 		}
@@ -54,7 +58,14 @@ func (c *Config) Problems(found []Problem, more ...string) []Problem {
 		}
 		return a.Column - b.Column
 	})
-	return slices.CompactFunc(out, func(a, b Problem) bool { return a == b })
+	// A default that is wrong in every environment it reaches is one
+	// problem, not one per environment.
+	seen := map[Problem]bool{}
+	return slices.DeleteFunc(out, func(p Problem) bool {
+		dup := seen[p]
+		seen[p] = true
+		return dup
+	})
 }
 
 // locate is where path is in the file, or where its nearest enclosing key

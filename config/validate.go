@@ -57,6 +57,7 @@ func (c *Config) validate() []string {
 	c.validateApprovals(approvers, bad)
 	c.validateJobs(bad)
 	c.validateAlerts(bad)
+	c.validateDefaults(bad)
 	if len(c.Customers) == 0 {
 		bad("customers", "missing; list at least one customer")
 	}
@@ -349,10 +350,20 @@ func checkRegion(path, region string, bad complain) bool {
 	return false
 }
 
-// checkURL checks that u is an http(s) URL with a host.
-func checkURL(path, u string, bad complain) {
+// HTTPURL checks that u is an http(s) URL with a host, as every URL the
+// bot calls must be (Slack's API, AWS endpoints, health URLs, monitoring
+// APIs); the error is one sentence for whoever wrote u.
+func HTTPURL(u string) error {
 	if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-		bad(path, "%q is not an http(s) URL", u)
+		return fmt.Errorf("%q is not an http(s) URL", u)
+	}
+	return nil
+}
+
+// checkURL reports the key at path unless it is an http(s) URL.
+func checkURL(path, u string, bad complain) {
+	if err := HTTPURL(u); err != nil {
+		bad(path, "%s", err)
 	}
 }
 

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,8 +33,8 @@ func (c *Config) validateAlerts(bad complain) {
 		if s.API == "" {
 			continue
 		}
-		if u, err := url.Parse(s.API); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("alerts."+name+".api", "%q is not an http(s) URL like https://host:port", s.API)
+		if err := HTTPURL(s.API); err != nil {
+			bad("alerts."+name+".api", "%s like https://host:port", err)
 		}
 	}
 }

@@ -5,38 +5,46 @@ import (
 	"time"
 
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/config/configtest"
 )
 
-// The ssh and patch keys are refused with the exact key and why.
+// The ssh and patch keys are refused with the exact key and why. A bad
+// value written in defaults.patch is named there; one written in an
+// environment's or a customer's patch, there.
 func TestInvalidSSHKeysNameTheKey(t *testing.T) {
-	// Edits start from customer-x's prod patch settings, the first in the file.
-	const apply = `apply: "mcloud-patch apply {service} {patch}"`
+	const prod = "customers[0].environments[0]"
 	expectInvalid(t, []edit{
-		{"placeholder typo", apply, `apply: "mcloud-patch apply {servise} {patch}"`,
+		{"placeholder typo", set("defaults.patch.apply", "mcloud-patch apply {servise} {patch}"),
+			"defaults.patch.apply: unknown placeholder {servise}; commands may use {patch}, {service}, {host}"},
+		{"placeholder typo in an environment", set(prod+".patch.apply", "mcloud-patch apply {servise} {patch}"),
 			"customers[0].environments[0].patch.apply: unknown placeholder {servise}; commands may use {patch}, {service}, {host}"},
-		{"file without source", apply, `apply: "unzip {file}"`,
-			"customers[0].environments[0].patch.apply: unknown placeholder {file} ({file} needs patch.source)"},
-		{"source unused", apply, apply + "\n          source: /srv/patches/{patch}.zip",
-			"customers[0].environments[0].patch.apply: does not use {file}, so the file copied from patch.source would be ignored"},
-		{"relative source", apply, `apply: "unzip {file}"` + "\n          source: patches/{patch}.zip",
-			`customers[0].environments[0].patch.source: "patches/{patch}.zip" must be an absolute path`},
-		{"no apply", "          " + apply + "\n", "",
-			"customers[0].environments[0].patch.apply: missing"},
-		{"no rollback", `rollback: "systemctl stop {service}; mcloud-patch revert {service} {patch} && systemctl start {service}"`, `health_check: "true"`,
+		{"file without source", set("defaults.patch.apply", "unzip {file}"),
+			"defaults.patch.apply: unknown placeholder {file} ({file} needs patch.source)"},
+		{"source unused", set(prod+".patch.source", "/srv/patches/{patch}.zip"),
+			"defaults.patch.apply: does not use {file}, so the file copied from patch.source would be ignored"},
+		{"relative source", func(b *configtest.Builder) {
+			b.Set(prod+".patch.apply", "unzip {file}").Set(prod+".patch.source", "patches/{patch}.zip")
+		}, `customers[0].environments[0].patch.source: "patches/{patch}.zip" must be an absolute path`},
+		{"no apply", del("defaults.patch.apply"), "customers[0].environments[0].patch.apply: missing"},
+		{"no rollback", del("defaults.patch.rollback"),
 			"customers[0].environments[0].patch.rollback: missing; a host whose patch fails is rolled back with it"},
-		{"retries", "health_retries: 2", "health_retries: 1000",
-			"customers[0].environments[0].patch.health_retries: must be between 0 and 100, not 1000"},
-		{"interval", "health_interval: 3s", "health_interval: 1h",
-			"customers[0].environments[0].patch.health_interval: must be at most 10m0s, not 1h0m0s"},
-		{"service needed", "{name: x-prod-apim-2, address: 10.10.1.12, product: wso2am, service: wso2am,", "{name: x-prod-apim-2, address: 10.10.1.12, product: wso2am,",
+		{"retries", set("defaults.patch.health_retries", 1000), "defaults.patch.health_retries: must be between 0 and 100, not 1000"},
+		{"retries of a customer", set("customers[1].patch.health_retries", 1000), "customers[1].patch.health_retries: must be between 0 and 100, not 1000"},
+		{"retries of an environment", set(prod+".patch.health_retries", 1000), "customers[0].environments[0].patch.health_retries: must be between 0 and 100, not 1000"},
+		{"interval", set("defaults.patch.health_interval", "1h"), "defaults.patch.health_interval: must be at most 10m0s, not 1h0m0s"},
+		{"service needed", del("defaults.products.wso2am.service"),
 			"customers[0].environments[0].hosts[1].service: missing; the patch commands of prod use {service}"},
-		{"host user", "{name: y-dev-is-1, address: 10.40.1.11,", "{name: y-dev-is-1, user: Root!, address: 10.40.1.11,",
+		{"host user", set("customers[1].environments[1].hosts[0].user", "Root!"),
 			`customers[1].environments[1].hosts[0].user: "Root!" is not a login name`},
-		{"truncated key", "AAAAC3NzaC1lZDI1NTE5AAAAIHq1aVzR2m0pYc6bX8bYF1tJ9C3m1rjJ6lH6lO8lXbQX", "AAAAC3NzaC1lZDI1NTE5AAAAIHq1aVzR2m0pYc6bX8bYF1tJ9C3m1rjJ6lH6lO8",
+		{"truncated key", set("customers[0].bastion.host_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq1aVzR2m0pYc6bX8bYF1tJ9C3m1rjJ6lH6lO8"),
 			"customers[0].bastion.host_key: is not an SSH public key: its ssh-ed25519 key data does not decode (cut short when pasted?)"},
-		{"parallelism", "jobs:", "ssh: {parallelism: 500}\njobs:", "ssh.parallelism: must be between 1 and 200 (0 means 10), not 500"},
-		{"handshake", "jobs:", "ssh: {handshake_timeout: 1h}\njobs:", "ssh.handshake_timeout: must be at most 5m0s, not 1h0m0s"},
-		{"passphrase without key", "jobs:", "ssh: {passphrase: \"${MCLOUD_SSH_PASSPHRASE}\"}\njobs:", "ssh.passphrase: is set but ssh.key_file is not"},
+		{"parallelism", set("ssh.parallelism", 500), "ssh.parallelism: must be between 1 and 200 (0 means 10), not 500"},
+		{"handshake", set("ssh.handshake_timeout", "1h"), "ssh.handshake_timeout: must be at most 5m0s, not 1h0m0s"},
+		{"passphrase without key", set("ssh.passphrase", "${MCLOUD_SSH_PASSPHRASE}"), "ssh.passphrase: is set but ssh.key_file is not"},
+		{"health URL default", set("defaults.products.wso2is.health_url", "localhost:9443"),
+			`defaults.products.wso2is.health_url: "localhost:9443" is not an http(s) URL`},
+		{"product default no host uses", set("defaults.products.wso2amm", map[string]any{"service": "wso2am"}),
+			`defaults.products.wso2amm: no host has product "wso2amm"; did you mean wso2am?`},
 	})
 }
 

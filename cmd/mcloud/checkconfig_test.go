@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mcloud/mcloud/config/configtest"
 )
 
 func writeConfig(t *testing.T, edit func(string) string) string {
@@ -31,7 +33,7 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestCheckConfigNamesTheBadKey(t *testing.T) {
-	path := writeConfig(t, func(s string) string { return strings.Replace(s, "dr_region: us-west-2", "dr_region: us-wst-2", 1) })
+	path := configtest.Example(t).Set("customers[1].aws.dr_region", "us-wst-2").Write()
 	code, _, stderr := run(t, "serve", "--check-config", "-c", path)
 	if code != 1 || !strings.Contains(stderr, `customers[1].aws.dr_region: unknown region "us-wst-2"`) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
@@ -39,9 +41,7 @@ func TestCheckConfigNamesTheBadKey(t *testing.T) {
 }
 
 func TestCheckConfigUnknownApprovalRule(t *testing.T) {
-	path := writeConfig(t, func(s string) string {
-		return strings.Replace(s, "echo: {devops: 1, customer: 1}", "echo: {devops: 1, customer: 1}\n    ech0: {devops: 1}", 1)
-	})
+	path := configtest.Example(t).Set("approvals.rules.ech0", map[string]int{"devops": 1}).Write()
 	code, _, stderr := run(t, "serve", "--check-config", "-c", path)
 	if code != 1 || !strings.Contains(stderr, "approvals.rules.ech0: unknown command; commands that take approval:") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
@@ -99,24 +99,16 @@ func TestCheckConfigReportsEveryMistake(t *testing.T) {
 	for _, v := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "CUSTOMER_X_EXTERNAL_ID", "CUSTOMER_Y_EXTERNAL_ID"} {
 		t.Setenv(v, "")
 	}
-	path := writeConfig(t, func(s string) string {
-		for _, e := range [][2]string{
-			{"signing_secret: ${SLACK_SIGNING_SECRET}", "signing_secret: 8f14e45fceea167a5a36dedd4bea2543"},
-			{"echo: {devops: 1, customer: 1}", "echo: {devops: 1, customer: 1}\n    ech0: {devops: 1}"},
-			{"  workers: 10\n", "  workers: 10\n  workers: 20\n"},
-			{"    retention_months: 3 ", "    retention_month: 3 "},
-			{"dr_region: us-west-2", "dr_region: us-wst-2"},
-			{"      exports: customer-y-exports\n", "      exports: customer-y-exports\n    retention_months: 0\n"},
-			{"AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gXrE1fH7oK3dW9sL4vB6mA2uQ8cYtR", "AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gX"},
-			{"      - name: dev\n        hosts:\n          - {name: y-dev-is-1, address: 10.40.1.11, product: wso2is, service: wso2is}\n", "      - name: dev\n"},
-		} {
-			if !strings.Contains(s, e[0]) {
-				t.Fatalf("the example no longer contains %q", e[0])
-			}
-			s = strings.Replace(s, e[0], e[1], 1)
-		}
-		return s
-	})
+	path := configtest.Example(t).
+		Set("slack.signing_secret", "8f14e45fceea167a5a36dedd4bea2543").
+		Set("approvals.rules.ech0", map[string]int{"devops": 1}).
+		Repeat("jobs.workers", 20).
+		Rename("customers[0].retention_months", "retention_month").
+		Set("customers[1].aws.dr_region", "us-wst-2").
+		Set("customers[1].bastion.host_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5yTqKc0Zp8N2gX").
+		Delete("customers[1].environments[1].hosts").
+		Set("customers[1].retention_months", 0). // added last in customer-y, so reported last
+		Write()
 	code, stdout, stderr := run(t, "serve", "--check-config", "-c", path)
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n")[1:] {
@@ -132,9 +124,9 @@ func TestCheckConfigReportsEveryMistake(t *testing.T) {
 		"customers[0].retention_month: unknown key; did you mean retention_months?",
 		"customers[1].aws.external_id: environment variable CUSTOMER_Y_EXTERNAL_ID is not set",
 		`customers[1].aws.dr_region: unknown region "us-wst-2"; did you mean us-west-2?`,
-		"customers[1].retention_months: must be between 1 and 120, not 0",
 		"customers[1].bastion.host_key: is not an SSH public key: its ssh-ed25519 key data does not decode",
 		"customers[1].environments[1].hosts: missing; an environment needs at least one host",
+		"customers[1].retention_months: must be between 1 and 120, not 0",
 	}
 	ok := code == 1 && len(lines) == len(want) && strings.HasPrefix(stderr, "mcloud: "+path+" has 12 problems:\n  line ")
 	for i := 0; ok && i < len(want); i++ {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -46,8 +45,8 @@ func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Lo
 	}
 	endpoint := cfg.AWS.Endpoint
 	if v := os.Getenv("MCLOUD_AWS_ENDPOINT"); v != "" {
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, nil, fmt.Errorf("MCLOUD_AWS_ENDPOINT: %q is not an http(s) URL", v)
+		if err := config.HTTPURL(v); err != nil {
+			return nil, nil, fmt.Errorf("MCLOUD_AWS_ENDPOINT: %w", err)
 		}
 		endpoint = v
 	}
