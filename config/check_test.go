@@ -84,6 +84,12 @@ func TestCheckReportsEachKeyOnce(t *testing.T) {
 		"defaults.patch.health_interval: must be at most 10m0s, not 1h0m0s")
 	expectProblems(t, set("defaults.patch.health_interval", "soon"),
 		"defaults.patch.health_interval: not a duration")
+	// Two problems with one default, in each of four environments: each
+	// reported once (not alternating, one pair per environment).
+	expectProblems(t, set("defaults.patch.source", "patches/{host}.zip"),
+		"defaults.patch.apply: does not use {file}",
+		`defaults.patch.source: "patches/{host}.zip" must be an absolute path`,
+		"defaults.patch.source: may only use {patch}")
 	expectProblems(t, set("defaults.products.wso2am.health_url", "127.0.0.1:9443"),
 		`defaults.products.wso2am.health_url: "127.0.0.1:9443" is not an http(s) URL`)
 }
