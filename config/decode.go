@@ -63,57 +63,11 @@ func (d *decoder) walk(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			d.invalid(n, path, "must be a mapping of keys")
-			return
-		}
-		fields := map[string]int{}
-		var names []string
-		for i := 0; i < v.NumField(); i++ {
-			tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
-			if tag != "" && tag != "-" {
-				fields[tag] = i
-				names = append(names, tag)
-			}
-		}
-		d.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
-			idx, ok := fields[key.Value]
-			if !ok {
-				if near := suggest.Nearest(key.Value, names); near != "" {
-					d.bad(key, join(path, key.Value), "unknown key; did you mean %s?", near)
-					// "near: missing" would only repeat this.
-					d.broken[join(path, near)] = true
-				} else {
-					d.bad(key, join(path, key.Value), "unknown key; known keys here: %s", strings.Join(names, ", "))
-				}
-				return
-			}
-			d.walk(val, v.Field(idx), join(path, key.Value))
-		})
+		d.walkStruct(n, v, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.invalid(n, path, "must be a list")
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, item := range n.Content {
-			ip := fmt.Sprintf("%s[%d]", path, i)
-			d.positions[ip] = position{item.Line, item.Column}
-			d.walk(item, s.Index(i), ip)
-		}
-		v.Set(s)
+		d.walkSlice(n, v, path)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.invalid(n, path, "must be a mapping of keys")
-			return
-		}
-		m := reflect.MakeMap(v.Type())
-		d.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
-			elem := reflect.New(v.Type().Elem()).Elem()
-			d.walk(val, elem, join(path, key.Value))
-			m.SetMapIndex(reflect.ValueOf(key.Value), elem)
-		})
-		v.Set(m)
+		d.walkMap(n, v, path)
 	default:
 		if n.Kind != yaml.ScalarNode {
 			d.invalid(n, path, "must be a single value")
@@ -123,6 +77,65 @@ func (d *decoder) walk(n *yaml.Node, v reflect.Value, path string) {
 			d.invalid(n, path, "must be a %s, not %q", kindName(v.Kind()), n.Value)
 		}
 	}
+}
+
+// walkStruct fills a struct from a mapping by the fields' yaml keys; an
+// unknown key is reported with the known key it is nearest to.
+func (d *decoder) walkStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.invalid(n, path, "must be a mapping of keys")
+		return
+	}
+	fields := map[string]int{}
+	var names []string
+	for i := 0; i < v.NumField(); i++ {
+		if tag := yamlKey(v.Type().Field(i)); tag != "" && tag != "-" {
+			fields[tag] = i
+			names = append(names, tag)
+		}
+	}
+	d.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
+		idx, ok := fields[key.Value]
+		if !ok {
+			if near := suggest.Nearest(key.Value, names); near != "" {
+				d.bad(key, join(path, key.Value), "unknown key; did you mean %s?", near)
+				// "near: missing" would only repeat this.
+				d.broken[join(path, near)] = true
+			} else {
+				d.bad(key, join(path, key.Value), "unknown key; known keys here: %s", strings.Join(names, ", "))
+			}
+			return
+		}
+		d.walk(val, v.Field(idx), join(path, key.Value))
+	})
+}
+
+func (d *decoder) walkSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.invalid(n, path, "must be a list")
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		ip := fmt.Sprintf("%s[%d]", path, i)
+		d.positions[ip] = position{item.Line, item.Column}
+		d.walk(item, s.Index(i), ip)
+	}
+	v.Set(s)
+}
+
+func (d *decoder) walkMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.invalid(n, path, "must be a mapping of keys")
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	d.mapping(n, path, func(key *yaml.Node, val *yaml.Node) {
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.walk(val, elem, join(path, key.Value))
+		m.SetMapIndex(reflect.ValueOf(key.Value), elem)
+	})
+	v.Set(m)
 }
 
 // mapping calls each for every key of n once: a key written twice in one

@@ -169,6 +169,27 @@ func validateProvision(ep string, cu Customer, env Environment, teamCIDRs bool, 
 	if !teamCIDRs && !cu.Bastion.External {
 		bad(ep, "needs team.cidrs: the bastion takes SSH only from the team's networks")
 	}
+	validateNetwork(ep, cu.AWS.Region, pv, bad)
+	if pv.DNSZone != "" && !domainRE.MatchString(pv.DNSZone) {
+		bad(ep+".dns_zone", "%q is not a DNS name like staging.customer-x.internal", pv.DNSZone)
+	}
+	if pv.SESDomain != "" && !domainRE.MatchString(pv.SESDomain) {
+		bad(ep+".ses_domain", "%q is not a domain like mail.customer-x.com", pv.SESDomain)
+	}
+	for k, s := range pv.MonitoringCIDRs {
+		checkCIDR(fmt.Sprintf("%s.monitoring_cidrs[%d]", ep, k), s, bad)
+	}
+	validatePorts(ep, pv.Ports, bad)
+	checkMachine(ep+".bastion", pv.Bastion, bad)
+	checkMachine(ep+".hosts", pv.Hosts, bad)
+	for k, h := range env.Hosts {
+		checkMachine(fmt.Sprintf("%s.hosts[%d]", strings.TrimSuffix(ep, ".provision"), k), h.Machine(), bad)
+	}
+}
+
+// validateNetwork checks the VPC's range and the zones it spans, which
+// must be in the customer's region.
+func validateNetwork(ep, region string, pv *Provision, bad complain) {
 	pfx, err := netip.ParsePrefix(pv.VPCCIDR)
 	switch {
 	case err != nil || !pfx.Addr().Is4():
@@ -189,23 +210,18 @@ func validateProvision(ep string, cu Customer, env Environment, teamCIDRs bool, 
 		switch {
 		case !azRE.MatchString(az):
 			bad(fmt.Sprintf("%s.azs[%d]", ep, k), "%q is not an availability zone like eu-west-1a", az)
-		case cu.AWS.Region != "" && !strings.HasPrefix(az, cu.AWS.Region):
-			bad(fmt.Sprintf("%s.azs[%d]", ep, k), "%q is not in the customer's region %s", az, cu.AWS.Region)
+		case region != "" && !strings.HasPrefix(az, region):
+			bad(fmt.Sprintf("%s.azs[%d]", ep, k), "%q is not in the customer's region %s", az, region)
 		case seen[az]:
 			bad(fmt.Sprintf("%s.azs[%d]", ep, k), "%q appears twice", az)
 		}
 		seen[az] = true
 	}
-	if pv.DNSZone != "" && !domainRE.MatchString(pv.DNSZone) {
-		bad(ep+".dns_zone", "%q is not a DNS name like staging.customer-x.internal", pv.DNSZone)
-	}
-	if pv.SESDomain != "" && !domainRE.MatchString(pv.SESDomain) {
-		bad(ep+".ses_domain", "%q is not a domain like mail.customer-x.com", pv.SESDomain)
-	}
-	for k, s := range pv.MonitoringCIDRs {
-		checkCIDR(fmt.Sprintf("%s.monitoring_cidrs[%d]", ep, k), s, bad)
-	}
-	for k, r := range pv.Ports {
+}
+
+// validatePorts checks the product ports the hosts accept and from where.
+func validatePorts(ep string, ports []PortRule, bad complain) {
+	for k, r := range ports {
 		rp := fmt.Sprintf("%s.ports[%d]", ep, k)
 		if r.Port < 1 || r.Port > 65535 || r.Port == 22 {
 			bad(rp+".port", "%d is not a product port (1-65535, not 22: SSH comes from the bastion only)", r.Port)
@@ -216,11 +232,6 @@ func validateProvision(ep string, cu Customer, env Environment, teamCIDRs bool, 
 		for m, s := range r.Sources {
 			checkCIDR(fmt.Sprintf("%s.sources[%d]", rp, m), s, bad)
 		}
-	}
-	checkMachine(ep+".bastion", pv.Bastion, bad)
-	checkMachine(ep+".hosts", pv.Hosts, bad)
-	for k, h := range env.Hosts {
-		checkMachine(fmt.Sprintf("%s.hosts[%d]", strings.TrimSuffix(ep, ".provision"), k), h.Machine(), bad)
 	}
 }
 

@@ -164,7 +164,7 @@ func (c *Config) validateSSHOps() []string {
 	return p
 }
 
-func validatePatch(ep string, env Environment, bad func(string, string, ...any)) {
+func validatePatch(ep string, env Environment, bad complain) {
 	pt := env.Patch
 	if !pt.Configured() {
 		return
@@ -193,11 +193,25 @@ func validatePatch(ep string, env Environment, bad func(string, string, ...any))
 	if pt.HealthInterval.Std() > maxHealthInterval {
 		bad(pp+".health_interval", "must be at most %s, not %s", maxHealthInterval, pt.HealthInterval.Std())
 	}
+	usesService := checkPatchCommands(pp, pt, bad)
+	for k, h := range env.Hosts {
+		if h.Service != "" {
+			continue
+		}
+		probe, _ := pt.HealthProbe(h)
+		if usesService || strings.Contains(probe, "{service}") {
+			bad(fmt.Sprintf("%s.hosts[%d].service", ep, k), "missing; the patch commands of %s use {service}", env.Name)
+		}
+	}
+}
+
+// checkPatchCommands reports placeholders the commands may not use
+// ({file} only with source) and whether any command uses {service}.
+func checkPatchCommands(pp string, pt Patch, bad complain) (usesService bool) {
 	allowed := PatchPlaceholders
 	if pt.Source == "" {
 		allowed = slices.DeleteFunc(slices.Clone(allowed), func(s string) bool { return s == "{file}" })
 	}
-	usesService := false
 	for _, cmd := range []struct{ key, text string }{
 		{"pre_check", pt.PreCheck}, {"stop", pt.StopCommand()}, {"apply", pt.Apply},
 		{"start", pt.StartCommand()}, {"health_check", pt.HealthCheck}, {"rollback", pt.Rollback},
@@ -211,15 +225,7 @@ func validatePatch(ep string, env Environment, bad func(string, string, ...any))
 		}
 		usesService = usesService || strings.Contains(cmd.text, "{service}")
 	}
-	for k, h := range env.Hosts {
-		if h.Service != "" {
-			continue
-		}
-		probe, _ := pt.HealthProbe(h)
-		if usesService || strings.Contains(probe, "{service}") {
-			bad(fmt.Sprintf("%s.hosts[%d].service", ep, k), "missing; the patch commands of %s use {service}", env.Name)
-		}
-	}
+	return usesService
 }
 
 // placeholders returns the first {word} in cmd that is not allowed, or "".
