@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/config/configtest"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/pgtest"
 	"github.com/mcloud/mcloud/internal/storetest"
@@ -124,19 +125,7 @@ func restart(t *testing.T, bin string, args, env []string, input string) (string
 // over after 2 s instead of an hour.
 func fastRescueConfig(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile("../../examples/mcloud.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(data), "rescue_after: 1h", "rescue_after: 2s", 1)
-	if text == string(data) {
-		t.Fatal("example config no longer sets jobs.rescue_after: 1h")
-	}
-	path := filepath.Join(t.TempDir(), "mcloud.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return configtest.Example(t).Set("jobs.rescue_after", "2s").Write()
 }
 
 // TestKill9MidJobResumes kills the process with SIGKILL while a job is

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcloud/mcloud/config/configtest"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/pgtest"
 )
@@ -19,27 +20,12 @@ import (
 // report, every 2 s, and a fast rescue of jobs a killed replica held.
 func scheduleConfig(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile("../../examples/sandbox-schedules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	for _, r := range [][2]string{
-		{`      backup: "@every 10s"` + "\n", ""},
-		{`      report: "@every 10s"`, `      report: "@every 2s"`},
-		{`  digest: "@every 10s"` + "\n", ""},
-		{"rescue_after: 1h", "rescue_after: 2s"},
-	} {
-		if !strings.Contains(text, r[0]) {
-			t.Fatalf("examples/sandbox-schedules.yaml no longer contains %q", r[0])
-		}
-		text = strings.Replace(text, r[0], r[1], 1)
-	}
-	path := filepath.Join(t.TempDir(), "mcloud.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return configtest.FromFile(t, "../../examples/sandbox-schedules.yaml").
+		Delete("customers[0].schedules.backup").
+		Set("customers[0].schedules.report", "@every 2s").
+		Delete("scheduler.digest").
+		Set("jobs.rescue_after", "2s").
+		Write()
 }
 
 // replica is one running mcloud process; its input stays open until stop.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcloud/mcloud/bot/slackfake"
+	"github.com/mcloud/mcloud/config/configtest"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
@@ -80,9 +81,7 @@ func get(t *testing.T, u string) (int, string) {
 // envelope; with a token Slack refuses it stays alive but not ready.
 func TestServeSocketMode(t *testing.T) {
 	ws := slackfake.New(t)
-	cfg := writeConfig(t, func(s string) string {
-		return strings.Replace(s, "slack:\n", "slack:\n  api_url: "+ws.APIURL()+"\n", 1)
-	})
+	cfg := configtest.Example(t).Set("slack.api_url", ws.APIURL()).Write()
 	t.Setenv("SLACK_BOT_TOKEN", slackfake.BotToken)
 	t.Setenv("SLACK_SIGNING_SECRET", "unused-in-socket-mode")
 	t.Setenv("CUSTOMER_X_EXTERNAL_ID", "x")
@@ -141,18 +140,15 @@ func TestServeCheckConfigSlackMode(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Slack over Socket Mode") {
 		t.Fatalf("exit %d: %s", code, stdout)
 	}
-	httpMode := writeConfig(t, func(s string) string { return strings.Replace(s, "slack:\n", "slack:\n  mode: http\n", 1) })
+	httpMode := configtest.Example(t).Set("slack.mode", "http").Write()
 	if code, stdout, _ := run(t, "serve", "--check-config", "-c", httpMode); code != 0 || !strings.Contains(stdout, "Slack over HTTP") {
 		t.Fatalf("exit %d: %s", code, stdout)
 	}
-	bad := writeConfig(t, func(s string) string { return strings.Replace(s, "slack:\n", "slack:\n  mode: carrier-pigeon\n", 1) })
+	bad := configtest.Example(t).Set("slack.mode", "carrier-pigeon").Write()
 	if code, _, stderr := run(t, "serve", "--check-config", "-c", bad); code != 1 || !strings.Contains(stderr, `slack.mode: must be "socket" or "http", not "carrier-pigeon"`) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	noSecret := writeConfig(t, func(s string) string {
-		s = strings.Replace(s, "  signing_secret: ${SLACK_SIGNING_SECRET}\n", "", 1)
-		return strings.Replace(s, "slack:\n", "slack:\n  mode: http\n", 1)
-	})
+	noSecret := configtest.Example(t).Delete("slack.signing_secret").Set("slack.mode", "http").Write()
 	if code, _, stderr := run(t, "serve", "--check-config", "-c", noSecret); code != 1 || !strings.Contains(stderr, "slack.signing_secret: missing; HTTP mode verifies") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
