@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/bot/slackfake"
+	"github.com/mcloud/mcloud/config/configtest"
 	"github.com/mcloud/mcloud/integrations/aws/awsemu"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/pgtest"
@@ -39,20 +40,13 @@ func TestThreeServeReplicasPostEachReportOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := writeConfig(t, func(s string) string {
-		for _, r := range [][2]string{
-			{"  app_token: ${SLACK_APP_TOKEN}     # set it to use Socket Mode (no public URL)\n", "  api_url: " + ws.APIURL() + "\n"},
-			{"rescue_after: 1h", "rescue_after: 2s"},
-			{"    schedules:\n      backup: \"0 2 * * *\"\n      report: \"0 7 * * *\"", "    schedules:\n      report: \"@every 2s\""},
-			{"    schedules:\n      backup: \"30 1 * * *\"\n      report: \"0 8 * * 1-5\"", "    schedules: {}"},
-		} {
-			if !strings.Contains(s, r[0]) {
-				t.Fatalf("the example configuration no longer contains %q", r[0])
-			}
-			s = strings.Replace(s, r[0], r[1], 1)
-		}
-		return s
-	})
+	cfg := configtest.Example(t).
+		Delete("slack.app_token").
+		Set("slack.api_url", ws.APIURL()).
+		Set("jobs.rescue_after", "2s").
+		Set("customers[customer-x].schedules", map[string]string{"report": "@every 2s"}).
+		Set("customers[customer-y].schedules", map[string]string{}).
+		Write()
 	env := []string{"MCLOUD_AWS_ENDPOINT=" + emu.URL(), "AWS_ACCESS_KEY_ID=AKIAMCLOUDREPLICAS01", "AWS_SECRET_ACCESS_KEY=replicas-secret",
 		"AWS_REGION=eu-west-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
 	var servers []*server
