@@ -60,15 +60,7 @@ func (s *DB) Post(ctx context.Context, p mcloud.Post) (int64, error) {
 // post queues p through q, so a state change and its announcement can be
 // one transaction: neither happens without the other.
 func (s *DB) post(ctx context.Context, q querier, p mcloud.Post) (int64, error) {
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = s.Now()
-	}
-	id, err := s.insertID(ctx, q, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at) VALUES (?, ?, ?, ?, ?)`,
-		p.ChannelID, p.RequestID, p.JobID, p.Text, ms(p.CreatedAt))
-	if err != nil {
-		return 0, fmt.Errorf("queue message for %s: %w", p.ChannelID, err)
-	}
-	return id, nil
+	return s.queueMessage(ctx, q, OutboxItem{Post: p})
 }
 
 // PendingPosts returns up to limit undelivered messages, oldest first.
@@ -122,8 +114,9 @@ func (s *DB) QueueMessage(ctx context.Context, it OutboxItem) (int64, error) {
 	return s.queueMessage(ctx, s.db, it)
 }
 
-// queueMessage queues it through q, so a delivery's answers and its being
-// done can be one transaction.
+// queueMessage queues it through q, so a change of state and what it says
+// (a delivery's answers, a job's announcement, an alert's message) are one
+// transaction. It is the outbox's only INSERT.
 func (s *DB) queueMessage(ctx context.Context, q querier, it OutboxItem) (int64, error) {
 	if it.CreatedAt.IsZero() {
 		it.CreatedAt = s.Now()
