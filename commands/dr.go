@@ -62,9 +62,16 @@ func drHistoryVerb() *Verb {
 	}
 }
 
-// drAccount is what a rebuild needs of the customer's account.
+// drAccount is what a rebuild needs of the customer's account: the DR
+// copies and the newest archives to rebuild from, the DR region's side of
+// the account, and the DNS records to switch.
 type drAccount interface {
-	AWSAccount
+	dbFinder
+	archiveLister
+	route53Account
+	FindVolumes(ctx context.Context, region string, tags map[string]string) ([]aws.Volume, error)
+	FindSnapshots(ctx context.Context, region string, tags map[string]string) ([]aws.Snapshot, error)
+	NewestDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) (map[string]aws.DBSnapshot, error)
 	InRegion(region string) *aws.Account
 	EnsureDBRestore(ctx context.Context, in aws.DBRestore) (aws.DBInstance, bool, error)
 	DeleteDBInstance(ctx context.Context, region, id string) error
@@ -90,11 +97,7 @@ func (s *Service) drAccount(cu *config.Customer) (drAccount, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, ok := acct.(drAccount)
-	if !ok {
-		return nil, errors.New("the AWS integration cannot rebuild in another region")
-	}
-	return d, nil
+	return acct, nil
 }
 
 func (s *Service) drStore() (drStore, error) {
@@ -1077,10 +1080,7 @@ func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	if err != nil {
 		return mcloud.Plan{}, err
 	}
-	r53, ok := acct.(route53Account)
-	if !ok {
-		return mcloud.Plan{}, errors.New("the AWS integration does not speak Route 53")
-	}
+	var r53 route53Account = acct
 	for _, r := range recs {
 		old, err := currentRecord(ctx, r53, r)
 		if err != nil {
@@ -1144,10 +1144,7 @@ func runFailoverSwitch(ctx context.Context, x *Exec, env *config.Environment, bu
 	if err != nil {
 		return "", err
 	}
-	r53, ok := acct.(route53Account)
-	if !ok {
-		return "", errors.New("the AWS integration does not speak Route 53")
-	}
+	var r53 route53Account = acct
 	sw, err := jobs.StepOf(ctx, x.Run, "switch DNS", func(ctx context.Context) (drSwitch, string, error) {
 		byZone := map[string][]aws.Record{}
 		var zones, lines []string

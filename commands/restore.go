@@ -168,9 +168,24 @@ func (k archiveKind) layout(a restoreArgs) string {
 	return fmt.Sprintf("s3://%s/%s%s/<%s>/%s/", a.bucket, k.root, env, k.source, a.month.Format("2006/01"))
 }
 
+// archiveLister finds archives: restore, links and the backups report.
+type archiveLister interface {
+	ListPrefixes(ctx context.Context, bucket, prefix string) ([]string, error)
+	WalkObjects(ctx context.Context, bucket, prefix string, fn func(aws.Object) error) error
+}
+
+// restoreAccount is what a restore job calls: it finds the month's
+// archives, asks S3 to restore them, watches them, and hands out links.
+type restoreAccount interface {
+	archiveLister
+	HeadMany(ctx context.Context, bucket string, keys []string, concurrency int) ([]aws.Object, []error)
+	RestoreMany(ctx context.Context, bucket string, objs []aws.Object, o aws.RestoreManyOptions) []aws.RestoreResult
+	linkSigner
+}
+
 // sources returns the "<root><env>/<source>/" prefixes the archives live
 // under: of every environment, or of the chosen one.
-func (k archiveKind) sources(ctx context.Context, acct AWSAccount, a restoreArgs) ([]string, error) {
+func (k archiveKind) sources(ctx context.Context, acct archiveLister, a restoreArgs) ([]string, error) {
 	envs := []string{k.root + a.env + "/"}
 	if a.env == "" {
 		var err error
@@ -191,7 +206,7 @@ func (k archiveKind) sources(ctx context.Context, acct AWSAccount, a restoreArgs
 
 // list returns every archive of the month, source by source, paging
 // through each.
-func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) ([]aws.Object, error) {
+func (k archiveKind) list(ctx context.Context, acct archiveLister, a restoreArgs) ([]aws.Object, error) {
 	sources, err := k.sources(ctx, acct, a)
 	if err != nil {
 		return nil, err
@@ -211,7 +226,7 @@ func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) (
 // months returns, oldest first, every month that has archives under the
 // kind's root (or the chosen environment), read from the key layout's
 // year and month levels: a few listings per source, none of the files.
-func (k archiveKind) months(ctx context.Context, acct AWSAccount, a restoreArgs) ([]time.Time, error) {
+func (k archiveKind) months(ctx context.Context, acct archiveLister, a restoreArgs) ([]time.Time, error) {
 	sources, err := k.sources(ctx, acct, a)
 	if err != nil {
 		return nil, err
@@ -448,7 +463,8 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	acct, err := x.svc.account(cu)
+	var acct restoreAccount
+	acct, err = x.svc.account(cu)
 	if err != nil {
 		return "", err
 	}
@@ -536,7 +552,7 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 type restoreRun struct {
 	k        archiveKind
 	x        *Exec
-	acct     AWSAccount
+	acct     restoreAccount
 	a        restoreArgs
 	archived []aws.Object
 	failed   map[string]string            // key -> why its restore request failed
