@@ -87,22 +87,9 @@ func (s *DB) ReleaseChannel(ctx context.Context, l Lease) error {
 // OutboxChannels lists the channels with unsent messages that no other
 // live process is sending.
 func (s *DB) OutboxChannels(ctx context.Context, owner string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT DISTINCT channel_id FROM outbox WHERE sent_at = 0
-		AND channel_id NOT IN (SELECT channel_id FROM slack_leases WHERE until > ? AND owner <> ?) ORDER BY channel_id`),
+	return s.queryStrings(ctx, "list outbox channels", `SELECT DISTINCT channel_id FROM outbox WHERE sent_at = 0
+		AND channel_id NOT IN (SELECT channel_id FROM slack_leases WHERE until > ? AND owner <> ?) ORDER BY channel_id`,
 		ms(s.Now()), owner)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox channels: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var ch string
-		if err := rows.Scan(&ch); err != nil {
-			return nil, fmt.Errorf("scan outbox channel: %w", err)
-		}
-		out = append(out, ch)
-	}
-	return out, rows.Err()
 }
 
 // fenced runs an outbox write that only l's holder may make: the
