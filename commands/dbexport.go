@@ -179,7 +179,7 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 
 	// The wait hands on the finished tasks' identifiers; a resumed job
 	// gets them from the checkpoint instead of waiting again.
-	taskIDs, err := jobs.StepOf(ctx, x.Run, "wait for export", func(ctx context.Context) ([]string, string, error) {
+	taskIDs, err := jobs.StepOf(ctx, x.Attempt, "wait for export", func(ctx context.Context) ([]string, string, error) {
 		tasks, err := waitExports(ctx, x, acct, region, dbs)
 		if err != nil {
 			return nil, "", err

@@ -495,7 +495,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 	// switch may have begun.
 	committed := false
 
-	choice, err := jobs.StepOf(ctx, x.Run, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
+	choice, err := jobs.StepOf(ctx, x.Attempt, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
 		start := now()
 		picks, err := findDRCopies(ctx, x.svc, acct, cu, env)
 		if err != nil {
@@ -530,7 +530,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return text, nil
 	})
 
-	built, err := jobs.StepOf(ctx, x.Run, "build the DR stack", func(ctx context.Context) (drBuilt, string, error) {
+	built, err := jobs.StepOf(ctx, x.Attempt, "build the DR stack", func(ctx context.Context) (drBuilt, string, error) {
 		start := now()
 		body, err := drTemplate(x.svc.cfg, cu, env, choice.Picks, x.Job.ID)
 		if err != nil {
@@ -570,7 +570,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 
-	restores, err := jobs.StepOf(ctx, x.Run, "restore databases", func(ctx context.Context) (drRestores, string, error) {
+	restores, err := jobs.StepOf(ctx, x.Attempt, "restore databases", func(ctx context.Context) (drRestores, string, error) {
 		start := now()
 		var out drRestores
 		for _, p := range choice.Picks {
@@ -595,7 +595,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 
-	restores, err = jobs.StepOf(ctx, x.Run, "wait for databases", func(ctx context.Context) (drRestores, string, error) {
+	restores, err = jobs.StepOf(ctx, x.Attempt, "wait for databases", func(ctx context.Context) (drRestores, string, error) {
 		start := now()
 		out := restores
 		poll := newAWSPoller(x.svc.Deps.AWS.Waits())
@@ -637,7 +637,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 
-	health, err := jobs.StepOf(ctx, x.Run, "health check", func(ctx context.Context) (drHealth, string, error) {
+	health, err := jobs.StepOf(ctx, x.Attempt, "health check", func(ctx context.Context) (drHealth, string, error) {
 		start := now()
 		h := drHealth{Lines: map[string]string{}, Healthy: true}
 		for _, host := range env.Hosts {
@@ -1145,7 +1145,7 @@ func runFailoverSwitch(ctx context.Context, x *Exec, env *config.Environment, bu
 		return "", err
 	}
 	var r53 route53Account = acct
-	sw, err := jobs.StepOf(ctx, x.Run, "switch DNS", func(ctx context.Context) (drSwitch, string, error) {
+	sw, err := jobs.StepOf(ctx, x.Attempt, "switch DNS", func(ctx context.Context) (drSwitch, string, error) {
 		byZone := map[string][]aws.Record{}
 		var zones, lines []string
 		for _, r := range drRecords(cu, env.Name) {

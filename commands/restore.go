@@ -485,10 +485,10 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	// keeps what was already requested from being requested twice. Each
 	// step hands on which files will not be restored and why: a resumed
 	// job gets that from the checkpoint.
-	r := &restoreRun{k: k, x: x, acct: acct, a: a, archived: archived,
+	r := &restoreAttempt{k: k, x: x, acct: acct, a: a, archived: archived,
 		failed: map[string]string{}, states: map[string]aws.RestoreStatus{}}
 	justRequested := false // by this attempt: nothing is ready yet
-	requested, err := jobs.StepOf(ctx, x.Run, "request restores", func(ctx context.Context) (map[string]string, string, error) {
+	requested, err := jobs.StepOf(ctx, x.Attempt, "request restores", func(ctx context.Context) (map[string]string, string, error) {
 		summary, issued, err := r.request(ctx)
 		justRequested = issued > 0
 		return r.failed, summary, err
@@ -498,7 +498,7 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	}
 	maps.Copy(r.failed, requested)
 
-	notRestored, err := jobs.StepOf(ctx, x.Run, "wait for restores", func(ctx context.Context) (map[string]string, string, error) {
+	notRestored, err := jobs.StepOf(ctx, x.Attempt, "wait for restores", func(ctx context.Context) (map[string]string, string, error) {
 		summary, err := r.wait(ctx, justRequested)
 		return r.notRestored(), summary, err
 	})
@@ -546,10 +546,10 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	return summary, nil
 }
 
-// restoreRun is one attempt at a restore job's archived files: what this
+// restoreAttempt is one attempt at a restore job's archived files: what this
 // attempt's restore requests failed with, and which files have settled
 // (restored, or not restored for good). Its methods are the job's steps.
-type restoreRun struct {
+type restoreAttempt struct {
 	k        archiveKind
 	x        *Exec
 	acct     restoreAccount
@@ -562,7 +562,7 @@ type restoreRun struct {
 
 // request asks S3 to restore every archived file that has no restore
 // yet, with bounded concurrency, and reports each failure by file.
-func (r *restoreRun) request(ctx context.Context) (string, int, error) {
+func (r *restoreAttempt) request(ctx context.Context) (string, int, error) {
 	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to request: no file of the month is archived", 0, nil
@@ -606,7 +606,7 @@ func (r *restoreRun) request(ctx context.Context) (string, int, error) {
 // is still restoring. It says once when the restores run past AWS's
 // expected time, and gives up (failing the job, with what was still
 // pending) at giveUpAfter times it.
-func (r *restoreRun) wait(ctx context.Context, justRequested bool) (string, error) {
+func (r *restoreAttempt) wait(ctx context.Context, justRequested bool) (string, error) {
 	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to wait for", nil
@@ -683,7 +683,7 @@ func (r *restoreRun) wait(ctx context.Context, justRequested bool) (string, erro
 
 // notRestored is, once the wait is over, each archived file that was not
 // restored and why ("" when S3 only says no restore is in progress).
-func (r *restoreRun) notRestored() map[string]string {
+func (r *restoreAttempt) notRestored() map[string]string {
 	out := map[string]string{}
 	for key, st := range r.states {
 		if st != aws.RestoreCompleted {
@@ -707,7 +707,7 @@ const maxFailedPolls = 5
 // gone from the listing was deleted meanwhile and is settled as not
 // restored. When the round fails it returns the pending files and the
 // error.
-func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
+func (r *restoreAttempt) poll(ctx context.Context) ([]aws.Object, error) {
 	x, failed, states := r.x, r.failed, r.states
 	todo := map[string]aws.Object{}
 	for _, o := range r.archived {
@@ -757,7 +757,7 @@ func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
 
 // listing lists the month under each source, keyed by file. The sources
 // are read once per attempt: a handful of requests.
-func (r *restoreRun) listing(ctx context.Context) (map[string]aws.Object, error) {
+func (r *restoreAttempt) listing(ctx context.Context) (map[string]aws.Object, error) {
 	if r.prefixes == nil {
 		sources, err := r.k.sources(ctx, r.acct, r.a)
 		if err != nil {
@@ -782,7 +782,7 @@ func (r *restoreRun) listing(ctx context.Context) (map[string]aws.Object, error)
 
 // head settles keys by HeadObject. A file whose check fails stays
 // pending; the round fails only when every check does.
-func (r *restoreRun) head(ctx context.Context, keys []string) error {
+func (r *restoreAttempt) head(ctx context.Context, keys []string) error {
 	x, failed, states := r.x, r.failed, r.states
 	heads, errs := r.acct.HeadMany(ctx, r.a.bucket, keys, 0)
 	if err := ctx.Err(); err != nil {
@@ -814,7 +814,7 @@ func (r *restoreRun) head(ctx context.Context, keys []string) error {
 }
 
 // unsettled returns, in listing order, the files of todo not settled yet.
-func (r *restoreRun) unsettled(todo map[string]aws.Object) []aws.Object {
+func (r *restoreAttempt) unsettled(todo map[string]aws.Object) []aws.Object {
 	var pending []aws.Object
 	for _, o := range r.archived {
 		if _, ok := todo[o.Key]; !ok {
