@@ -13,8 +13,6 @@ import (
 // Slack and in the shell.
 type Text struct{}
 
-func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
-
 func mark(p mcloud.Problem) string {
 	switch {
 	case p.Status == mcloud.AlertResolved:
@@ -38,14 +36,14 @@ func (Text) Problem(p mcloud.Problem) string {
 	if p.Summary != "" {
 		fmt.Fprintf(&b, "\n%s", p.Summary)
 	}
-	fmt.Fprintf(&b, "\n%s since %s, %s from %s", p.Status, when(p.FirstAt), plural(p.Count, "alert"), p.Source)
+	fmt.Fprintf(&b, "\n%s since %s, %s from %s", p.Status, mcloud.FormatTime(p.FirstAt), mcloud.Count(p.Count, "alert", "alerts"), p.Source)
 	if p.Status == mcloud.AlertResolved {
-		fmt.Fprintf(&b, "; resolved %s", when(p.LastAt))
+		fmt.Fprintf(&b, "; resolved %s", mcloud.FormatTime(p.LastAt))
 	}
 	if p.AckedBy != "" {
-		fmt.Fprintf(&b, "\nAcknowledged by %s at %s", p.AckedBy, when(p.AckedAt))
+		fmt.Fprintf(&b, "\nAcknowledged by %s at %s", p.AckedBy, mcloud.FormatTime(p.AckedAt))
 		if !p.AckedUntil.IsZero() {
-			fmt.Fprintf(&b, " until %s", when(p.AckedUntil))
+			fmt.Fprintf(&b, " until %s", mcloud.FormatTime(p.AckedUntil))
 		}
 	}
 	if p.JobID != 0 {
@@ -56,7 +54,7 @@ func (Text) Problem(p mcloud.Problem) string {
 
 // Change is the thread reply for one state change.
 func (Text) Change(p mcloud.Problem, a mcloud.Alert) string {
-	s := fmt.Sprintf("%s at %s", a.Status, when(a.At))
+	s := fmt.Sprintf("%s at %s", a.Status, mcloud.FormatTime(a.At))
 	if a.By != "" {
 		s += " by " + a.By
 	}
@@ -86,8 +84,8 @@ func (Text) Summary(from time.Time, ps []mcloud.Problem) string {
 		return b.Count - a.Count
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "Alert storm since %s: %s in %s (%d open), too many for a message each.\n", when(from),
-		plural(total, "alert"), plural(len(ps), "problem"), open)
+	fmt.Fprintf(&b, "Alert storm since %s: %s in %s (%d open), too many for a message each.\n", mcloud.FormatTime(from),
+		mcloud.Count(total, "alert", "alerts"), mcloud.Count(len(ps), "problem", "problems"), open)
 	fmt.Fprintf(&b, "critical %d · warning %d · info %d\n", bySev[mcloud.SeverityCritical], bySev[mcloud.SeverityWarning], bySev[mcloud.SeverityInfo])
 	for i, p := range top {
 		if i == 5 {
@@ -104,11 +102,4 @@ func title(p mcloud.Problem) string {
 		return p.Name + " on " + p.Host
 	}
 	return p.Name
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

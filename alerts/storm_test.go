@@ -124,8 +124,8 @@ func storm(t testing.TB) {
 			latest[it.RequestID] = it
 		}
 	}
-	own := regexp.MustCompile(`, (\d+) alerts? from`)
-	storm := regexp.MustCompile(`: (\d+) alerts? in (\d+) problems?`)
+	own := regexp.MustCompile(`, ([\d,]+) alerts? from`)
+	storm := regexp.MustCompile(`: ([\d,]+) alerts? in ([\d,]+) problems?`)
 	shown := 0
 	for _, it := range latest {
 		m := own.FindStringSubmatch(it.Text)
@@ -135,7 +135,7 @@ func storm(t testing.TB) {
 		if m == nil {
 			t.Fatalf("message without a count: %q", it.Text)
 		}
-		c, _ := strconv.Atoi(m[1])
+		c, _ := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
 		shown += c
 	}
 	t.Logf("customer-x's channel: %d messages created (budget 10 per minute, plus a summary per minute), counts shown add up to %d", created, shown)

@@ -7,7 +7,7 @@ import (
 )
 
 func TestMatchExpect(t *testing.T) {
-	const out = "  mcloud: bob approved request #1 (echo for customer-x); it runs as job #1.\n  mcloud: Job #1 succeeded: 3 step(s)\n"
+	const out = "  mcloud: bob approved request #1 (echo for customer-x); it runs as job #1.\n  mcloud: Job #1 succeeded: 3 steps\n"
 	for _, tt := range []struct {
 		pattern string
 		match   bool

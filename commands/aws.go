@@ -15,50 +15,30 @@ import (
 	"github.com/mcloud/mcloud/jobs"
 )
 
-// AWSAccounts is what the AWS verbs (restore-logs, restore-artifacts,
-// backup, backups, db-export) need of integrations/aws: a customer's
-// account, and how long to wait between polls of slow AWS work.
+// AWSAccounts is what the AWS verbs need of integrations/aws: a
+// customer's account, and how long to wait between polls of slow AWS work.
+// The account is the adapter itself: each verb file declares the few calls
+// it makes as a small interface of its own (restoreAccount in restore.go,
+// snapshotAccount and dbAccount in backup.go, cfnAccount in provision.go,
+// drAccount and route53Account in dr.go, secretsAccount in handover.go,
+// ...), and *aws.Account satisfies each where it is handed over, checked
+// by the compiler rather than by a type assertion at run time.
 type AWSAccounts interface {
 	// Account returns the customer's account, assuming its mcloud role
 	// (with the external id) on first use. Its errors are user-facing.
-	Account(cu *config.Customer) (AWSAccount, error)
+	Account(cu *config.Customer) (*aws.Account, error)
 	// Waits are the polling and lifetime settings for jobs.
 	Waits() AWSWaits
 }
 
-// AWSAccount is the slice of *aws.Account the verbs call.
-type AWSAccount interface {
-	Region() string
-	DRRegion() string
-
-	WalkObjects(ctx context.Context, bucket, prefix string, fn func(aws.Object) error) error
-	ListObjects(ctx context.Context, bucket, prefix string) ([]aws.Object, error)
-	ListPrefixes(ctx context.Context, bucket, prefix string) ([]string, error)
-	HeadMany(ctx context.Context, bucket string, keys []string, concurrency int) ([]aws.Object, []error)
-	RestoreMany(ctx context.Context, bucket string, objs []aws.Object, o aws.RestoreManyOptions) []aws.RestoreResult
-	PutObject(ctx context.Context, bucket, key string, body []byte, contentType string) error
+// linkSigner is what handing out download links needs (shareLinks,
+// makeLinks): signed GETs, how long they can last, and a place for the
+// manifest.
+type linkSigner interface {
 	LinkExpiry(ctx context.Context, lifetime time.Duration) (time.Time, error)
 	PresignGet(ctx context.Context, bucket, key string, expiry time.Duration) (string, error)
-
-	FindVolumes(ctx context.Context, region string, tags map[string]string) ([]aws.Volume, error)
-	FindSnapshots(ctx context.Context, region string, tags map[string]string) ([]aws.Snapshot, error)
-	SnapshotsUsedByImages(ctx context.Context, region string) (map[string]string, error)
-	EnsureSnapshot(ctx context.Context, region, volumeID, description string, tags map[string]string) (aws.Snapshot, bool, error)
-	WaitSnapshotsCompleted(ctx context.Context, region string, ids []string, maxWait time.Duration) error
-	EnsureSnapshotCopy(ctx context.Context, in aws.SnapshotCopy) (aws.Snapshot, bool, error)
-
-	FindDBInstances(ctx context.Context, region string, q aws.DBInstanceQuery) ([]aws.DBInstance, error)
-	FindDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) ([]aws.DBSnapshot, error)
-	NewestDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) (map[string]aws.DBSnapshot, error)
-	EnsureDBSnapshot(ctx context.Context, region, instanceID, snapshotID string, tags map[string]string) (aws.DBSnapshot, bool, error)
-	WaitDBSnapshotsAvailable(ctx context.Context, region string, ids []string, maxWait time.Duration) error
-	EnsureDBSnapshotCopy(ctx context.Context, in aws.DBSnapshotCopy) (aws.DBSnapshot, bool, error)
-
-	StartExportTask(ctx context.Context, region string, in aws.ExportRequest) (aws.ExportTask, error)
-	DescribeExportTask(ctx context.Context, region, taskID string) (aws.ExportTask, error)
+	PutObject(ctx context.Context, bucket, key string, body []byte, contentType string) error
 }
-
-var _ AWSAccount = (*aws.Account)(nil)
 
 // AWSWaits tune the durable waits of the AWS jobs. Production waits
 // hours, so polls start at a minute and back off to fifteen; tests and
@@ -91,7 +71,7 @@ type AWS struct {
 }
 
 // Account implements AWSAccounts.
-func (a *AWS) Account(cu *config.Customer) (AWSAccount, error) {
+func (a *AWS) Account(cu *config.Customer) (*aws.Account, error) {
 	if cu.AWS.RoleARN == "" || cu.AWS.AccountID == "" {
 		return nil, mcloud.Errorf(mcloud.ECONFLICT, "%s has no AWS account set up in mcloud (aws.account_id and aws.role_arn); ask the DevOps team to add it.", cu.Name)
 	}
@@ -128,7 +108,7 @@ const maxInlineLinks = 20
 
 // account returns the customer's AWS account, or a user-facing error when
 // the bot has no AWS integration.
-func (s *Service) account(cu *config.Customer) (AWSAccount, error) {
+func (s *Service) account(cu *config.Customer) (*aws.Account, error) {
 	if s.Deps.AWS == nil {
 		return nil, mcloud.Errorf(mcloud.ECONFLICT, "AWS is not set up in this mcloud, so it cannot reach %s's account; ask the DevOps team.", cu.Name)
 	}
@@ -194,7 +174,7 @@ type fileLink struct {
 // its problem. Links are bearer secrets: they go only into the thread,
 // never into step results, summaries or logs. It returns when the links
 // expire.
-func shareLinks(ctx context.Context, x *Exec, acct AWSAccount, bucket string, files []fileLink, manifestBucket, manifestKey, what string) (time.Time, error) {
+func shareLinks(ctx context.Context, x *Exec, acct linkSigner, bucket string, files []fileLink, manifestBucket, manifestKey, what string) (time.Time, error) {
 	text, exp, err := x.svc.makeLinks(ctx, acct, bucket, files, manifestBucket, manifestKey, what)
 	if err != nil || text == "" {
 		return exp, err
@@ -206,7 +186,7 @@ func shareLinks(ctx context.Context, x *Exec, acct AWSAccount, bucket string, fi
 // makeLinks signs the links shareLinks and the links verb hand out and
 // returns the message that carries them ("" when no file is readable) and
 // when they expire.
-func (s *Service) makeLinks(ctx context.Context, acct AWSAccount, bucket string, files []fileLink, manifestBucket, manifestKey, what string) (string, time.Time, error) {
+func (s *Service) makeLinks(ctx context.Context, acct linkSigner, bucket string, files []fileLink, manifestBucket, manifestKey, what string) (string, time.Time, error) {
 	readable := 0
 	for _, f := range files {
 		if f.Problem == "" {

@@ -60,9 +60,43 @@ func envTags(customer, env string) map[string]string {
 	return map[string]string{TagCustomer: customer, TagEnv: env}
 }
 
+// dbFinder finds an environment's databases (backup, db-export, dr).
+type dbFinder interface {
+	Region() string
+	FindDBInstances(ctx context.Context, region string, q aws.DBInstanceQuery) ([]aws.DBInstance, error)
+}
+
+// snapshotAccount is the EBS side of backup and backups.
+type snapshotAccount interface {
+	Region() string
+	FindVolumes(ctx context.Context, region string, tags map[string]string) ([]aws.Volume, error)
+	FindSnapshots(ctx context.Context, region string, tags map[string]string) ([]aws.Snapshot, error)
+	EnsureSnapshot(ctx context.Context, region, volumeID, description string, tags map[string]string) (aws.Snapshot, bool, error)
+	WaitSnapshotsCompleted(ctx context.Context, region string, ids []string, maxWait time.Duration) error
+	EnsureSnapshotCopy(ctx context.Context, in aws.SnapshotCopy) (aws.Snapshot, bool, error)
+}
+
+// dbAccount is the RDS side of backup and backups.
+type dbAccount interface {
+	dbFinder
+	FindDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) ([]aws.DBSnapshot, error)
+	NewestDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) (map[string]aws.DBSnapshot, error)
+	EnsureDBSnapshot(ctx context.Context, region, instanceID, snapshotID string, tags map[string]string) (aws.DBSnapshot, bool, error)
+	WaitDBSnapshotsAvailable(ctx context.Context, region string, ids []string, maxWait time.Duration) error
+	EnsureDBSnapshotCopy(ctx context.Context, in aws.DBSnapshotCopy) (aws.DBSnapshot, bool, error)
+}
+
+// backupAccount is what backup and backups call: snapshots, databases, and
+// (for the report) the newest log and artifact archives.
+type backupAccount interface {
+	snapshotAccount
+	dbAccount
+	archiveLister
+}
+
 // findDatabases returns the environment's RDS instances: those named in
 // rds_instances (each must exist), or else those tagged for it.
-func findDatabases(ctx context.Context, acct AWSAccount, cu *config.Customer, env config.Environment) ([]aws.DBInstance, error) {
+func findDatabases(ctx context.Context, acct dbFinder, cu *config.Customer, env config.Environment) ([]aws.DBInstance, error) {
 	region := acct.Region()
 	if len(env.RDSInstances) == 0 {
 		return acct.FindDBInstances(ctx, region, aws.DBInstanceQuery{Tags: envTags(cu.Name, env.Name)})
@@ -81,7 +115,7 @@ func findDatabases(ctx context.Context, acct AWSAccount, cu *config.Customer, en
 	return out, nil
 }
 
-func backupTargets(ctx context.Context, s *Service, acct AWSAccount, cu *config.Customer, env *config.Environment) ([]backupTarget, error) {
+func backupTargets(ctx context.Context, s *Service, acct backupAccount, cu *config.Customer, env *config.Environment) ([]backupTarget, error) {
 	var out []backupTarget
 	for _, e := range envsOf(cu, env) {
 		vols, err := acct.FindVolumes(ctx, acct.Region(), envTags(cu.Name, e.Name))
@@ -181,6 +215,7 @@ func runBackup(ctx context.Context, x *Exec) (string, error) {
 	if err := needDR(cu); err != nil {
 		return "", err
 	}
+	var acct backupAccount
 	acct, err := x.svc.account(cu)
 	if err != nil {
 		return "", err
@@ -404,6 +439,7 @@ type backupHealth struct {
 // backupReport is the backups report of cu, as the verb, the morning
 // report and the digest show it.
 func (s *Service) backupReport(ctx context.Context, cu *config.Customer) (Reply, backupHealth, error) {
+	var acct backupAccount
 	acct, err := s.account(cu)
 	if err != nil {
 		return Reply{}, backupHealth{}, err
@@ -459,7 +495,7 @@ func (s *Service) backupReport(ctx context.Context, cu *config.Customer) (Reply,
 
 // gatherBackups reads, per environment, every volume's and database's
 // newest snapshot in the primary and DR regions, and the newest archives.
-func gatherBackups(ctx context.Context, s *Service, acct AWSAccount, cu *config.Customer) ([]backupFact, error) {
+func gatherBackups(ctx context.Context, s *Service, acct backupAccount, cu *config.Customer) ([]backupFact, error) {
 	primary, dr := acct.Region(), cu.AWS.DRRegion
 	var facts []backupFact
 	for _, e := range cu.Environments {
@@ -590,7 +626,7 @@ func copiedSources(copies []aws.Snapshot) map[string]string {
 
 // newestArchive is the most recently written archive of this month, or of
 // last month when this one has none yet.
-func newestArchive(ctx context.Context, acct AWSAccount, k archiveKind, bucket string, now time.Time) (aws.Object, error) {
+func newestArchive(ctx context.Context, acct archiveLister, k archiveKind, bucket string, now time.Time) (aws.Object, error) {
 	this, _ := parseMonth("this-month", now)
 	var newest aws.Object
 	for _, month := range []time.Time{this, this.AddDate(0, -1, 0)} {

@@ -90,7 +90,7 @@ type Call struct {
 
 // Exec is one attempt at a verb's job.
 type Exec struct {
-	*jobs.Run
+	*jobs.Attempt
 	Customer *config.Customer
 	Env      *config.Environment
 	Params   mcloud.Params
@@ -536,25 +536,25 @@ func verbOf(line string) string {
 }
 
 // RunJob carries out a job; it implements jobs.Runner.
-func (s *Service) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
-	v := s.verbs[run.Job.Verb]
+func (s *Service) RunJob(ctx context.Context, attempt *jobs.Attempt) (string, error) {
+	v := s.verbs[attempt.Job.Verb]
 	if v == nil || v.Execute == nil {
-		return "", fmt.Errorf("job #%d: no command %q can run it", run.Job.ID, run.Job.Verb)
+		return "", fmt.Errorf("job #%d: no command %q can run it", attempt.Job.ID, attempt.Job.Verb)
 	}
-	cu := s.cfg.Customer(run.Job.Customer)
+	cu := s.cfg.Customer(attempt.Job.Customer)
 	if cu == nil {
-		return "", mcloud.Errorf(mcloud.ENOTFOUND, "customer %s is no longer in the configuration", run.Job.Customer)
+		return "", mcloud.Errorf(mcloud.ENOTFOUND, "customer %s is no longer in the configuration", attempt.Job.Customer)
 	}
-	x := &Exec{Run: run, Customer: cu, Params: run.Job.Params, svc: s}
-	if run.Job.Env != "" {
-		if x.Env = cu.Env(run.Job.Env); x.Env == nil {
-			return "", mcloud.Errorf(mcloud.ENOTFOUND, "environment %s/%s is no longer in the configuration", cu.Name, run.Job.Env)
+	x := &Exec{Attempt: attempt, Customer: cu, Params: attempt.Job.Params, svc: s}
+	if attempt.Job.Env != "" {
+		if x.Env = cu.Env(attempt.Job.Env); x.Env == nil {
+			return "", mcloud.Errorf(mcloud.ENOTFOUND, "environment %s/%s is no longer in the configuration", cu.Name, attempt.Job.Env)
 		}
 	}
 	x.Customer, x.Env = s.withInventory(ctx, x.Customer, x.Env)
 	out, err := v.Execute(ctx, x)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, jobs.ErrCancelled) {
-		s.failedByPolicy(ctx, *run.Job, err)
+		s.failedByPolicy(ctx, *attempt.Job, err)
 	}
 	return out, err
 }

@@ -66,7 +66,19 @@ type exportSource struct {
 	snap aws.DBSnapshot
 }
 
-func exportSources(ctx context.Context, s *Service, acct AWSAccount, cu *config.Customer, env config.Environment) ([]exportSource, error) {
+// exportAccount is what db-export calls: the environment's databases and
+// their newest snapshots, RDS export tasks, and the exported files with
+// their links.
+type exportAccount interface {
+	dbFinder
+	NewestDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) (map[string]aws.DBSnapshot, error)
+	StartExportTask(ctx context.Context, region string, in aws.ExportRequest) (aws.ExportTask, error)
+	DescribeExportTask(ctx context.Context, region, taskID string) (aws.ExportTask, error)
+	ListObjects(ctx context.Context, bucket, prefix string) ([]aws.Object, error)
+	linkSigner
+}
+
+func exportSources(ctx context.Context, s *Service, acct exportAccount, cu *config.Customer, env config.Environment) ([]exportSource, error) {
 	dbs, err := findDatabases(ctx, acct, cu, env)
 	if err != nil {
 		return nil, s.awsFailed(fmt.Sprintf("Finding %s/%s's RDS databases", cu.Name, env.Name), err)
@@ -127,6 +139,7 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 	if err := needExport(cu); err != nil {
 		return "", err
 	}
+	var acct exportAccount
 	acct, err := x.svc.account(cu)
 	if err != nil {
 		return "", err
@@ -166,7 +179,7 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 
 	// The wait hands on the finished tasks' identifiers; a resumed job
 	// gets them from the checkpoint instead of waiting again.
-	taskIDs, err := jobs.StepOf(ctx, x.Run, "wait for export", func(ctx context.Context) ([]string, string, error) {
+	taskIDs, err := jobs.StepOf(ctx, x.Attempt, "wait for export", func(ctx context.Context) ([]string, string, error) {
 		tasks, err := waitExports(ctx, x, acct, region, dbs)
 		if err != nil {
 			return nil, "", err
@@ -206,7 +219,7 @@ func runDBExport(ctx context.Context, x *Exec) (string, error) {
 
 // waitExports polls the job's export tasks with backoff until each is
 // complete; a failed or cancelled export fails the job with RDS's reason.
-func waitExports(ctx context.Context, x *Exec, acct AWSAccount, region string, dbs []aws.DBInstance) ([]aws.ExportTask, error) {
+func waitExports(ctx context.Context, x *Exec, acct exportAccount, region string, dbs []aws.DBInstance) ([]aws.ExportTask, error) {
 	p := newAWSPoller(x.svc.Deps.AWS.Waits())
 	for {
 		if x.Cancelled(ctx) {

@@ -62,9 +62,16 @@ func drHistoryVerb() *Verb {
 	}
 }
 
-// drAccount is what a rebuild needs of the customer's account.
+// drAccount is what a rebuild needs of the customer's account: the DR
+// copies and the newest archives to rebuild from, the DR region's side of
+// the account, and the DNS records to switch.
 type drAccount interface {
-	AWSAccount
+	dbFinder
+	archiveLister
+	route53Account
+	FindVolumes(ctx context.Context, region string, tags map[string]string) ([]aws.Volume, error)
+	FindSnapshots(ctx context.Context, region string, tags map[string]string) ([]aws.Snapshot, error)
+	NewestDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) (map[string]aws.DBSnapshot, error)
 	InRegion(region string) *aws.Account
 	EnsureDBRestore(ctx context.Context, in aws.DBRestore) (aws.DBInstance, bool, error)
 	DeleteDBInstance(ctx context.Context, region, id string) error
@@ -90,11 +97,7 @@ func (s *Service) drAccount(cu *config.Customer) (drAccount, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, ok := acct.(drAccount)
-	if !ok {
-		return nil, errors.New("the AWS integration cannot rebuild in another region")
-	}
-	return d, nil
+	return acct, nil
 }
 
 func (s *Service) drStore() (drStore, error) {
@@ -492,7 +495,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 	// switch may have begun.
 	committed := false
 
-	choice, err := jobs.StepOf(ctx, x.Run, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
+	choice, err := jobs.StepOf(ctx, x.Attempt, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
 		start := now()
 		picks, err := findDRCopies(ctx, x.svc, acct, cu, env)
 		if err != nil {
@@ -527,7 +530,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return text, nil
 	})
 
-	built, err := jobs.StepOf(ctx, x.Run, "build the DR stack", func(ctx context.Context) (drBuilt, string, error) {
+	built, err := jobs.StepOf(ctx, x.Attempt, "build the DR stack", func(ctx context.Context) (drBuilt, string, error) {
 		start := now()
 		body, err := drTemplate(x.svc.cfg, cu, env, choice.Picks, x.Job.ID)
 		if err != nil {
@@ -567,7 +570,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 
-	restores, err := jobs.StepOf(ctx, x.Run, "restore databases", func(ctx context.Context) (drRestores, string, error) {
+	restores, err := jobs.StepOf(ctx, x.Attempt, "restore databases", func(ctx context.Context) (drRestores, string, error) {
 		start := now()
 		var out drRestores
 		for _, p := range choice.Picks {
@@ -592,7 +595,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 
-	restores, err = jobs.StepOf(ctx, x.Run, "wait for databases", func(ctx context.Context) (drRestores, string, error) {
+	restores, err = jobs.StepOf(ctx, x.Attempt, "wait for databases", func(ctx context.Context) (drRestores, string, error) {
 		start := now()
 		out := restores
 		poll := newAWSPoller(x.svc.Deps.AWS.Waits())
@@ -634,7 +637,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 
-	health, err := jobs.StepOf(ctx, x.Run, "health check", func(ctx context.Context) (drHealth, string, error) {
+	health, err := jobs.StepOf(ctx, x.Attempt, "health check", func(ctx context.Context) (drHealth, string, error) {
 		start := now()
 		h := drHealth{Lines: map[string]string{}, Healthy: true}
 		for _, host := range env.Hosts {
@@ -1077,10 +1080,7 @@ func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	if err != nil {
 		return mcloud.Plan{}, err
 	}
-	r53, ok := acct.(route53Account)
-	if !ok {
-		return mcloud.Plan{}, errors.New("the AWS integration does not speak Route 53")
-	}
+	var r53 route53Account = acct
 	for _, r := range recs {
 		old, err := currentRecord(ctx, r53, r)
 		if err != nil {
@@ -1144,11 +1144,8 @@ func runFailoverSwitch(ctx context.Context, x *Exec, env *config.Environment, bu
 	if err != nil {
 		return "", err
 	}
-	r53, ok := acct.(route53Account)
-	if !ok {
-		return "", errors.New("the AWS integration does not speak Route 53")
-	}
-	sw, err := jobs.StepOf(ctx, x.Run, "switch DNS", func(ctx context.Context) (drSwitch, string, error) {
+	var r53 route53Account = acct
+	sw, err := jobs.StepOf(ctx, x.Attempt, "switch DNS", func(ctx context.Context) (drSwitch, string, error) {
 		byZone := map[string][]aws.Record{}
 		var zones, lines []string
 		for _, r := range drRecords(cu, env.Name) {

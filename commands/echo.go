@@ -78,7 +78,7 @@ func executeEcho(ctx context.Context, x *Exec) (string, error) {
 	}
 	said := 0
 	for i := 1; i <= steps; i++ {
-		n, err := jobs.StepOf(ctx, x.Run, fmt.Sprintf("step %d", i), func(ctx context.Context) (int, string, error) {
+		n, err := jobs.StepOf(ctx, x.Attempt, fmt.Sprintf("step %d", i), func(ctx context.Context) (int, string, error) {
 			if err := sleepCtx(ctx, pause); err != nil {
 				return 0, "", err
 			}

@@ -194,13 +194,10 @@ func runHandover(ctx context.Context, x *Exec) (string, error) {
 	if x.svc.Deps.DM == nil {
 		return "", mcloud.Errorf(mcloud.ECONFLICT, "This mcloud cannot send direct messages, so no credential was sent; ask the DevOps team.")
 	}
-	acct, err := x.svc.account(cu)
+	var secrets Secrets
+	secrets, err := x.svc.account(cu)
 	if err != nil {
 		return "", err
-	}
-	secrets, ok := acct.(Secrets)
-	if !ok {
-		return "", errors.New("the AWS account does not reach Secrets Manager")
 	}
 	rotate := x.Params["rotate-after"] == "true"
 	for _, pr := range products {

@@ -60,7 +60,8 @@ func doLinks(ctx context.Context, c *Call) (Reply, error) {
 	if cu == nil {
 		return Reply{}, mcloud.Errorf(mcloud.ENOTFOUND, "Customer %s is no longer in mcloud's configuration.", j.Customer)
 	}
-	acct, err := c.svc.account(cu)
+	var acct linksAccount
+	acct, err = c.svc.account(cu)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -89,11 +90,21 @@ func doLinks(ctx context.Context, c *Call) (Reply, error) {
 	return out, nil
 }
 
+// linksAccount is what links calls: it lists a finished job's files again
+// (archives it restored, exports it wrote), checks which are readable, and
+// signs links to them.
+type linksAccount interface {
+	archiveLister
+	HeadMany(ctx context.Context, bucket string, keys []string, concurrency int) ([]aws.Object, []error)
+	ListObjects(ctx context.Context, bucket, prefix string) ([]aws.Object, error)
+	linkSigner
+}
+
 // restoreLinks lists the restore's month again and links each file that is
 // readable now: not archived, or archived with a restored copy. Copies
 // expire on their own; files past it are named, with how to restore them
 // again.
-func restoreLinks(ctx context.Context, c *Call, acct AWSAccount, cu *config.Customer, j *mcloud.Job, k archiveKind) (Reply, error) {
+func restoreLinks(ctx context.Context, c *Call, acct linksAccount, cu *config.Customer, j *mcloud.Job, k archiveKind) (Reply, error) {
 	a, err := k.args(j.Params, cu, c.svc.Now())
 	if err != nil {
 		return Reply{}, err
@@ -171,7 +182,7 @@ func copiesLine(copies, links time.Time, again string) string {
 
 // exportLinks lists the job's export files again; they stay in the exports
 // bucket until someone deletes them.
-func exportLinks(ctx context.Context, c *Call, acct AWSAccount, cu *config.Customer, j *mcloud.Job) (Reply, error) {
+func exportLinks(ctx context.Context, c *Call, acct linksAccount, cu *config.Customer, j *mcloud.Job) (Reply, error) {
 	if err := needExport(cu); err != nil {
 		return Reply{}, err
 	}

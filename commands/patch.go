@@ -382,6 +382,9 @@ func (r *rollout) audit(ctx context.Context, h config.Host, step, what, why stri
 
 // checkHealth tries the host's health check until it passes or the
 // attempts run out; it returns the attempt that passed, or why it failed.
+// ctx is never cancelled here (patchHost: a started host's sequence runs to
+// its end), so the attempts, each bounded by healthAttemptLimit, are what
+// bound it.
 func (r *rollout) checkHealth(ctx context.Context, i int) (int, string) {
 	h := r.hosts[i]
 	cmd, url := r.pt.HealthProbe(h)
@@ -397,7 +400,7 @@ func (r *rollout) checkHealth(ctx context.Context, i int) (int, string) {
 			r.audit(ctx, h, "health check", fmt.Sprintf("%s (attempt %d of %d)", what, attempt, n), "")
 			return attempt, ""
 		}
-		if attempt == n || ctx.Err() != nil {
+		if attempt == n {
 			r.audit(ctx, h, "health check", fmt.Sprintf("%s (attempt %d of %d)", what, attempt, n), why)
 			return attempt, fmt.Sprintf("%s, the last: %s", nOf(attempt, "attempt", "attempts"), why)
 		}
@@ -405,10 +408,7 @@ func (r *rollout) checkHealth(ctx context.Context, i int) (int, string) {
 			r.x.Say(ctx, fmt.Sprintf("Job #%d: %s is not healthy yet (%s); checking again every %s, up to %d more times.",
 				r.x.Job.ID, h.Name, why, wait, n-1))
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
+		time.Sleep(wait)
 	}
 }
 
@@ -432,7 +432,7 @@ func (r *rollout) probe(ctx context.Context, i int, cmd, url string) string {
 			}
 		}
 	}
-	if why != "" && actx.Err() != nil && ctx.Err() == nil {
+	if why != "" && actx.Err() != nil {
 		why = fmt.Sprintf("no answer within %s", healthAttemptLimit)
 	}
 	return why

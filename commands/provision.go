@@ -47,9 +47,8 @@ func provisionVerb() *Verb {
 	}
 }
 
-// cfnAccount is what provision and drift need of a customer's account
-// (*aws.Account has it; kept apart from AWSAccount, which the other AWS
-// verbs share).
+// cfnAccount is what provision, drift and handover need of a customer's
+// account: CloudFormation, and the console output of the hosts it built.
 type cfnAccount interface {
 	Stack(ctx context.Context, name string) (aws.Stack, error)
 	CreateChangeSet(ctx context.Context, in aws.ChangeSetRequest) (string, error)
@@ -76,11 +75,7 @@ func (s *Service) cfnAccount(cu *config.Customer) (cfnAccount, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, ok := acct.(cfnAccount)
-	if !ok {
-		return nil, errors.New("the AWS integration does not speak CloudFormation")
-	}
-	return c, nil
+	return acct, nil
 }
 
 // Params a provision request carries from its plan to its job.

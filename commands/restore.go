@@ -168,9 +168,24 @@ func (k archiveKind) layout(a restoreArgs) string {
 	return fmt.Sprintf("s3://%s/%s%s/<%s>/%s/", a.bucket, k.root, env, k.source, a.month.Format("2006/01"))
 }
 
+// archiveLister finds archives: restore, links and the backups report.
+type archiveLister interface {
+	ListPrefixes(ctx context.Context, bucket, prefix string) ([]string, error)
+	WalkObjects(ctx context.Context, bucket, prefix string, fn func(aws.Object) error) error
+}
+
+// restoreAccount is what a restore job calls: it finds the month's
+// archives, asks S3 to restore them, watches them, and hands out links.
+type restoreAccount interface {
+	archiveLister
+	HeadMany(ctx context.Context, bucket string, keys []string, concurrency int) ([]aws.Object, []error)
+	RestoreMany(ctx context.Context, bucket string, objs []aws.Object, o aws.RestoreManyOptions) []aws.RestoreResult
+	linkSigner
+}
+
 // sources returns the "<root><env>/<source>/" prefixes the archives live
 // under: of every environment, or of the chosen one.
-func (k archiveKind) sources(ctx context.Context, acct AWSAccount, a restoreArgs) ([]string, error) {
+func (k archiveKind) sources(ctx context.Context, acct archiveLister, a restoreArgs) ([]string, error) {
 	envs := []string{k.root + a.env + "/"}
 	if a.env == "" {
 		var err error
@@ -191,7 +206,7 @@ func (k archiveKind) sources(ctx context.Context, acct AWSAccount, a restoreArgs
 
 // list returns every archive of the month, source by source, paging
 // through each.
-func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) ([]aws.Object, error) {
+func (k archiveKind) list(ctx context.Context, acct archiveLister, a restoreArgs) ([]aws.Object, error) {
 	sources, err := k.sources(ctx, acct, a)
 	if err != nil {
 		return nil, err
@@ -211,7 +226,7 @@ func (k archiveKind) list(ctx context.Context, acct AWSAccount, a restoreArgs) (
 // months returns, oldest first, every month that has archives under the
 // kind's root (or the chosen environment), read from the key layout's
 // year and month levels: a few listings per source, none of the files.
-func (k archiveKind) months(ctx context.Context, acct AWSAccount, a restoreArgs) ([]time.Time, error) {
+func (k archiveKind) months(ctx context.Context, acct archiveLister, a restoreArgs) ([]time.Time, error) {
 	sources, err := k.sources(ctx, acct, a)
 	if err != nil {
 		return nil, err
@@ -448,7 +463,8 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	acct, err := x.svc.account(cu)
+	var acct restoreAccount
+	acct, err = x.svc.account(cu)
 	if err != nil {
 		return "", err
 	}
@@ -469,10 +485,10 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	// keeps what was already requested from being requested twice. Each
 	// step hands on which files will not be restored and why: a resumed
 	// job gets that from the checkpoint.
-	r := &restoreRun{k: k, x: x, acct: acct, a: a, archived: archived,
+	r := &restoreAttempt{k: k, x: x, acct: acct, a: a, archived: archived,
 		failed: map[string]string{}, states: map[string]aws.RestoreStatus{}}
 	justRequested := false // by this attempt: nothing is ready yet
-	requested, err := jobs.StepOf(ctx, x.Run, "request restores", func(ctx context.Context) (map[string]string, string, error) {
+	requested, err := jobs.StepOf(ctx, x.Attempt, "request restores", func(ctx context.Context) (map[string]string, string, error) {
 		summary, issued, err := r.request(ctx)
 		justRequested = issued > 0
 		return r.failed, summary, err
@@ -482,7 +498,7 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	}
 	maps.Copy(r.failed, requested)
 
-	notRestored, err := jobs.StepOf(ctx, x.Run, "wait for restores", func(ctx context.Context) (map[string]string, string, error) {
+	notRestored, err := jobs.StepOf(ctx, x.Attempt, "wait for restores", func(ctx context.Context) (map[string]string, string, error) {
 		summary, err := r.wait(ctx, justRequested)
 		return r.notRestored(), summary, err
 	})
@@ -530,13 +546,13 @@ func (k archiveKind) execute(ctx context.Context, x *Exec) (string, error) {
 	return summary, nil
 }
 
-// restoreRun is one attempt at a restore job's archived files: what this
+// restoreAttempt is one attempt at a restore job's archived files: what this
 // attempt's restore requests failed with, and which files have settled
 // (restored, or not restored for good). Its methods are the job's steps.
-type restoreRun struct {
+type restoreAttempt struct {
 	k        archiveKind
 	x        *Exec
-	acct     AWSAccount
+	acct     restoreAccount
 	a        restoreArgs
 	archived []aws.Object
 	failed   map[string]string            // key -> why its restore request failed
@@ -546,7 +562,7 @@ type restoreRun struct {
 
 // request asks S3 to restore every archived file that has no restore
 // yet, with bounded concurrency, and reports each failure by file.
-func (r *restoreRun) request(ctx context.Context) (string, int, error) {
+func (r *restoreAttempt) request(ctx context.Context) (string, int, error) {
 	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to request: no file of the month is archived", 0, nil
@@ -590,7 +606,7 @@ func (r *restoreRun) request(ctx context.Context) (string, int, error) {
 // is still restoring. It says once when the restores run past AWS's
 // expected time, and gives up (failing the job, with what was still
 // pending) at giveUpAfter times it.
-func (r *restoreRun) wait(ctx context.Context, justRequested bool) (string, error) {
+func (r *restoreAttempt) wait(ctx context.Context, justRequested bool) (string, error) {
 	x, a, archived := r.x, r.a, r.archived
 	if len(archived) == 0 {
 		return "nothing to wait for", nil
@@ -667,7 +683,7 @@ func (r *restoreRun) wait(ctx context.Context, justRequested bool) (string, erro
 
 // notRestored is, once the wait is over, each archived file that was not
 // restored and why ("" when S3 only says no restore is in progress).
-func (r *restoreRun) notRestored() map[string]string {
+func (r *restoreAttempt) notRestored() map[string]string {
 	out := map[string]string{}
 	for key, st := range r.states {
 		if st != aws.RestoreCompleted {
@@ -691,7 +707,7 @@ const maxFailedPolls = 5
 // gone from the listing was deleted meanwhile and is settled as not
 // restored. When the round fails it returns the pending files and the
 // error.
-func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
+func (r *restoreAttempt) poll(ctx context.Context) ([]aws.Object, error) {
 	x, failed, states := r.x, r.failed, r.states
 	todo := map[string]aws.Object{}
 	for _, o := range r.archived {
@@ -741,7 +757,7 @@ func (r *restoreRun) poll(ctx context.Context) ([]aws.Object, error) {
 
 // listing lists the month under each source, keyed by file. The sources
 // are read once per attempt: a handful of requests.
-func (r *restoreRun) listing(ctx context.Context) (map[string]aws.Object, error) {
+func (r *restoreAttempt) listing(ctx context.Context) (map[string]aws.Object, error) {
 	if r.prefixes == nil {
 		sources, err := r.k.sources(ctx, r.acct, r.a)
 		if err != nil {
@@ -766,7 +782,7 @@ func (r *restoreRun) listing(ctx context.Context) (map[string]aws.Object, error)
 
 // head settles keys by HeadObject. A file whose check fails stays
 // pending; the round fails only when every check does.
-func (r *restoreRun) head(ctx context.Context, keys []string) error {
+func (r *restoreAttempt) head(ctx context.Context, keys []string) error {
 	x, failed, states := r.x, r.failed, r.states
 	heads, errs := r.acct.HeadMany(ctx, r.a.bucket, keys, 0)
 	if err := ctx.Err(); err != nil {
@@ -798,7 +814,7 @@ func (r *restoreRun) head(ctx context.Context, keys []string) error {
 }
 
 // unsettled returns, in listing order, the files of todo not settled yet.
-func (r *restoreRun) unsettled(todo map[string]aws.Object) []aws.Object {
+func (r *restoreAttempt) unsettled(todo map[string]aws.Object) []aws.Object {
 	var pending []aws.Object
 	for _, o := range r.archived {
 		if _, ok := todo[o.Key]; !ok {

@@ -83,7 +83,7 @@ func benchPollRound(b *testing.B, latency time.Duration) {
 
 	// The restore job's second round: the first one also lists the
 	// sources, once per job.
-	r := &restoreRun{k: logArchives, x: &Exec{Run: &jobs.Run{Job: &mcloud.Job{ID: 1}}, svc: svc}, acct: acct, a: a,
+	r := &restoreAttempt{k: logArchives, x: &Exec{Attempt: &jobs.Attempt{Job: &mcloud.Job{ID: 1}}, svc: svc}, acct: acct, a: a,
 		archived: listed, failed: map[string]string{}, states: map[string]aws.RestoreStatus{}}
 	if _, err := r.poll(ctx); err != nil {
 		b.Fatal(err)

@@ -109,14 +109,19 @@ func selectRetention(snaps []retentionSnap, p config.RetentionPolicy, now time.T
 	return out, deletes, capN
 }
 
-// retentionAWS is what retention needs beyond AWSAccount.
-type retentionAWS interface {
+// retentionAccount is what retention calls: the customer's snapshots in
+// both regions, which of them images use, and deleting the expired ones.
+type retentionAccount interface {
+	Region() string
+	FindSnapshots(ctx context.Context, region string, tags map[string]string) ([]aws.Snapshot, error)
+	SnapshotsUsedByImages(ctx context.Context, region string) (map[string]string, error)
+	FindDBSnapshots(ctx context.Context, region string, q aws.DBSnapshotQuery) ([]aws.DBSnapshot, error)
 	DeleteSnapshot(ctx context.Context, region, id string) error
 	DeleteDBSnapshot(ctx context.Context, region, id string) error
 }
 
 // gatherRetention lists the customer's snapshots in both regions.
-func gatherRetention(ctx context.Context, s *Service, acct AWSAccount, cu *config.Customer) ([]retentionSnap, error) {
+func gatherRetention(ctx context.Context, s *Service, acct retentionAccount, cu *config.Customer) ([]retentionSnap, error) {
 	regions := []string{acct.Region()}
 	if cu.AWS.DRRegion != "" {
 		regions = append(regions, cu.AWS.DRRegion)
@@ -204,13 +209,10 @@ func planRetention(ctx context.Context, c *Call) (mcloud.Plan, error) {
 }
 
 func runRetention(ctx context.Context, x *Exec) (string, error) {
-	acct, err := x.svc.account(x.Customer)
+	var del retentionAccount
+	del, err := x.svc.account(x.Customer)
 	if err != nil {
 		return "", err
-	}
-	del, ok := acct.(retentionAWS)
-	if !ok {
-		return "", mcloud.Errorf(mcloud.ECONFLICT, "This AWS connection cannot delete snapshots.")
 	}
 	// Decided again now: a snapshot the plan listed may have become the
 	// newest, or in use, since.

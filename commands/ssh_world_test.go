@@ -298,14 +298,18 @@ func (w *sshWorld) request(user, channel, line string) (commands.Reply, int64) {
 	return r, a.Job.ID
 }
 
-// waitJob waits for a job to finish and to have said so in its thread
-// (the runner records the outcome first and posts it after), and returns it.
+// waitJob waits for a job to finish and returns it. The runner records the
+// outcome and queues its announcement in one transaction, so a finished
+// job that has not said so in its thread is a failure, not a reason to wait.
 func (w *sshWorld) waitJob(id int64) *mcloud.Job {
 	w.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		j, err := w.db.Job(context.Background(), id)
-		if err == nil && j.Status.Done() && w.announced(j) {
+		if err == nil && j.Status.Done() {
+			if !w.announced(j) {
+				w.t.Fatalf("job #%d is %s but its outcome was not queued with it", id, j.Status)
+			}
 			return j
 		}
 		if time.Now().After(deadline) {

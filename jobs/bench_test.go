@@ -128,9 +128,9 @@ type benchRunner struct {
 
 func (r *benchRunner) Resumable(string) bool { return true }
 
-func (r *benchRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
-	r.starts.started(run.Job.ID)
-	if _, err := run.Step(ctx, "the step", func(context.Context) (string, error) { return "ok", nil }); err != nil {
+func (r *benchRunner) RunJob(ctx context.Context, attempt *jobs.Attempt) (string, error) {
+	r.starts.started(attempt.Job.ID)
+	if _, err := attempt.Step(ctx, "the step", func(context.Context) (string, error) { return "ok", nil }); err != nil {
 		return "", err
 	}
 	return "done", nil

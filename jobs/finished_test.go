@@ -15,7 +15,7 @@ import (
 type failRunner struct{}
 
 func (failRunner) Resumable(string) bool { return false }
-func (failRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
+func (failRunner) RunJob(ctx context.Context, attempt *jobs.Attempt) (string, error) {
 	return "", errors.New("boom")
 }
 

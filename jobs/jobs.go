@@ -3,7 +3,7 @@
 // to another attempt, which either resumes it from its last completed step
 // (verbs that are safe to resume) or marks it failed, and says which in the
 // thread and the audit log. A job that was running its cleanup steps when
-// its process died only finishes them (Run.Cleanup). A finished job never
+// its process died only finishes them (Attempt.Cleanup). A finished job never
 // runs again.
 package jobs
 
@@ -28,14 +28,14 @@ import (
 
 // Runner carries out jobs; the command registry implements it.
 type Runner interface {
-	// RunJob does the job's work, reporting through run.
-	RunJob(ctx context.Context, run *Run) (summary string, err error)
+	// RunJob does the job's work, reporting through attempt.
+	RunJob(ctx context.Context, attempt *Attempt) (summary string, err error)
 	// Resumable says whether an interrupted job of verb may continue from
 	// its last completed step, or must be failed for a human to look at.
 	Resumable(verb string) bool
 }
 
-// ErrCancelled is returned by Run.Step when someone cancelled the job.
+// ErrCancelled is returned by Attempt.Step when someone cancelled the job.
 var ErrCancelled = errors.New("job cancelled")
 
 // Final marks err as the job's outcome even when the process is shutting
@@ -251,7 +251,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 	if job.Status.Done() {
 		return nil // finished or cancelled: never run twice
 	}
-	run := &Run{Job: job, q: q}
+	attempt := &Attempt{Job: job, q: q}
 	var end *Ending
 	if interrupted {
 		if end, err = q.recordedEnding(ctx, job.ID); err != nil {
@@ -260,17 +260,17 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 	}
 	switch {
 	case end != nil && job.Attempt > maxInterrupted:
-		msg := fmt.Sprintf("its cleanup steps were interrupted %d times and are left for a person to finish (done: %s)", job.Attempt-1, run.progressOf(ctx))
+		msg := fmt.Sprintf("its cleanup steps were interrupted %d times and are left for a person to finish (done: %s)", job.Attempt-1, attempt.progressOf(ctx))
 		if end.Status == mcloud.JobFailed {
 			msg = strings.TrimSuffix(end.Error, ".") + "; then " + msg
 		}
-		q.finish(ctx, run, mcloud.JobFailed, msg, "failed after interruption: "+msg)
+		q.finish(ctx, attempt, mcloud.JobFailed, msg, "failed after interruption: "+msg)
 		return nil
 	case end != nil:
 		// The job's outcome was decided and recorded before its cleanup
 		// steps ran; whatever the verb, only those cleanups remain.
 		q.db.AuditJob(ctx, job, mcloud.AuditResumed, fmt.Sprintf("resumed after interruption (attempt %d) to finish its cleanup steps; its work is not run again", job.Attempt))
-		run.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) while cleaning up, and is finishing its cleanup steps.", job.ID))
+		attempt.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) while cleaning up, and is finishing its cleanup steps.", job.ID))
 	case interrupted:
 		if !q.runner.Resumable(job.Verb) || job.Attempt > maxInterrupted {
 			why := fmt.Sprintf("%s is not safe to repeat automatically", job.Verb)
@@ -278,16 +278,16 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 				why = fmt.Sprintf("it was interrupted %d times", job.Attempt-1)
 			}
 			msg := fmt.Sprintf("interrupted: the process running it stopped mid-job; not resumed because %s. Check what it did and run it again if needed.", why)
-			q.finish(ctx, run, mcloud.JobFailed, msg, "failed after interruption: "+msg)
+			q.finish(ctx, attempt, mcloud.JobFailed, msg, "failed after interruption: "+msg)
 			return nil
 		}
 		q.db.AuditJob(ctx, job, mcloud.AuditResumed, fmt.Sprintf("resumed after interruption (attempt %d); completed steps are skipped", job.Attempt))
-		run.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) and is resuming from its last completed step.", job.ID))
+		attempt.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) and is resuming from its last completed step.", job.ID))
 	default:
-		run.Say(ctx, fmt.Sprintf("Job #%d started: %s for %s.", job.ID, job.Verb, job.Customer))
+		attempt.Say(ctx, fmt.Sprintf("Job #%d started: %s for %s.", job.ID, job.Verb, job.Customer))
 	}
 
-	run.unwinding = end != nil
+	attempt.unwinding = end != nil
 
 	// The job runs under its own context, which the heartbeat cancels if a
 	// newer attempt took the job over: this one must then stop at once.
@@ -297,7 +297,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 	defer stopBeat()
 	go q.heartbeat(beatCtx, job, superseded)
 
-	summary, err := q.runner.RunJob(jobCtx, run)
+	summary, err := q.runner.RunJob(jobCtx, attempt)
 	isSuperseded := func(err error) bool {
 		return errors.Is(err, store.ErrSuperseded) || errors.Is(context.Cause(jobCtx), store.ErrSuperseded)
 	}
@@ -305,9 +305,9 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 	case isSuperseded(err):
 		q.log.Warn("job attempt superseded; stopped without writing more", "job", job.ID, "attempt", job.Attempt)
 		return nil
-	case run.unwinding && ctx.Err() != nil:
+	case attempt.unwinding && ctx.Err() != nil:
 		return q.release(ctx, job)
-	case run.unwinding:
+	case attempt.unwinding:
 		if err != nil && !errors.Is(err, errUnwinding) {
 			// The verb failed before it reached its unfinished step, so
 			// cleanups it declares after that point are not known.
@@ -316,7 +316,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 	case err == nil:
 		end = &Ending{Status: mcloud.JobSucceeded, Detail: summary}
 	case errors.Is(err, ErrCancelled):
-		end = &Ending{Status: mcloud.JobCancelled, Detail: "cancelled at a step boundary; " + run.progress()}
+		end = &Ending{Status: mcloud.JobCancelled, Detail: "cancelled at a step boundary; " + attempt.progress()}
 	case ctx.Err() != nil && !isFinal(err):
 		return q.release(ctx, job)
 	default:
@@ -328,7 +328,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 		end = &Ending{}
 		end.Fail(msg)
 	}
-	if len(run.cleanups) > 0 && !run.unwinding {
+	if len(attempt.cleanups) > 0 && !attempt.unwinding {
 		b, _ := json.Marshal(end)
 		if err := q.db.SetEnding(context.WithoutCancel(ctx), job, string(b)); err != nil {
 			if isSuperseded(err) {
@@ -337,7 +337,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 			return q.failedToEnd(ctx, job, err)
 		}
 	}
-	if err := run.runCleanups(jobCtx, end); err != nil {
+	if err := attempt.runCleanups(jobCtx, end); err != nil {
 		switch {
 		case isSuperseded(err):
 			return nil
@@ -346,7 +346,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 		}
 		return q.failedToEnd(ctx, job, err)
 	}
-	q.finish(ctx, run, end.Status, end.Error, end.Detail)
+	q.finish(ctx, attempt, end.Status, end.Error, end.Detail)
 	return nil
 }
 
@@ -385,21 +385,21 @@ func (q *Queue) recordedEnding(ctx context.Context, id int64) (*Ending, error) {
 	return &end, nil
 }
 
-func (q *Queue) finish(ctx context.Context, run *Run, status mcloud.JobStatus, errText, detail string) {
+func (q *Queue) finish(ctx context.Context, attempt *Attempt, status mcloud.JobStatus, errText, detail string) {
 	var text string
 	switch status {
 	case mcloud.JobSucceeded:
-		text = fmt.Sprintf("Job #%d succeeded: %s", run.Job.ID, detail)
+		text = fmt.Sprintf("Job #%d succeeded: %s", attempt.Job.ID, detail)
 	case mcloud.JobCancelled:
-		text = fmt.Sprintf("Job #%d was cancelled: %s", run.Job.ID, detail)
+		text = fmt.Sprintf("Job #%d was cancelled: %s", attempt.Job.ID, detail)
 	default:
-		text = fmt.Sprintf("Job #%d failed: %s", run.Job.ID, errText)
+		text = fmt.Sprintf("Job #%d failed: %s", attempt.Job.ID, errText)
 	}
 	// Record the outcome even if the job's own context was cancelled, and
 	// announce it in the same transaction.
-	job, err := q.db.FinishJob(context.WithoutCancel(ctx), run.Job.ID, run.Job.Attempt, status, errText, detail, run.post(text))
+	job, err := q.db.FinishJob(context.WithoutCancel(ctx), attempt.Job.ID, attempt.Job.Attempt, status, errText, detail, attempt.post(text))
 	if err != nil {
-		q.log.Error("record job outcome", "job", run.Job.ID, "err", err)
+		q.log.Error("record job outcome", "job", attempt.Job.ID, "err", err)
 		return
 	}
 	if q.opts.Finished != nil && job.Status == status {

@@ -27,9 +27,9 @@ type stepRunner struct {
 
 func (r *stepRunner) Resumable(string) bool { return r.resumable }
 
-func (r *stepRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
+func (r *stepRunner) RunJob(ctx context.Context, attempt *jobs.Attempt) (string, error) {
 	for i := 1; i <= r.steps; i++ {
-		if _, err := run.Step(ctx, fmt.Sprintf("step %d", i), func(ctx context.Context) (string, error) {
+		if _, err := attempt.Step(ctx, fmt.Sprintf("step %d", i), func(ctx context.Context) (string, error) {
 			r.ran.Add(1)
 			if r.release != nil {
 				select {

@@ -11,8 +11,9 @@ import (
 	"github.com/mcloud/mcloud/integrations/store"
 )
 
-// Run is one attempt at a job, handed to the verb that carries it out.
-type Run struct {
+// Attempt is one attempt at a job, handed to the verb that carries it out.
+// (A job is run; each time a process takes it up is an attempt.)
+type Attempt struct {
 	Job  *mcloud.Job
 	q    *Queue
 	done []string
@@ -34,7 +35,7 @@ var errUnwinding = errors.New("job is ending: only its cleanup steps run")
 // Between steps it honours cancel requests. Each completed step is audited
 // and reported in the thread. The result is both what the step hands on
 // and its progress text; StepOf keeps the two apart.
-func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context) (string, error)) (string, error) {
+func (r *Attempt) Step(ctx context.Context, name string, fn func(ctx context.Context) (string, error)) (string, error) {
 	st, _, err := r.step(ctx, name, func(ctx context.Context) (store.Step, error) {
 		text, err := fn(ctx)
 		return store.Step{Value: text}, err
@@ -42,13 +43,13 @@ func (r *Run) Step(ctx context.Context, name string, fn func(ctx context.Context
 	return st.Value, err
 }
 
-// StepOf runs fn as the step called name, once per job, like Run.Step, and
+// StepOf runs fn as the step called name, once per job, like Attempt.Step, and
 // saves its typed result (as JSON) with the step's checkpoint: an attempt
 // that resumes the job gets the stored result back without running fn
 // again, so later steps receive it however often the job was interrupted.
 // fn returns the result and, apart from it, the progress text for the
 // thread and the audit log.
-func StepOf[T any](ctx context.Context, r *Run, name string, fn func(ctx context.Context) (T, string, error)) (T, error) {
+func StepOf[T any](ctx context.Context, r *Attempt, name string, fn func(ctx context.Context) (T, string, error)) (T, error) {
 	var v T
 	st, fresh, err := r.step(ctx, name, func(ctx context.Context) (store.Step, error) {
 		var text string
@@ -80,7 +81,7 @@ func StepOf[T any](ctx context.Context, r *Run, name string, fn func(ctx context
 // step is the checkpointing both Step and StepOf share: it returns the
 // saved step and false when an earlier attempt completed it, else runs fn
 // and saves what it returns. fresh reports that fn ran in this attempt.
-func (r *Run) step(ctx context.Context, name string, fn func(ctx context.Context) (store.Step, error)) (st store.Step, fresh bool, err error) {
+func (r *Attempt) step(ctx context.Context, name string, fn func(ctx context.Context) (store.Step, error)) (st store.Step, fresh bool, err error) {
 	if saved, ok, err := r.q.db.Checkpoint(ctx, r.Job.ID, name); err != nil {
 		return store.Step{}, false, err
 	} else if ok {
@@ -111,7 +112,7 @@ func (r *Run) step(ctx context.Context, name string, fn func(ctx context.Context
 
 // save checkpoints st, audits it and says it in the thread; ending, when
 // set, is recorded with it.
-func (r *Run) save(ctx context.Context, st store.Step, ending string) error {
+func (r *Attempt) save(ctx context.Context, st store.Step, ending string) error {
 	detail := st.Name
 	if st.Value != "" {
 		detail += ": " + st.Value
@@ -157,7 +158,7 @@ type cleanup struct {
 // done, never the job's work. Declare it before the step whose effect it
 // undoes, and on every attempt (declarations are not saved): a resumed
 // attempt declares it again as it passes the completed steps.
-func (r *Run) Cleanup(name string, fn CleanupFunc) {
+func (r *Attempt) Cleanup(name string, fn CleanupFunc) {
 	for _, c := range r.cleanups {
 		if c.name == name {
 			return
@@ -169,7 +170,7 @@ func (r *Run) Cleanup(name string, fn CleanupFunc) {
 // runCleanups runs the declared cleanup steps not yet done, newest first,
 // recording each with the ending as it then stands. A cleanup that fails
 // is saved as done too (it ran; a person takes over) and fails the job.
-func (r *Run) runCleanups(ctx context.Context, end *Ending) error {
+func (r *Attempt) runCleanups(ctx context.Context, end *Ending) error {
 	for i := len(r.cleanups) - 1; i >= 0; i-- {
 		c := r.cleanups[i]
 		// Read even while shutting down: a cleanup that must finish
@@ -221,7 +222,7 @@ func (r *Run) runCleanups(ctx context.Context, end *Ending) error {
 // durable outbox, so nothing is lost while the chat is unreachable. An
 // attempt that only finishes a job's cleanups says nothing for the verb:
 // it passes again through code whose messages were already sent.
-func (r *Run) Say(ctx context.Context, text string) {
+func (r *Attempt) Say(ctx context.Context, text string) {
 	if r.unwinding {
 		return // said by the attempt that did the work
 	}
@@ -231,18 +232,18 @@ func (r *Run) Say(ctx context.Context, text string) {
 }
 
 // post is a message in the thread of the job's request.
-func (r *Run) post(text string) mcloud.Post {
+func (r *Attempt) post(text string) mcloud.Post {
 	return mcloud.Post{ChannelID: r.Job.ChannelID, RequestID: r.Job.RequestID, JobID: r.Job.ID, Text: text}
 }
 
 // Cancelled reports whether someone asked the job to stop, for verbs that
 // check between their own units of work (hosts of a rolling patch).
-func (r *Run) Cancelled(ctx context.Context) bool {
+func (r *Attempt) Cancelled(ctx context.Context) bool {
 	c, err := r.q.db.CancelRequested(ctx, r.Job.ID)
 	return err == nil && c
 }
 
-func (r *Run) progress() string {
+func (r *Attempt) progress() string {
 	if len(r.done) == 0 {
 		return "no step had completed"
 	}
@@ -250,7 +251,7 @@ func (r *Run) progress() string {
 }
 
 // progressOf lists the job's saved steps, for an attempt that ran none.
-func (r *Run) progressOf(ctx context.Context) string {
+func (r *Attempt) progressOf(ctx context.Context) string {
 	steps, err := r.q.db.JobSteps(ctx, r.Job.ID)
 	if err != nil || len(steps) == 0 {
 		return "no step"

@@ -42,8 +42,8 @@ type stateRunner struct {
 
 func (r *stateRunner) Resumable(string) bool { return r.resumable }
 
-func (r *stateRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error) {
-	run.Cleanup("tear down", func(ctx context.Context, end *jobs.Ending) (string, error) {
+func (r *stateRunner) RunJob(ctx context.Context, attempt *jobs.Attempt) (string, error) {
+	attempt.Cleanup("tear down", func(ctx context.Context, end *jobs.Ending) (string, error) {
 		r.cleaned.Add(1)
 		r.cleanedAs.Store(end.Status)
 		if r.cleanWait != nil {
@@ -61,14 +61,14 @@ func (r *stateRunner) RunJob(ctx context.Context, run *jobs.Run) (string, error)
 		}
 		return "test hosts torn down", nil
 	})
-	inv, err := jobs.StepOf(ctx, run, "find hosts", func(ctx context.Context) (inventory, string, error) {
+	inv, err := jobs.StepOf(ctx, attempt, "find hosts", func(ctx context.Context) (inventory, string, error) {
 		r.found.Add(1)
 		return inventory{Hosts: []string{"host-1", "host-2"}, Found: time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)}, "found 2 hosts", nil
 	})
 	if err != nil {
 		return "", err
 	}
-	used, err := run.Step(ctx, "use hosts", func(ctx context.Context) (string, error) {
+	used, err := attempt.Step(ctx, "use hosts", func(ctx context.Context) (string, error) {
 		r.used.Add(1)
 		r.received.Store(inv)
 		if r.release != nil {

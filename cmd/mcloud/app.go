@@ -208,15 +208,30 @@ func (a *app) close() {
 	if a.stop != nil {
 		a.stop()
 	}
-	// Long enough for a patch to finish the host it is changing (it will
-	// not start another); everything else stops at once.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace(a.cfg.SSH))
 	defer cancel()
 	if err := a.queue.Stop(ctx); err != nil {
 		a.log.Warn("stop job queue", "err", err)
 	}
 	a.wg.Wait()
 	a.closeAll()
+}
+
+// shutdownGraceMargin is what a patch's host gets, past one command at its
+// limit, to finish: the rest of its sequence (a start and a health check,
+// usually seconds) and recording the outcome.
+const shutdownGraceMargin = time.Minute
+
+// shutdownGrace is how long close waits for running jobs to hand over.
+// Everything else stops at once, but a patch finishes the host it is
+// changing (it will not start another), and the command running on it when
+// the stop comes may run until ssh.command_timeout. So the grace follows
+// that timeout rather than a number of its own: a grace shorter than one
+// command would cut, by the process exiting, a command the configuration
+// allows to run. A host whose remaining commands are slow as well is still
+// cut, and the next process fails that job visibly, naming the host.
+func shutdownGrace(ssh config.SSH) time.Duration {
+	return ssh.CommandLimit() + shutdownGraceMargin
 }
 
 // parseFlags parses args with fs, refusing stray words. -h and --help

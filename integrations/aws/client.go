@@ -23,8 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -217,12 +219,43 @@ type Account struct {
 	cfg  awssdk.Config
 	opts Options
 
-	mu  sync.Mutex
-	s3  map[string]*s3.Client
-	ec2 map[string]*ec2.Client
-	rds map[string]*rds.Client
-	// secrets is made on first use (secretsmanager.go).
-	secrets map[string]*secretsmanager.Client
+	clients *serviceClients
+}
+
+// serviceClients are an account's service clients, one per service and
+// region, made on first use and shared by every call after: a client holds
+// a connection pool and is safe for concurrent use. InRegion views of the
+// account share them (a client names its region; the view only changes
+// the default).
+type serviceClients struct {
+	s3      regional[s3.Client]
+	ec2     regional[ec2.Client]
+	rds     regional[rds.Client]
+	cfn     regional[cloudformation.Client]
+	route53 regional[route53.Client]
+	secrets regional[secretsmanager.Client]
+}
+
+// regional is one service's clients by region. It is the one cache every
+// service's client goes through.
+type regional[C any] struct {
+	mu sync.Mutex
+	m  map[string]*C
+}
+
+// get returns region's client, making it with build the first time.
+func (r *regional[C]) get(region string, build func(region string) *C) *C {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.m[region]; c != nil {
+		return c
+	}
+	if r.m == nil {
+		r.m = map[string]*C{}
+	}
+	c := build(region)
+	r.m[region] = c
+	return c
 }
 
 // Account returns the Account for spec, creating it on first use. The same
@@ -265,10 +298,7 @@ func (c *Client) Account(spec CustomerAccount) (*Account, error) {
 	// Clone before appending: Copy shares the slice with the base config
 	// and every other account.
 	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), invalidateOnExpiry(cache))
-	a := &Account{
-		spec: spec, cfg: cfg, opts: c.opts,
-		s3: map[string]*s3.Client{}, ec2: map[string]*ec2.Client{}, rds: map[string]*rds.Client{},
-	}
+	a := &Account{spec: spec, cfg: cfg, opts: c.opts, clients: &serviceClients{}}
 	c.accounts[spec] = a
 	return a, nil
 }
@@ -348,42 +378,24 @@ func (a *Account) region(r string) string {
 }
 
 func (a *Account) s3Client(region string) *s3.Client {
-	region = a.region(region)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c := a.s3[region]; c != nil {
-		return c
-	}
-	c := s3.NewFromConfig(a.cfg, func(o *s3.Options) {
-		o.Region = region
-		o.UsePathStyle = a.cfg.BaseEndpoint != nil
+	return a.clients.s3.get(a.region(region), func(region string) *s3.Client {
+		return s3.NewFromConfig(a.cfg, func(o *s3.Options) {
+			o.Region = region
+			o.UsePathStyle = a.cfg.BaseEndpoint != nil
+		})
 	})
-	a.s3[region] = c
-	return c
 }
 
 func (a *Account) ec2Client(region string) *ec2.Client {
-	region = a.region(region)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c := a.ec2[region]; c != nil {
-		return c
-	}
-	c := ec2.NewFromConfig(a.cfg, func(o *ec2.Options) { o.Region = region })
-	a.ec2[region] = c
-	return c
+	return a.clients.ec2.get(a.region(region), func(region string) *ec2.Client {
+		return ec2.NewFromConfig(a.cfg, func(o *ec2.Options) { o.Region = region })
+	})
 }
 
 func (a *Account) rdsClient(region string) *rds.Client {
-	region = a.region(region)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c := a.rds[region]; c != nil {
-		return c
-	}
-	c := rds.NewFromConfig(a.cfg, func(o *rds.Options) { o.Region = region })
-	a.rds[region] = c
-	return c
+	return a.clients.rds.get(a.region(region), func(region string) *rds.Client {
+		return rds.NewFromConfig(a.cfg, func(o *rds.Options) { o.Region = region })
+	})
 }
 
 // Identity is who AWS says the assumed role is.

@@ -17,8 +17,12 @@ import (
 // stacks are what was built. Every call goes to the account's primary
 // region.
 
+// cfnClient is CloudFormation in the account's (or the InRegion view's)
+// region: stacks are regional and mcloud's live in one.
 func (a *Account) cfnClient() *cloudformation.Client {
-	return cloudformation.NewFromConfig(a.cfg, func(o *cloudformation.Options) { o.Region = a.spec.Region })
+	return a.clients.cfn.get(a.spec.Region, func(region string) *cloudformation.Client {
+		return cloudformation.NewFromConfig(a.cfg, func(o *cloudformation.Options) { o.Region = region })
+	})
 }
 
 // Stack is what mcloud reads of a stack.

@@ -10,7 +10,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // InRegion is the same account working in another region (the DR
@@ -19,8 +18,7 @@ import (
 func (a *Account) InRegion(region string) *Account {
 	spec := a.spec
 	spec.Region = region
-	return &Account{spec: spec, cfg: a.cfg, opts: a.opts,
-		s3: map[string]*s3.Client{}, ec2: map[string]*ec2.Client{}, rds: map[string]*rds.Client{}}
+	return &Account{spec: spec, cfg: a.cfg, opts: a.opts, clients: a.clients}
 }
 
 // DeleteStack asks CloudFormation to delete a stack; a stack that does not

@@ -19,9 +19,11 @@ type Record struct {
 	Values []string
 }
 
-// route53 is global: its calls are signed for us-east-1.
+// route53Client: Route 53 is global, its calls are signed for us-east-1.
 func (a *Account) route53Client() *route53.Client {
-	return route53.NewFromConfig(a.cfg, func(o *route53.Options) { o.Region = "us-east-1" })
+	return a.clients.route53.get("us-east-1", func(region string) *route53.Client {
+		return route53.NewFromConfig(a.cfg, func(o *route53.Options) { o.Region = region })
+	})
 }
 
 // Records lists a hosted zone's record sets.

@@ -42,24 +42,15 @@ type SecretInfo struct {
 }
 
 // secretsClient is the Secrets Manager client of the secret's region: the
-// one an ARN names, else the account's primary region.
+// one an ARN names, else the account's.
 func (a *Account) secretsClient(secretID string) *secretsmanager.Client {
 	region := a.spec.Region
 	if parsed, err := arn.Parse(secretID); err == nil && parsed.Region != "" {
 		region = parsed.Region
 	}
-	region = a.region(region)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.secrets == nil {
-		a.secrets = map[string]*secretsmanager.Client{}
-	}
-	if c := a.secrets[region]; c != nil {
-		return c
-	}
-	c := secretsmanager.NewFromConfig(a.cfg, func(o *secretsmanager.Options) { o.Region = region })
-	a.secrets[region] = c
-	return c
+	return a.clients.secrets.get(a.region(region), func(region string) *secretsmanager.Client {
+		return secretsmanager.NewFromConfig(a.cfg, func(o *secretsmanager.Options) { o.Region = region })
+	})
 }
 
 // DescribeSecret tells whether secretID (a name or an ARN) exists and how

@@ -144,5 +144,5 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "%d alert(s) received\n", len(alerts))
+	fmt.Fprintf(w, "%s received\n", mcloud.Count(len(alerts), "alert", "alerts"))
 }

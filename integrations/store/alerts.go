@@ -180,8 +180,7 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a m
 	act := mcloud.DecideAlert(v, a.Status, posted, d.Budget)
 	key := AlertMessageKey(p.ID)
 	queue := func(kind, text string, k int64) error {
-		_, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
-			ch, k, text, ms(s.Now()), kind)
+		_, err := s.queueMessage(ctx, tx, OutboxItem{Kind: kind, Post: mcloud.Post{ChannelID: ch, RequestID: k, Text: text}})
 		return err
 	}
 	setStatus := func() error {
@@ -366,13 +365,11 @@ func (s *DB) AcknowledgeProblem(ctx context.Context, id int64, by, comment strin
 				}
 				key = AlertMessageKey(m.sid)
 			}
-			if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
-				m.ch, key, text, ms(now), KindUpdate); err != nil {
+			if _, err := s.queueMessage(ctx, tx, OutboxItem{Kind: KindUpdate, Post: mcloud.Post{ChannelID: m.ch, RequestID: key, Text: text, CreatedAt: now}}); err != nil {
 				return err
 			}
 			if m.sid == 0 {
-				if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
-					m.ch, key, r.Change(p, a), ms(now), KindPost); err != nil {
+				if _, err := s.queueMessage(ctx, tx, OutboxItem{Kind: KindPost, Post: mcloud.Post{ChannelID: m.ch, RequestID: key, Text: r.Change(p, a), CreatedAt: now}}); err != nil {
 					return err
 				}
 			}

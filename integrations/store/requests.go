@@ -147,21 +147,8 @@ func (s *DB) queueFor(ctx context.Context, tx *sql.Tx, r *mcloud.Request, f func
 // message of request id: the requester's and the approvers'. A decision
 // updates each of them in place.
 func (s *DB) PlanChannels(ctx context.Context, id int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT channel_id FROM outbox WHERE request_id = ? AND kind = ?
-		UNION SELECT channel_id FROM slack_messages WHERE request_id = ? ORDER BY 1`), id, KindPlan, id)
-	if err != nil {
-		return nil, fmt.Errorf("list plan messages of request #%d: %w", id, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var ch string
-		if err := rows.Scan(&ch); err != nil {
-			return nil, fmt.Errorf("scan plan channel: %w", err)
-		}
-		out = append(out, ch)
-	}
-	return out, rows.Err()
+	return s.queryStrings(ctx, fmt.Sprintf("list plan messages of request #%d", id), `SELECT channel_id FROM outbox WHERE request_id = ? AND kind = ?
+		UNION SELECT channel_id FROM slack_messages WHERE request_id = ? ORDER BY 1`, id, KindPlan, id)
 }
 
 // approve marks r approved, creates its job and enqueues it, inside tx;

@@ -333,6 +333,28 @@ func (s *DB) insertID(ctx context.Context, q querier, query string, args ...any)
 	return id, err
 }
 
+// queryStrings runs a query of one text column and returns its values;
+// errors say what (a phrase like "list outbox channels") failed.
+func (s *DB) queryStrings(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // inTx runs fn in a transaction. SQLite transactions begin IMMEDIATE (see
 // Open) and PostgreSQL ones lock rows with FOR UPDATE, so concurrent
 // approvals of one request are serialised.
