@@ -68,8 +68,11 @@ type Request struct {
 	Needed    int
 	Status    RequestStatus
 	Approvals []Approval
-	// DeniedBy and Reason are set when Status is denied.
+	// DeniedBy (a display name) and Reason are set when Status is
+	// denied; Denier is who denied it, by identity (empty for a request
+	// denied before it was kept), which is what Withdrawn decides by.
 	DeniedBy  string
+	Denier    Caller
 	Reason    string
 	JobID     int64
 	CreatedAt time.Time
