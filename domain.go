@@ -200,6 +200,9 @@ const (
 	// AuditHandover: a credential was sent to someone by direct message
 	// (the secret's name and the recipient, never its value).
 	AuditHandover = "handover"
+	// AuditAcknowledged: an alert was acknowledged back in its monitoring
+	// system (typed ack or the Acknowledge button).
+	AuditAcknowledged = "alert-acknowledged"
 )
 
 // Post is a message for a channel, optionally in the thread of a request.

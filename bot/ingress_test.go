@@ -155,7 +155,7 @@ func TestDeliveryPayloadRoundTrip(t *testing.T) {
 		if got := back.input(); got != in {
 			t.Errorf("%s: input %+v, want %+v", p.Kind, got, in)
 		}
-		if p.Kind == kindAction && (len(back.Actions) != 2 || back.Actions[1] != (payloadAction{ActionDeny, "8"})) {
+		if p.Kind == kindAction && (len(back.Actions) != 2 || back.Actions[1] != (payloadAction{ID: ActionDeny, Value: "8"})) {
 			t.Errorf("actions = %+v", back.Actions)
 		}
 	}

@@ -128,10 +128,11 @@ type input struct {
 	at          time.Time
 }
 
-// action is one button click.
+// action is one button click. choice is what the message's select said
+// when the button was pressed (the Acknowledge button's duration).
 type action struct {
 	input
-	actionID, value string
+	actionID, value, choice string
 }
 
 func commandInput(c slack.SlashCommand, at time.Time) input {
@@ -153,12 +154,31 @@ func actionInputs(cb slack.InteractionCallback, at time.Time) ([]action, error) 
 		channel: cb.Channel.ID, responseURL: cb.ResponseURL, at: at}
 	var out []action
 	for _, a := range cb.ActionCallback.BlockActions {
-		out = append(out, action{input: in, actionID: a.ActionID, value: a.Value})
+		if a.ActionID == ActionAckFor {
+			continue // choosing a duration does nothing until Acknowledge is pressed
+		}
+		act := action{input: in, actionID: a.ActionID, value: a.Value}
+		if a.ActionID == ActionAck {
+			act.choice = silenceChoice(stateValue(cb, a.BlockID, ActionAckFor))
+		}
+		out = append(out, act)
 	}
-	if len(out) == 0 {
+	switch {
+	case len(cb.ActionCallback.BlockActions) == 0:
 		return nil, errors.New("block_actions without actions")
+	case len(out) == 0:
+		return nil, errIgnored
 	}
 	return out, nil
+}
+
+// stateValue is the option selected in the message's element actionID of
+// block blockID when the click was sent, "" when it says none.
+func stateValue(cb slack.InteractionCallback, blockID, actionID string) string {
+	if cb.BlockActionState == nil {
+		return ""
+	}
+	return cb.BlockActionState.Values[blockID][actionID].SelectedOption.Value
 }
 
 var leadingMention = regexp.MustCompile(`^\s*<@[A-Z0-9]+(\|[^>]*)?>[\s:,]*`)
@@ -205,8 +225,9 @@ type deliveryPayload struct {
 }
 
 type payloadAction struct {
-	ID    string `json:"id"`
-	Value string `json:"value"`
+	ID     string `json:"id"`
+	Value  string `json:"value"`
+	Choice string `json:"choice,omitempty"`
 }
 
 func commandPayload(in input) deliveryPayload {
@@ -219,7 +240,7 @@ func actionPayload(acts []action) deliveryPayload {
 	p := commandPayload(acts[0].input)
 	p.Kind = kindAction
 	for _, a := range acts {
-		p.Actions = append(p.Actions, payloadAction{ID: a.actionID, Value: a.value})
+		p.Actions = append(p.Actions, payloadAction{ID: a.actionID, Value: a.value, Choice: a.choice})
 	}
 	return p
 }

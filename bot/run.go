@@ -82,25 +82,36 @@ func (s *Slack) runCommand(ctx context.Context, in input) {
 	}
 }
 
+// buttonVerbs are the verbs the buttons stand for, by action id.
+var buttonVerbs = map[string]string{ActionApprove: "approve", ActionDeny: "deny", ActionCancel: "cancel", ActionAck: "ack"}
+
 // runAction runs a button click as the command it stands for, through the
 // same code as the typed command. On success the verbs have told the
-// thread what the channel should know, and the plan message is updated to
-// show the decision; only what went wrong is shown to the clicker alone.
+// thread what the channel should know, and the plan (or alert) message is
+// updated to show the decision; only what went wrong is shown to the
+// clicker alone.
 func (s *Slack) runAction(ctx context.Context, a action) {
 	caller := s.caller(a.id, a.channel)
 	rs := newResponder(a.responseURL, a.at)
-	verb := map[string]string{ActionApprove: "approve", ActionDeny: "deny", ActionCancel: "cancel"}[a.actionID]
+	verb := buttonVerbs[a.actionID]
 	id, err := strconv.ParseInt(a.value, 10, 64)
 	if verb == "" || err != nil || id <= 0 {
 		s.log.Warn("unknown Slack button", "action_id", a.actionID, "value", a.value)
 		s.ephemeral(ctx, caller, a.input, rs, ReplyMessage(commands.Reply{Error: "That button is not one mcloud knows; nothing was done.", Usage: "/mcloud help"}, s.cfg, s.now()))
 		return
 	}
-	reply := s.svc.Handle(ctx, caller, fmt.Sprintf("%s %d", verb, id))
+	line := fmt.Sprintf("%s %d", verb, id)
+	if a.choice != "" {
+		line += " " + a.choice
+	}
+	reply := s.svc.Handle(ctx, caller, line)
 	if reply.Error != "" || reply.Private {
 		s.ephemeral(ctx, caller, a.input, rs, ReplyMessage(reply, s.cfg, s.now()))
 	}
 	switch {
+	case verb == "ack":
+		// The acknowledgement queued its messages' updates itself, and an
+		// alert's number is not a request's.
 	case verb == "cancel":
 		if job, err := s.db.Job(ctx, id); err == nil && job.RequestID != 0 {
 			s.queueUpdates(ctx, job.RequestID)

@@ -113,7 +113,7 @@ func (s *Slack) run(ctx context.Context, d *store.Delivery) {
 	case kindAction:
 		in := p.input()
 		for _, a := range p.Actions {
-			s.runAction(ctx, action{input: in, actionID: a.ID, value: a.Value})
+			s.runAction(ctx, action{input: in, actionID: a.ID, value: a.Value, choice: a.Choice})
 		}
 	default:
 		s.log.Error("stored Slack delivery of unknown kind; dropped", "key", d.Key, "kind", p.Kind)
