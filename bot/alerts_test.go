@@ -62,11 +62,11 @@ func (m *monitoringAPIs) asked() (silences, acks []map[string]any) {
 
 // alertHarness is the bot with the alert pipeline and acknowledgements in
 // Alertmanager and Icinga2 (stand-ins) configured, as serve wires them.
-func alertHarness(t *testing.T) (*harness, *monitoringAPIs, *alerts.Pipeline) {
+func alertHarness(t *testing.T, mode string) (*harness, *monitoringAPIs, *alerts.Pipeline) {
 	apis := newMonitoringAPIs(t)
 	acker := &alerts.Acker{Alertmanager: monitoring.NewAlertmanagerAPI(apis.am.URL),
 		Icinga2: &monitoring.Icinga2API{URL: apis.icinga.URL, User: "mcloud", Password: "secret", Client: apis.icinga.Client()}}
-	h := newHarness(t, harnessOptions{setup: func(cfg *config.Config, svc *commands.Service) {
+	h := newHarness(t, harnessOptions{mode: mode, setup: func(cfg *config.Config, svc *commands.Service) {
 		cfg.Alerts.Alertmanager.API, cfg.Alerts.Icinga2.API = apis.am.URL, apis.icinga.URL
 		svc.Deps.Alerts = acker
 	}})
@@ -132,7 +132,7 @@ func (h *harness) alertAction(u who, channel, ts string, id int64, actionID, cho
 // user of another customer, a click about another customer's alert, a
 // forged signature and a mere change of the duration change nothing.
 func TestSlackAcknowledgeButton(t *testing.T) {
-	h, apis, p := alertHarness(t)
+	h, apis, p := alertHarness(t, config.SlackHTTP)
 	ctx := context.Background()
 	dave := who{"U0DAVE", "T0CUSTY", "dave"}
 	const customerY = "C0CUSTY"
@@ -265,5 +265,34 @@ func TestSlackAcknowledgeButton(t *testing.T) {
 		if e.User == alice.user && e.Channel == customerX || e.User == bob.user {
 			t.Errorf("an acknowledgement that worked told %s privately: %q", e.User, e.Text)
 		}
+	}
+}
+
+// TestSocketModeAcknowledgeButton: the same press over Socket Mode is
+// mapped by the same code: the chosen duration reaches Alertmanager.
+func TestSocketModeAcknowledgeButton(t *testing.T) {
+	h, apis, p := alertHarness(t, config.SlackSocket)
+	ctx := context.Background()
+	if err := p.Receive(ctx, []mcloud.Alert{{Source: "alertmanager", Key: "fp-disk", Status: mcloud.AlertFiring, Severity: mcloud.SeverityCritical,
+		Name: "DiskFull", Host: "x-prod-apim-1", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	var disk slackfake.Message
+	h.ws.WaitFor(t, 60*time.Second, "the alert in customer-x's channel", func() bool {
+		var ok bool
+		disk, ok = h.alertMessage(customerX, "DiskFull")
+		return ok && blocksHave(disk, "mcloud_ack")
+	})
+	form, _ := url.ParseQuery(string(h.ackClick(alice, customerX, disk.TS, 1, "24h")))
+	before := time.Now()
+	h.ws.Send(ctx, slackfake.Envelope{EnvelopeID: "env-ack-1", Type: "interactive", Payload: json.RawMessage(form.Get("payload"))})
+	h.ws.WaitFor(t, 60*time.Second, "the silence", func() bool {
+		s, _ := apis.asked()
+		return len(s) == 1
+	})
+	s, _ := apis.asked()
+	ends, _ := time.Parse(time.RFC3339, fmt.Sprint(s[0]["endsAt"]))
+	if s[0]["createdBy"] != "alice" || ends.Before(before.Add(24*time.Hour-time.Minute)) || !h.acked("env-ack-1") {
+		t.Errorf("silence %v (acknowledged envelope: %v); want alice's, for a day", s[0], h.acked("env-ack-1"))
 	}
 }
