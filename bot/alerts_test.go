@@ -93,31 +93,26 @@ func (h *harness) ackClick(u who, channel, ts string, id int64, choice string) [
 	return h.alertAction(u, channel, ts, id, ActionAck, choice)
 }
 
+// alertAction is clickBody's payload on alert id's message: actionID in
+// block alert_<id>, with the message's select at choice.
 func (h *harness) alertAction(u who, channel, ts string, id int64, actionID, choice string) []byte {
+	form, _ := url.ParseQuery(string(h.clickBody(u, channel, ts, actionID, fmt.Sprint(id))))
+	var payload map[string]any
+	if err := json.Unmarshal([]byte(form.Get("payload")), &payload); err != nil {
+		h.t.Fatal(err)
+	}
 	block := fmt.Sprintf("alert_%d", id)
 	values := map[string]any{}
 	if choice != "" {
 		values[block] = map[string]any{ActionAckFor: map[string]any{"type": "static_select",
 			"selected_option": map[string]any{"value": choice, "text": map[string]any{"type": "plain_text", "text": choice}}}}
 	}
-	act := map[string]any{"action_id": actionID, "block_id": block, "type": "button", "value": fmt.Sprint(id),
-		"text": map[string]any{"type": "plain_text", "text": "Acknowledge"}, "action_ts": fmt.Sprintf("%d.000100", time.Now().Unix())}
+	payload["state"] = map[string]any{"values": values}
+	act := payload["actions"].([]any)[0].(map[string]any)
+	act["block_id"] = block
 	if actionID == ActionAckFor {
-		act = map[string]any{"action_id": actionID, "block_id": block, "type": "static_select",
-			"selected_option": map[string]any{"value": choice}, "action_ts": fmt.Sprintf("%d.000100", time.Now().Unix())}
-	}
-	payload := map[string]any{
-		"type":       "block_actions",
-		"user":       map[string]any{"id": u.user, "username": u.name, "name": u.name, "team_id": u.team},
-		"api_app_id": "A0MCLOUD", "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-		"container":    map[string]any{"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
-		"trigger_id":   h.trigger(),
-		"team":         map[string]any{"id": u.team, "domain": "example"},
-		"channel":      map[string]any{"id": channel, "name": h.cfg.ChannelName(channel)},
-		"message":      map[string]any{"type": "message", "ts": ts, "user": slackfake.BotUser, "text": "alert"},
-		"state":        map[string]any{"values": values},
-		"response_url": h.ws.ResponseURL(channel, u.user),
-		"actions":      []map[string]any{act},
+		act["type"], act["selected_option"] = "static_select", map[string]any{"value": choice}
+		delete(act, "value")
 	}
 	js, _ := json.Marshal(payload)
 	return []byte(url.Values{"payload": {string(js)}}.Encode())

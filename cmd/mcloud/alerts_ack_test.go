@@ -86,6 +86,20 @@ func ackClick(ws *slackfake.Workspace, u slackUser, channel, ts string, id int64
 	return url.Values{"payload": {string(payload)}}.Encode()
 }
 
+// serving starts `mcloud serve` with cfg and a database of its own, and
+// returns its base URL.
+func serving(t *testing.T, bin, cfg string) string {
+	t.Helper()
+	srv := startServe(t, bin, cfg, filepath.Join(t.TempDir(), "mcloud.db"))
+	select {
+	case addr := <-srv.addr:
+		return "http://" + addr
+	case <-srv.done:
+		t.Fatalf("mcloud serve exited:\n%s", srv.output())
+	}
+	return ""
+}
+
 // press sends a signed click to serve and wants it taken.
 func press(t *testing.T, base, body string) {
 	t.Helper()
@@ -166,14 +180,7 @@ func TestAlertmanagerAcknowledgeButton(t *testing.T) {
 	am := startAlertmanager(t, hook.URL+"/alerts/alertmanager")
 	cfg := alertsConfig(t, ws, "    api: "+am+"\n")
 	t.Setenv("MCLOUD_AM_TOKEN", alertsToken)
-	srv := startServe(t, bin, cfg, filepath.Join(t.TempDir(), "mcloud.db"))
-	var addr string
-	select {
-	case addr = <-srv.addr:
-	case <-srv.done:
-		t.Fatalf("mcloud serve exited:\n%s", srv.output())
-	}
-	base := "http://" + addr
+	base := serving(t, bin, cfg)
 	hook.to(t, base)
 
 	pushAlert(t, am, map[string]string{"alertname": "DiskFull", "severity": "critical", "customer": "customer-x", "instance": "x-prod-apim-1:9100"}, time.Time{})
@@ -235,14 +242,7 @@ func TestIcinga2AcknowledgeButton(t *testing.T) {
 	t.Setenv("MCLOUD_AM_TOKEN", alertsToken)
 	t.Setenv("MCLOUD_ICINGA_TOKEN", icingaToken)
 	t.Setenv("MCLOUD_ICINGA_API_PASSWORD", icingaAPIPwd)
-	srv := startServe(t, bin, cfg, filepath.Join(t.TempDir(), "mcloud.db"))
-	var addr string
-	select {
-	case addr = <-srv.addr:
-	case <-srv.done:
-		t.Fatalf("mcloud serve exited:\n%s", srv.output())
-	}
-	base := "http://" + addr
+	base := serving(t, bin, cfg)
 	receiver.to(t, base)
 
 	code, body := ic.call("POST", "/v1/actions/process-check-result",
