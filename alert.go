@@ -115,6 +115,17 @@ type Problem struct {
 // Open reports whether the problem still needs someone.
 func (p Problem) Open() bool { return p.Status != AlertResolved }
 
+// Acknowledgeable reports whether p is worth acknowledging at now, which
+// is when its message offers the Acknowledge button: it is open and no
+// acknowledgement holds (one whose end has passed no longer does, as an
+// Alertmanager silence that expired).
+func (p Problem) Acknowledgeable(now time.Time) bool {
+	if !p.Open() {
+		return false
+	}
+	return p.AckedBy == "" || (!p.AckedUntil.IsZero() && !now.Before(p.AckedUntil))
+}
+
 // AlertAction is what one alert does to one channel's view of its problem.
 type AlertAction int
 

@@ -2,6 +2,7 @@ package mcloud_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/mcloud/mcloud"
 )
@@ -46,6 +47,28 @@ func TestParseSeverity(t *testing.T) {
 	} {
 		if got := mcloud.ParseSeverity(in); got != want {
 			t.Errorf("ParseSeverity(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestProblemAcknowledgeable(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		p    mcloud.Problem
+		want bool
+	}{
+		{"firing, nobody acknowledged it", mcloud.Problem{Status: mcloud.AlertFiring}, true},
+		{"firing, acknowledged until it recovers", mcloud.Problem{Status: mcloud.AlertFiring, AckedBy: "alice", AckedAt: now.Add(-time.Hour)}, false},
+		{"firing, acknowledged for another hour", mcloud.Problem{Status: mcloud.AlertFiring, AckedBy: "alice", AckedUntil: now.Add(time.Hour)}, false},
+		{"firing, the silence ended a minute ago", mcloud.Problem{Status: mcloud.AlertFiring, AckedBy: "alice", AckedUntil: now.Add(-time.Minute)}, true},
+		{"firing, the silence ends right now", mcloud.Problem{Status: mcloud.AlertFiring, AckedBy: "alice", AckedUntil: now}, true},
+		{"in a downtime, not acknowledged", mcloud.Problem{Status: mcloud.AlertDowntimeStart}, true},
+		{"resolved", mcloud.Problem{Status: mcloud.AlertResolved}, false},
+		{"resolved after an acknowledgement ended", mcloud.Problem{Status: mcloud.AlertResolved, AckedBy: "alice", AckedUntil: now.Add(-time.Hour)}, false},
+	} {
+		if got := tt.p.Acknowledgeable(now); got != tt.want {
+			t.Errorf("%s: acknowledgeable = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -70,3 +70,12 @@ func DecideDenial(r Request, denier Caller, now time.Time) *Error {
 	}
 	return nil
 }
+
+// Withdrawn reports whether r was denied by the one who asked for it. It
+// decides by identity (SameUser), never by display name: two people may
+// share a name (the customer's carol and the team's carol), and a name is
+// whatever a workspace says it is. A request denied before the denier's
+// identity was kept cannot prove it was withdrawn, so it shows as denied.
+func Withdrawn(r Request) bool {
+	return r.Status == RequestDenied && SameUser(r.Denier, r.Requester)
+}

@@ -93,3 +93,41 @@ func errOrNil(e *mcloud.Error) error {
 	}
 	return e
 }
+
+// TestWithdrawn: a denial is a withdrawal when the denier is the
+// requester by identity. The rule it replaces compared display names, and
+// called the team's carol denying the customer's carol's request a
+// withdrawal.
+func TestWithdrawn(t *testing.T) {
+	carol := mcloud.Caller{UserID: "UCAROL", TeamID: "TX", Home: "TX", Name: "carol", Role: mcloud.RoleCustomer}
+	teamCarol := mcloud.Caller{UserID: "UCAROL2", TeamID: "T", Home: "T", Name: "carol", Role: mcloud.RoleDevOps, Approver: true}
+	bob := mcloud.Caller{UserID: "UBOB", TeamID: "T", Home: "T", Name: "bob", Role: mcloud.RoleDevOps, Approver: true}
+	// The same user id from a workspace nobody configured is someone else.
+	strangerCarol := mcloud.Caller{UserID: "UCAROL", TeamID: "TEVIL", Name: "carol"}
+	carolRenamed := carol
+	carolRenamed.Name = "Carol Smith"
+	legacy := carol
+	legacy.Home = ""
+	for _, tt := range []struct {
+		name      string
+		requester mcloud.Caller
+		status    mcloud.RequestStatus
+		denier    mcloud.Caller
+		want      bool
+	}{
+		{"the requester denies their own request", carol, mcloud.RequestDenied, carol, true},
+		{"the requester, shown by another name since", carol, mcloud.RequestDenied, carolRenamed, true},
+		{"an approver denies it", carol, mcloud.RequestDenied, bob, false},
+		{"another user with the requester's name denies it", carol, mcloud.RequestDenied, teamCarol, false},
+		{"the requester's user id from an unconfigured workspace", carol, mcloud.RequestDenied, strangerCarol, false},
+		{"denied before the denier was kept", carol, mcloud.RequestDenied, mcloud.Caller{}, false},
+		{"a requester stored before Home was kept", legacy, mcloud.RequestDenied, legacy, false},
+		{"still pending", carol, mcloud.RequestPending, carol, false},
+		{"approved", carol, mcloud.RequestApproved, carol, false},
+	} {
+		r := mcloud.Request{ID: 1, Requester: tt.requester, Status: tt.status, Denier: tt.denier, DeniedBy: tt.denier.Name}
+		if got := mcloud.Withdrawn(r); got != tt.want {
+			t.Errorf("%s: withdrawn = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

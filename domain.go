@@ -68,8 +68,11 @@ type Request struct {
 	Needed    int
 	Status    RequestStatus
 	Approvals []Approval
-	// DeniedBy and Reason are set when Status is denied.
+	// DeniedBy (a display name) and Reason are set when Status is
+	// denied; Denier is who denied it, by identity (empty for a request
+	// denied before it was kept), which is what Withdrawn decides by.
 	DeniedBy  string
+	Denier    Caller
 	Reason    string
 	JobID     int64
 	CreatedAt time.Time
@@ -197,6 +200,9 @@ const (
 	// AuditHandover: a credential was sent to someone by direct message
 	// (the secret's name and the recipient, never its value).
 	AuditHandover = "handover"
+	// AuditAcknowledged: an alert was acknowledged back in its monitoring
+	// system (typed ack or the Acknowledge button).
+	AuditAcknowledged = "alert-acknowledged"
 )
 
 // Post is a message for a channel, optionally in the thread of a request.

@@ -187,7 +187,7 @@ func planMessage(req *mcloud.Request, job *mcloud.Job, dry bool, cfg *config.Con
 		}
 	case stateDenied:
 		line := fmt.Sprintf(":no_entry: Denied by %s; it will not run.", escape(req.DeniedBy))
-		if req.DeniedBy == req.Requester.Name {
+		if mcloud.Withdrawn(*req) {
 			line = fmt.Sprintf(":no_entry: Withdrawn by %s; it will not run.", escape(req.DeniedBy))
 		}
 		if req.Reason != "" {

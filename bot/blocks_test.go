@@ -28,7 +28,7 @@ func exampleConfig(tb testing.TB) *config.Config {
 
 var (
 	goldenNow = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	carolReq  = mcloud.Caller{UserID: "U0CAROL", TeamID: "T0CUSTX", Name: "carol", ChannelID: "C0CUSTX", Role: mcloud.RoleCustomer, Customer: "customer-x"}
+	carolReq  = mcloud.Caller{UserID: "U0CAROL", TeamID: "T0CUSTX", Name: "carol", ChannelID: "C0CUSTX", Role: mcloud.RoleCustomer, Customer: "customer-x", Home: "T0CUSTX"}
 )
 
 func goldenRequest(mod func(r *mcloud.Request)) *mcloud.Request {
@@ -71,7 +71,7 @@ func TestGoldenMessages(t *testing.T) {
 			r.Status, r.DeniedBy, r.Reason = mcloud.RequestDenied, "bob", "not during the release freeze"
 		}), nil, cfg, goldenNow),
 		"plan_withdrawn": PlanMessage(goldenRequest(func(r *mcloud.Request) {
-			r.Status, r.DeniedBy = mcloud.RequestDenied, "carol"
+			r.Status, r.DeniedBy, r.Denier = mcloud.RequestDenied, "carol", carolReq
 		}), nil, cfg, goldenNow),
 		"plan_expired_unswept": PlanMessage(goldenRequest(nil), nil, cfg, goldenNow.Add(25*time.Hour)),
 		"plan_dry_run":         ReplyMessage(commands.Reply{Request: goldenRequest(func(r *mcloud.Request) { r.ID = 0 }), DryRun: true}, cfg, goldenNow),

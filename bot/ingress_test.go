@@ -142,7 +142,8 @@ func TestDeliveryPayloadRoundTrip(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	in := input{channel: customerX, text: "status customer-x", responseURL: "https://hooks.slack.com/x", threadTS: "1.2", ephemeralTS: "1.2", at: at}
 	in.id.UserID, in.id.TeamID, in.id.EnterpriseID, in.id.Name = "U0CAROL", "T0CUSTX", "E0GRID", "carol"
-	acts := []action{{input: in, actionID: ActionApprove, value: "7"}, {input: in, actionID: ActionDeny, value: "8"}}
+	acts := []action{{input: in, actionID: ActionApprove, value: "7"}, {input: in, actionID: ActionDeny, value: "8"},
+		{input: in, actionID: ActionAck, value: "9", choice: "4h"}}
 	for _, p := range []deliveryPayload{commandPayload(in), actionPayload(acts)} {
 		js, err := json.Marshal(p)
 		if err != nil {
@@ -155,7 +156,8 @@ func TestDeliveryPayloadRoundTrip(t *testing.T) {
 		if got := back.input(); got != in {
 			t.Errorf("%s: input %+v, want %+v", p.Kind, got, in)
 		}
-		if p.Kind == kindAction && (len(back.Actions) != 2 || back.Actions[1] != (payloadAction{ActionDeny, "8"})) {
+		if p.Kind == kindAction && (len(back.Actions) != 3 || back.Actions[1] != (payloadAction{ID: ActionDeny, Value: "8"}) ||
+			back.Actions[2] != (payloadAction{ID: ActionAck, Value: "9", Choice: "4h"})) {
 			t.Errorf("actions = %+v", back.Actions)
 		}
 	}

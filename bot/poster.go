@@ -69,6 +69,7 @@ type PosterStore interface {
 	QueueMessage(ctx context.Context, it store.OutboxItem) (int64, error)
 	Request(ctx context.Context, id int64) (*mcloud.Request, error)
 	Job(ctx context.Context, id int64) (*mcloud.Job, error)
+	Problem(ctx context.Context, id int64) (mcloud.Problem, error)
 }
 
 // PosterOptions tune the poster; zero values take the defaults.
@@ -453,10 +454,22 @@ func (p *Poster) update(ctx context.Context, lease store.Lease, it store.OutboxI
 }
 
 // render makes the message for it: a plan or update shows its request
-// as it is now; a post is what was queued.
+// as it is now; an alert problem's message its text as recorded, with
+// the Acknowledge button while the problem is as it now is; a post is
+// what was queued.
 func (p *Poster) render(ctx context.Context, it store.OutboxItem) (Message, error) {
 	if it.Kind == store.KindPost || it.RequestID == 0 {
 		return messageFromJSON(it.Text, it.Blocks)
+	}
+	if it.RequestID < 0 {
+		pr, err := p.db.Problem(ctx, -it.RequestID)
+		switch {
+		case mcloud.ErrorCode(err) == mcloud.ENOTFOUND: // a storm summary: text only
+			return messageFromJSON(it.Text, it.Blocks)
+		case err != nil:
+			return Message{}, err
+		}
+		return AlertMessage(it.Text, pr, p.cfg, p.now()), nil
 	}
 	req, err := p.db.Request(ctx, it.RequestID)
 	if mcloud.ErrorCode(err) == mcloud.ENOTFOUND {

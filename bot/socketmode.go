@@ -6,6 +6,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -105,27 +106,35 @@ func (s *Slack) ack(e socketmode.Event, c *socketmode.Client) {
 
 func (s *Slack) socketCommand(e socketmode.Event, c *socketmode.Client) {
 	cmd, ok := e.Data.(slack.SlashCommand)
-	if !ok || cmd.UserID == "" || cmd.TeamID == "" || cmd.ChannelID == "" {
+	if !ok {
 		s.ack(e, c)
 		s.log.Warn("malformed Socket Mode slash command", "type", e.Type)
 		return
 	}
-	s.takeEnvelope(e, c, commandKey(cmd), commandPayload(commandInput(cmd, s.now())))
+	d, err := commandDelivery(cmd, s.now())
+	if err != nil {
+		s.ack(e, c)
+		s.log.Warn("malformed Socket Mode slash command", "err", err)
+		return
+	}
+	s.takeEnvelope(e, c, d)
 }
 
 func (s *Slack) socketInteraction(e socketmode.Event, c *socketmode.Client) {
 	cb, ok := e.Data.(slack.InteractionCallback)
-	if !ok || cb.Type != slack.InteractionTypeBlockActions {
+	if !ok {
 		s.ack(e, c)
 		return
 	}
-	acts, err := actionInputs(cb, s.now())
+	d, err := interactionDelivery(cb, s.now())
 	if err != nil {
 		s.ack(e, c)
-		s.log.Warn("malformed Socket Mode interaction", "err", err)
+		if !errors.Is(err, errIgnored) {
+			s.log.Warn("malformed Socket Mode interaction", "err", err)
+		}
 		return
 	}
-	s.takeEnvelope(e, c, actionKey(cb), actionPayload(acts))
+	s.takeEnvelope(e, c, d)
 }
 
 // socketEventsAPI takes app mentions; other events are only acknowledged.
@@ -142,35 +151,29 @@ func (s *Slack) socketEventsAPI(e socketmode.Event, c *socketmode.Client) {
 		return
 	}
 	env := eventEnvelope{Type: ev.Type, TeamID: ev.TeamID, EnterpriseID: ev.EnterpriseID, EventID: cb.EventID}
-	in, ok := mentionInput(env, mentionEvent{Type: m.Type, User: m.User, UserTeam: m.UserTeam, Text: m.Text, TS: m.TimeStamp,
+	d, ok := mentionDelivery(env, mentionEvent{Type: m.Type, User: m.User, UserTeam: m.UserTeam, Text: m.Text, TS: m.TimeStamp,
 		ThreadTS: m.ThreadTimeStamp, Channel: m.Channel, BotID: m.BotID}, s.now())
 	if !ok {
 		s.ack(e, c)
 		return
 	}
-	s.takeEnvelope(e, c, eventKey(env), commandPayload(in))
+	s.takeEnvelope(e, c, d)
 }
 
-// takeEnvelope is take for Socket Mode: the delivery is stored before the
-// envelope is acknowledged. When the database does not answer it is
+// takeEnvelope is take for Socket Mode: the delivery is submitted before
+// the envelope is acknowledged. When the database does not answer it is
 // acknowledged anyway (Slack would only show the caller an error) and
 // the caller is told directly that nothing was done.
-func (s *Slack) takeEnvelope(e socketmode.Event, c *socketmode.Client, key string, p deliveryPayload) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	err := s.keep(ctx, key, p, "")
-	cancel()
+func (s *Slack) takeEnvelope(e socketmode.Event, c *socketmode.Client, d delivery) {
+	err := s.submit(context.Background(), d, "")
 	s.ack(e, c)
 	if err != nil {
-		s.log.Error("store Slack delivery", "key", key, "err", err)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.busy(ctx, p.input())
+		in := d.payload.input()
+		s.ephemeral(ctx, s.caller(in.id, in.channel), in, newResponder(in.responseURL, in.at),
+			ReplyMessage(commands.Reply{Error: busyText}, s.cfg, s.now()))
 	}
-}
-
-func (s *Slack) busy(ctx context.Context, in input) {
-	s.ephemeral(ctx, s.caller(in.id, in.channel), in, newResponder(in.responseURL, in.at),
-		ReplyMessage(commands.Reply{Error: busyText}, s.cfg, s.now()))
 }
 
 // slogOutput sends slack-go's Socket Mode log lines to our log at debug

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/bot/slackfake"
 	"github.com/mcloud/mcloud/commands"
+	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/storetest"
 )
@@ -170,4 +172,53 @@ func TestShellUnlistedChannelIsPrivate(t *testing.T) {
 	if items, _ := db.OutboxItems(context.Background(), ""); len(items) != 0 {
 		t.Errorf("queued for a channel: %+v", items)
 	}
+}
+
+// TestSlackNamesakeDenialIsNotAWithdrawal: the team has a carol too (bob's
+// configured name here). When she denies the customer's carol's request,
+// both plan messages and `job` say it was denied by carol; the rule this
+// replaces compared display names and told everyone the customer had
+// withdrawn it herself.
+func TestSlackNamesakeDenialIsNotAWithdrawal(t *testing.T) {
+	h := newHarness(t, harnessOptions{config: func(cfg *config.Config) {
+		for i := range cfg.Team.Users {
+			if cfg.Team.Users[i].ID == bob.user {
+				cfg.Team.Users[i].Name = "carol"
+			}
+		}
+	}})
+	h.sendSigned("/slack/commands", h.slashBody(carol, customerX, "echo customer-x please check the gateway"))
+	var ours slackfake.Message
+	h.ws.WaitFor(t, 60*time.Second, "the plan in both channels", func() bool {
+		var ok1, ok2 bool
+		_, ok1 = h.planMessage(customerX, 1)
+		ours, ok2 = h.planMessage(devops, 1)
+		return ok1 && ok2
+	})
+	h.sendSigned("/slack/interactivity", h.clickBody(bob, devops, ours.TS, ActionDeny, "1"))
+	h.ws.WaitFor(t, 60*time.Second, "both copies of #1 to show the decision", func() bool {
+		a, _ := h.planMessage(customerX, 1)
+		b, _ := h.planMessage(devops, 1)
+		return blocksHave(a, "by carol; it will not run") && blocksHave(b, "by carol; it will not run")
+	})
+	for _, ch := range []string{customerX, devops} {
+		if m, _ := h.planMessage(ch, 1); !blocksHave(m, "Denied by carol") {
+			t.Errorf("%s's copy does not say the team denied it (a withdrawal?):\n%s", ch, m.Blocks)
+		}
+	}
+	if r, _ := h.db.Request(context.Background(), 1); r.Status != mcloud.RequestDenied || r.Denier.UserID != bob.user {
+		t.Fatalf("request #1: %s, denier %+v; want denied by %s", r.Status, r.Denier, bob.user)
+	}
+	h.sendSigned("/slack/commands", h.slashBody(alice, devops, "job 1"))
+	h.ws.WaitFor(t, 60*time.Second, "the answer to job 1", func() bool {
+		for _, m := range h.botMessages(devops) {
+			if strings.Contains(m.Text, "was denied by carol") {
+				return true
+			}
+			if strings.Contains(m.Text, "withdrawn") {
+				t.Fatalf("job 1 calls the denial a withdrawal: %s", m.Text)
+			}
+		}
+		return false
+	})
 }

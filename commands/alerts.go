@@ -139,6 +139,16 @@ func ackVerb() *Verb {
 			if !p.AckedUntil.IsZero() {
 				line += " until " + p.AckedUntil.UTC().Format("2006-01-02 15:04 UTC")
 			}
+			// The monitoring system has it already: a failure to audit is
+			// told, not undone.
+			detail := strings.TrimPrefix(line, "Alert ")
+			if comment != "" {
+				detail += ": " + comment
+			}
+			if aerr := c.svc.store.Audit(ctx, mcloud.AuditEntry{Customer: p.Customer, UserID: c.Caller.UserID, UserName: c.Caller.Name,
+				ChannelID: c.Caller.ChannelID, Event: mcloud.AuditAcknowledged, Detail: detail}); aerr != nil {
+				return Reply{}, fmt.Errorf("audit the acknowledgement of alert #%d: %w", p.ID, aerr)
+			}
 			return Reply{Title: line + "."}, nil
 		},
 	}

@@ -94,4 +94,17 @@ func TestAckVerb(t *testing.T) {
 	if last := items[len(items)-1]; !strings.Contains(last.Text, "acknowledged") {
 		t.Errorf("no thread reply for the acknowledgement; last message %q", last.Text)
 	}
+	log, err := db.AuditLog(ctx, "customer-x", time.Time{}, 50)
+	acked := 0
+	for _, e := range log {
+		if e.Event == mcloud.AuditAcknowledged {
+			acked++
+			if e.UserID != "U0ALICE" || !strings.Contains(e.Detail, "#1 (DiskFull) acknowledged by alice in alertmanager until") || !strings.Contains(e.Detail, "cleaning up /var") {
+				t.Errorf("audit entry: %+v", e)
+			}
+		}
+	}
+	if err != nil || acked != 1 {
+		t.Errorf("%d acknowledgements in customer-x's audit log (%v); want 1", acked, err)
+	}
 }

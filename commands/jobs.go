@@ -145,7 +145,7 @@ func workOf(verb, customer, env string) string {
 func notRunning(r mcloud.Request, now time.Time) string {
 	what := workOf(r.Verb, r.Customer, r.Env)
 	switch {
-	case r.Status == mcloud.RequestDenied && r.DeniedBy == r.Requester.Name:
+	case mcloud.Withdrawn(r):
 		return fmt.Sprintf("#%d (%s) was withdrawn by %s; it never ran.", r.ID, what, r.DeniedBy)
 	case r.Status == mcloud.RequestDenied:
 		return fmt.Sprintf("#%d (%s) was denied by %s; it never ran.", r.ID, what, r.DeniedBy)

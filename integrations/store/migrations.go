@@ -256,6 +256,10 @@ CREATE TABLE dr_live (
 	PRIMARY KEY (customer, env)
 );
 `},
+	{version: 12, name: "requests: who denied a request, by identity, so a withdrawal is told from a denial by who, not by name",
+		sqlite: `
+ALTER TABLE requests ADD COLUMN denier TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

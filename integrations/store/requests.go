@@ -250,9 +250,15 @@ func (s *DB) Deny(ctx context.Context, id int64, denier mcloud.Caller, reason st
 			out = *r
 			return s.audit(ctx, tx, auditFor(r, denier, mcloud.AuditRefused, "denial refused: "+refusal.Message))
 		}
-		r.Status, r.DeniedBy, r.Reason = mcloud.RequestDenied, denier.Name, reason
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET status = ?, denied_by = ?, reason = ? WHERE id = ?`),
-			string(r.Status), r.DeniedBy, r.Reason, r.ID); err != nil {
+		r.Status, r.DeniedBy, r.Denier, r.Reason = mcloud.RequestDenied, denier.Name, denier, reason
+		// The denier's identity is kept so that whether this was a
+		// withdrawal is decided by who they are (mcloud.Withdrawn).
+		who, err := json.Marshal(denier)
+		if err != nil {
+			return fmt.Errorf("encode denier: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE requests SET status = ?, denied_by = ?, denier = ?, reason = ? WHERE id = ?`),
+			string(r.Status), r.DeniedBy, string(who), r.Reason, r.ID); err != nil {
 			return fmt.Errorf("mark denied: %w", err)
 		}
 		out = *r
@@ -329,7 +335,7 @@ func (s *DB) PendingRequests(ctx context.Context, customer string) ([]mcloud.Req
 	return scanRequests(rows)
 }
 
-const requestSelect = `SELECT id, verb, customer, env, params, plan, requester, needed, status, denied_by, reason, job_id, created_at, expires_at FROM requests`
+const requestSelect = `SELECT id, verb, customer, env, params, plan, requester, needed, status, denied_by, denier, reason, job_id, created_at, expires_at FROM requests`
 
 func (s *DB) getRequest(ctx context.Context, q querier, id int64, lock bool) (*mcloud.Request, error) {
 	query := requestSelect + ` WHERE id = ?`
@@ -370,14 +376,18 @@ func scanRequests(rows *sql.Rows) ([]mcloud.Request, error) {
 	var out []mcloud.Request
 	for rows.Next() {
 		var r mcloud.Request
-		var params, plan, requester, status string
+		var params, plan, requester, denier, status string
 		var created, expires int64
 		if err := rows.Scan(&r.ID, &r.Verb, &r.Customer, &r.Env, &params, &plan, &requester, &r.Needed, &status,
-			&r.DeniedBy, &r.Reason, &r.JobID, &created, &expires); err != nil {
+			&r.DeniedBy, &denier, &r.Reason, &r.JobID, &created, &expires); err != nil {
 			return nil, fmt.Errorf("scan request: %w", err)
 		}
+		var denierErr error
+		if denier != "" { // denied before the denier was kept, or not denied
+			denierErr = json.Unmarshal([]byte(denier), &r.Denier)
+		}
 		if err := errors.Join(json.Unmarshal([]byte(params), &r.Params), json.Unmarshal([]byte(plan), &r.Plan),
-			json.Unmarshal([]byte(requester), &r.Requester)); err != nil {
+			json.Unmarshal([]byte(requester), &r.Requester), denierErr); err != nil {
 			return nil, fmt.Errorf("decode request #%d: %w", r.ID, err)
 		}
 		r.Status, r.CreatedAt, r.ExpiresAt = mcloud.RequestStatus(status), fromMS(created), fromMS(expires)
