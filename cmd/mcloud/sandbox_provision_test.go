@@ -96,3 +96,26 @@ func TestSandboxRunUsesTheHostKeyFromConsoleOutput(t *testing.T) {
 		t.Fatalf("something ran on the host whose key changed: %q\n%s", got[ran:], out)
 	}
 }
+
+// :sandbox changes stand-ins behind mcloud's back, so it exists only with
+// --sandbox; a wrong one says what is wrong and how to write it.
+func TestSandboxDirectiveOnlyInTheSandbox(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	code, stdout, stderr := runTour(t, ":sandbox open-ssh customer-x staging\n:expect works only in mcloud shell --sandbox\n")
+	if code != 0 {
+		t.Fatalf("without --sandbox: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runTour(t, `:sandbox open-ssh customer-x staging
+:expect customer-x/staging has no stack mcloud-customer-x-staging in the sandbox yet; provision it first.
+:sandbox rekey customer-x
+:expect :sandbox rekey needs a customer and a host.
+:expect :sandbox open-ssh CUSTOMER ENV
+:sandbox add-database customer-z staging
+:expect Unknown customer "customer-z"; customers: customer-x, customer-y.
+:sandbox reboot customer-x staging
+:expect Unknown :sandbox change "reboot".
+`, "--sandbox")
+	if code != 0 {
+		t.Fatalf("with --sandbox: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
