@@ -109,8 +109,12 @@ func unbuilt(cu *config.Customer, env *config.Environment, hosts []config.Host) 
 	if len(names) == 0 {
 		return nil
 	}
+	has := "has"
+	if len(names) > 1 {
+		has = "have"
+	}
 	return mcloud.Errorf(mcloud.ECONFLICT, "%s %s no address yet: %s/%s has not been provisioned; run /mcloud provision %s %s first.",
-		strings.Join(names, ", "), map[bool]string{true: "has", false: "have"}[len(names) == 1], cu.Name, env.Name, cu.Name, env.Name)
+		strings.Join(names, ", "), has, cu.Name, env.Name, cu.Name, env.Name)
 }
 
 func exampleHosts(env *config.Environment) string {

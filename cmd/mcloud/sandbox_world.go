@@ -108,7 +108,11 @@ func (w *sandboxWorld) directive(ctx context.Context, args []string) string {
 		if !strings.Contains(sandboxUsage, ":sandbox "+verb+" ") {
 			return usage(fmt.Sprintf("Unknown :sandbox change %q.", verb))
 		}
-		return usage(fmt.Sprintf(":sandbox %s needs a customer and %s.", verb, map[bool]string{true: "a host", false: "an environment"}[verb == "rekey"]))
+		what := "an environment"
+		if verb == "rekey" {
+			what = "a host"
+		}
+		return usage(fmt.Sprintf(":sandbox %s needs a customer and %s.", verb, what))
 	}
 	cu := w.cfg.Customer(args[0])
 	if cu == nil {
