@@ -112,8 +112,9 @@ func sandboxSSH(cfg *config.Config, world *sandboxWorld, log *slog.Logger, m *me
 		if err != nil {
 			return err
 		}
-		// The configured bastion's key is the real one's; the hosts' pins
-		// the configuration and provision's inventory made stay as they are.
+		// The configured bastion key is the real bastion's, so the sandbox
+		// bastion's replaces it (KnownHosts[0]); the hosts' pins from the
+		// configuration and from provision's inventory stay as they are.
 		c.KnownHosts = append(append([]string{line}, hostKeys[cu.Name]...), c.KnownHosts[1:]...)
 		c.Auth = mssh.Auth{KeyFile: sb.KeyPath}
 		addr := sb.BastionAddr()
