@@ -51,6 +51,10 @@ type Shell struct {
 	// Wait bounds how long a script waits for jobs after a line; 0 does
 	// not wait (what has already been posted is still printed).
 	Wait time.Duration
+	// Sandbox, set only by `mcloud shell --sandbox`, carries out
+	// ":sandbox ..." (changes to the stand-ins made behind mcloud's back)
+	// and returns what to print.
+	Sandbox func(ctx context.Context, args []string) string
 
 	mu  sync.Mutex
 	cfg *config.Config
@@ -280,6 +284,12 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 		case <-time.After(d):
 		}
 		s.settle(ctx)
+	case ":sandbox":
+		if s.Sandbox == nil {
+			s.println(":sandbox changes the sandbox's stand-ins behind mcloud's back; it works only in mcloud shell --sandbox.")
+			return false
+		}
+		s.println(s.Sandbox(ctx, f[1:]))
 	case ":help":
 		s.println(strings.Join([]string{
 			"/mcloud ...      run a command as the current user in the current channel",
@@ -290,6 +300,7 @@ func (s *Shell) meta(ctx context.Context, line string) bool {
 			":sleep DURATION  let time pass (schedules fire meanwhile), then wait like :wait",
 			":expect TEXT     check that the previous line's output contains TEXT (/REGEXP/ for a regular",
 			"                 expression); a script with a failed :expect exits non-zero",
+			":sandbox ...     with --sandbox: change AWS or a host behind mcloud's back (:sandbox lists how)",
 			":quit            leave (Ctrl-D too)",
 		}, "\n"))
 	default:

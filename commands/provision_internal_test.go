@@ -85,3 +85,29 @@ func TestDriftLines(t *testing.T) {
 		}
 	}
 }
+
+// Hosts a provisioned environment has not built yet have no address:
+// run and patch refuse them in one sentence before anything is dialed.
+func TestUnbuiltHosts(t *testing.T) {
+	cu := &config.Customer{Name: "customer-x"}
+	env := &config.Environment{Name: "staging", Provision: &config.Provision{}}
+	for _, tc := range []struct {
+		hosts []config.Host
+		want  string
+	}{
+		{[]config.Host{{Name: "a", Address: "10.0.1.4"}}, ""},
+		{[]config.Host{{Name: "a", Address: "10.0.1.4"}, {Name: "b"}},
+			"b has no address yet: customer-x/staging has not been provisioned; run /mcloud provision customer-x staging first."},
+		{[]config.Host{{Name: "a"}, {Name: "b"}},
+			"a, b have no address yet: customer-x/staging has not been provisioned; run /mcloud provision customer-x staging first."},
+	} {
+		err := unbuilt(cu, env, tc.hosts)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.hosts, got, tc.want)
+		}
+	}
+}

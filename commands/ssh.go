@@ -74,7 +74,7 @@ func selectHosts(cu *config.Customer, env *config.Environment, list string) ([]c
 		return nil, mcloud.Errorf(mcloud.ECONFLICT, "%s/%s has no hosts in the configuration.", cu.Name, env.Name)
 	}
 	if list == "" {
-		return env.Hosts, nil
+		return env.Hosts, unbuilt(cu, env, env.Hosts)
 	}
 	var out []config.Host
 	seen := map[string]bool{}
@@ -93,7 +93,28 @@ func selectHosts(cu *config.Customer, env *config.Environment, list string) ([]c
 		}
 		out = append(out, env.Hosts[i])
 	}
-	return out, nil
+	return out, unbuilt(cu, env, out)
+}
+
+// unbuilt refuses hosts that have no address yet: those of a provisioned
+// environment that provision has not built (the address is recorded from
+// the stack, as is the host key). Nothing is dialed for them.
+func unbuilt(cu *config.Customer, env *config.Environment, hosts []config.Host) error {
+	var names []string
+	for _, h := range hosts {
+		if h.Address == "" {
+			names = append(names, h.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	has := "has"
+	if len(names) > 1 {
+		has = "have"
+	}
+	return mcloud.Errorf(mcloud.ECONFLICT, "%s %s no address yet: %s/%s has not been provisioned; run /mcloud provision %s %s first.",
+		strings.Join(names, ", "), has, cu.Name, env.Name, cu.Name, env.Name)
 }
 
 func exampleHosts(env *config.Environment) string {

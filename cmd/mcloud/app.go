@@ -40,6 +40,8 @@ type app struct {
 	wg    sync.WaitGroup
 	// release frees what the integrations started (sandbox servers).
 	release []func()
+	// sandbox is the shell's stand-ins for AWS and SSH; nil otherwise.
+	sandbox *sandboxWorld
 	// metrics is fed by every part; serve exposes it (see metrics.go).
 	metrics *metrics.Metrics
 	// quietSchedules keeps the configuration's schedules from firing: the
@@ -115,13 +117,16 @@ func openAppConfig(ctx context.Context, cfg *config.Config, dbURL string, sandbo
 	m := newMetrics(db, log)
 	svc.Observe = m.Request
 	a := &app{cfg: cfg, db: db, svc: svc, log: log, metrics: m}
-	awsAccounts, releaseAWS, err := awsDeps(ctx, cfg, sandbox, log, m.AWSCall)
+	if sandbox {
+		a.sandbox = newSandboxWorld(cfg, log)
+	}
+	awsAccounts, releaseAWS, err := awsDeps(ctx, cfg, a.sandbox, log, m.AWSCall)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("set up AWS: %w", err)
 	}
 	a.release = append(a.release, releaseAWS)
-	sshConnector, releaseSSH, err := sshDeps(ctx, cfg, sandbox, log, m)
+	sshConnector, releaseSSH, err := sshDeps(ctx, cfg, a.sandbox, log, m)
 	if err != nil {
 		a.closeAll()
 		return nil, fmt.Errorf("set up SSH: %w", err)

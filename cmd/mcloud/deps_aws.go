@@ -20,16 +20,16 @@ import (
 
 // awsDeps builds the AWS integration for the commands: the real AWS (or
 // aws.endpoint / MCLOUD_AWS_ENDPOINT) normally, a seeded local emulator
-// with sandbox. The returned func releases what it started.
+// with a sandbox world. The returned func releases what it started.
 //
 // Real AWS: base credentials come from the SDK's default chain (AWS_*
 // environment variables, shared config, instance or task role); each
 // customer's role is assumed with its external id. MCLOUD_AWS_POLL_INTERVAL
 // (a Go duration) shortens the first poll of long waits, for emulators and
 // tests; the default is a minute, backing off to fifteen.
-func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
-	if sandbox {
-		return sandboxAWS(ctx, cfg, log, observe)
+func awsDeps(ctx context.Context, cfg *config.Config, sandbox *sandboxWorld, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
+	if sandbox != nil {
+		return sandboxAWS(ctx, cfg, sandbox, log, observe)
 	}
 	region := ""
 	for _, cu := range cfg.Customers {
@@ -103,8 +103,9 @@ func sandboxArchiveStart(now time.Time) time.Time {
 // log and artifact archives from sandboxArchiveStart to yesterday aging
 // from STANDARD to GLACIER to DEEP_ARCHIVE, tagged EBS volumes and RDS databases per environment and
 // their nightly snapshots, copied to the DR region for prod only (so the
-// backup report has something to flag).
-func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
+// backup report has something to flag). The instances its stacks build
+// become SSH hosts of the world's sandbox bastions.
+func sandboxAWS(ctx context.Context, cfg *config.Config, world *sandboxWorld, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
 	emu, err := awsemu.Start("127.0.0.1:0", awsemu.Options{
 		RestoreDelayFor: awsemu.ScaledRestoreTimes(sandboxAWSHour),
 		SnapshotDelay:   time.Second,
@@ -119,6 +120,7 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, obser
 	if err != nil {
 		return nil, nil, err
 	}
+	world.setEmulator(emu)
 	externalID := func(cu *config.Customer) (string, bool) {
 		if v, ok := cu.AWS.ExternalID.Value(); ok {
 			return v, true

@@ -24,16 +24,16 @@ import (
 )
 
 // sshDeps builds the SSH integration for the commands: real bastions from
-// the configuration normally, in-process stand-ins with sandbox. The
+// the configuration normally, in-process stand-ins with a sandbox world. The
 // returned func releases what it started.
 //
 // Nothing is dialed here: a bot whose key or agent is missing still starts,
 // and the first patch or run says what is wrong.
-func sshDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
-	if !sandbox {
+func sshDeps(ctx context.Context, cfg *config.Config, sandbox *sandboxWorld, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
+	if sandbox == nil {
 		return commands.NewSSHConnector(cfg, observeSSH(nil, m)), func() {}, nil
 	}
-	return sandboxSSH(cfg, log, m)
+	return sandboxSSH(cfg, sandbox, log, m)
 }
 
 // sandboxBroken is what a patch id contains to fail the demo: it installs,
@@ -44,8 +44,12 @@ const sandboxBroken = "broken"
 // sandboxSSH starts one in-process bastion per customer, with a scripted
 // host behind it for every configured host, and points the connector at
 // them: the configured bastion name is dialed at the sandbox's loopback
-// port and pinned to the sandbox's generated keys, as are the hosts.
-func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
+// port and pinned to the sandbox's generated keys, as are the configured
+// hosts. A host of a provisioned environment with no configured address
+// has no machine until provision builds its instance: the world then adds
+// it, and its key is pinned only from the instance's console output, as
+// provision recorded it.
+func sandboxSSH(cfg *config.Config, world *sandboxWorld, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
 	dir, err := os.MkdirTemp("", "mcloud-sandbox-ssh-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox ssh: %w", err)
@@ -68,6 +72,9 @@ func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (comma
 		var specs []sshsandbox.HostSpec
 		for _, env := range cu.Environments {
 			for i, h := range env.Hosts {
+				if h.Address == "" && env.Provision != nil {
+					continue // built by provision, through the world
+				}
 				spec, err := sandboxHost(h, tool)
 				if err != nil {
 					release()
@@ -90,6 +97,7 @@ func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (comma
 			return nil, nil, fmt.Errorf("sandbox ssh for %s: %w", cu.Name, err)
 		}
 		boxes[cu.Name] = sb
+		world.addBox(cu.Name, sb, tool)
 		for _, spec := range specs {
 			hostKeys[cu.Name] = append(hostKeys[cu.Name], sb.Host(spec.Name).KnownHostsLine())
 		}
@@ -104,7 +112,10 @@ func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (comma
 		if err != nil {
 			return err
 		}
-		c.KnownHosts = append([]string{line}, hostKeys[cu.Name]...)
+		// The configured bastion key is the real bastion's, so the sandbox
+		// bastion's replaces it (KnownHosts[0]); the hosts' pins from the
+		// configuration and from provision's inventory stay as they are.
+		c.KnownHosts = append(append([]string{line}, hostKeys[cu.Name]...), c.KnownHosts[1:]...)
 		c.Auth = mssh.Auth{KeyFile: sb.KeyPath}
 		addr := sb.BastionAddr()
 		c.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {

@@ -85,6 +85,9 @@ deleted on exit, so a script always starts from request #1.`, stderr)
 	defer a.close()
 	sh := &bot.Shell{Service: a.svc, Outbox: a.db, In: stdin, Out: stdout, Interactive: interactive,
 		User: *user, Channel: *channel, Wait: *wait}
+	if a.sandbox != nil {
+		sh.Sandbox = a.sandbox.directive
+	}
 	a.svc.Deps.DM = sh // before start: a resumed job may send one
 	a.quietSchedules = !*fire
 	if err := a.start(ctx); err != nil {

@@ -19,6 +19,25 @@ type cfnState struct {
 	cfnFail   map[string]string // "stack/logical" → reason
 	cfnSeq    int
 	instances map[string]*instance // by instance id
+	// boot, when set, says which host key a new instance's sshd presents.
+	boot func(InstanceBoot) string
+}
+
+// InstanceBoot is an instance a stack just created, as its boot sees it.
+type InstanceBoot struct {
+	Account, Region, ID, PrivateIP string
+	Tags                           map[string]string
+}
+
+// OnInstanceBoot lets a caller stand in for the SSH server of the
+// instances stacks create: f returns the host key (an authorized_keys
+// line) the instance presents, which its console output then shows as
+// cloud-init prints it; "" keeps a freshly generated key. f runs while
+// the emulator is locked: it must not call the emulator.
+func (e *Emulator) OnInstanceBoot(f func(InstanceBoot) string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.boot = f
 }
 
 // instance is an EC2 instance created by a CloudFormation stack.
@@ -63,12 +82,18 @@ func (e *Emulator) addInstance(st *cfnStack, id, ip, az string, props map[string
 			}
 		}
 	}
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		panic(fmt.Sprintf("awsemu: host key: %v", err))
+	key := ""
+	if e.boot != nil {
+		key = e.boot(InstanceBoot{Account: st.account, Region: st.region, ID: id, PrivateIP: ip, Tags: tags})
 	}
-	sp, _ := ssh.NewPublicKey(pub)
-	key := sp.Type() + " " + base64.StdEncoding.EncodeToString(sp.Marshal())
+	if key == "" {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			panic(fmt.Sprintf("awsemu: host key: %v", err))
+		}
+		sp, _ := ssh.NewPublicKey(pub)
+		key = sp.Type() + " " + base64.StdEncoding.EncodeToString(sp.Marshal())
+	}
 	e.instances[id] = &instance{id: id, account: st.account, region: st.region, az: az, privateIP: ip,
 		typ: fmt.Sprint(props["InstanceType"]), ami: fmt.Sprint(props["ImageId"]), tags: tags, console: HostKeyConsole(key), seq: e.nextSeq()}
 }

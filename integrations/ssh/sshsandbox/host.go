@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,8 @@ type Host struct {
 
 	sb       *Sandbox
 	spec     HostSpec
-	key      xssh.Signer
+	keyMu    sync.Mutex
+	key      xssh.Signer // changed by Rekey
 	httpSrv  *http.Server
 	httpLn   *chanListener
 	httpPort int
@@ -99,7 +101,32 @@ func newHost(sb *Sandbox, spec HostSpec) (*Host, error) {
 
 // KnownHostsLine is this host's known_hosts entry.
 func (h *Host) KnownHostsLine() string {
-	return knownhosts.Line([]string{knownhosts.Normalize(h.Address)}, h.key.PublicKey())
+	return knownhosts.Line([]string{knownhosts.Normalize(h.Address)}, h.hostKey().PublicKey())
+}
+
+// AuthorizedKey is the host key this host presents, as an authorized_keys
+// line (what cloud-init prints to the console).
+func (h *Host) AuthorizedKey() string {
+	return strings.TrimSpace(string(xssh.MarshalAuthorizedKey(h.hostKey().PublicKey())))
+}
+
+// Rekey gives the host a new host key, as a machine swapped behind its
+// address would have; connections from then on see the new one.
+func (h *Host) Rekey() error {
+	k, _, err := newKey("sandbox-" + h.Name)
+	if err != nil {
+		return err
+	}
+	h.keyMu.Lock()
+	h.key = k
+	h.keyMu.Unlock()
+	return nil
+}
+
+func (h *Host) hostKey() xssh.Signer {
+	h.keyMu.Lock()
+	defer h.keyMu.Unlock()
+	return h.key
 }
 
 // SetHealthy changes what the health endpoint and healthcheck report.
@@ -191,7 +218,7 @@ func (h *Host) close() {
 // serveSSH runs the host's SSH server on a channel forwarded by the bastion.
 func (h *Host) serveSSH(nc net.Conn) {
 	defer nc.Close()
-	sc, chans, reqs, err := xssh.NewServerConn(nc, h.sb.serverConfig(h.key))
+	sc, chans, reqs, err := xssh.NewServerConn(nc, h.sb.serverConfig(h.hostKey()))
 	if err != nil {
 		return
 	}

@@ -156,10 +156,55 @@ func (s *Sandbox) BastionAddr() string {
 // KnownHosts returns known_hosts lines for the bastion and every host.
 func (s *Sandbox) KnownHosts() []string {
 	lines := []string{knownhosts.Line([]string{knownhosts.Normalize(s.BastionAddr())}, s.bastionKey.PublicKey())}
-	for _, h := range s.hosts {
+	for _, h := range s.hostList() {
 		lines = append(lines, h.KnownHostsLine())
 	}
 	return lines
+}
+
+// AddHost starts another host behind the running bastion, as a machine
+// built after the sandbox started (by the AWS emulator's stacks). A host
+// already at the same address is replaced, as a rebuilt machine would be:
+// the new one has a new host key.
+func (s *Sandbox) AddHost(spec HostSpec) (*Host, error) {
+	h, err := newHost(s, spec)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		h.close()
+		return nil, errors.New("sshsandbox: closed")
+	}
+	old := s.byAddr[h.Address]
+	if old != nil {
+		for i, o := range s.hosts {
+			if o == old {
+				s.hosts = append(s.hosts[:i:i], s.hosts[i+1:]...)
+				break
+			}
+		}
+	}
+	s.hosts = append(s.hosts, h)
+	s.byAddr[h.Address] = h
+	s.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+	return h, nil
+}
+
+func (s *Sandbox) hostList() []*Host {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Host(nil), s.hosts...)
+}
+
+func (s *Sandbox) hostAt(addr string) *Host {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byAddr[addr]
 }
 
 // BastionKey is the bastion's public host key, for callers that pin it
@@ -179,7 +224,7 @@ func (s *Sandbox) Config(user string) mssh.Config {
 // Targets lists the hosts as client targets.
 func (s *Sandbox) Targets() []mssh.Target {
 	var ts []mssh.Target
-	for _, h := range s.hosts {
+	for _, h := range s.hostList() {
 		ts = append(ts, mssh.Target{Name: h.Name, Address: h.Address})
 	}
 	return ts
@@ -187,7 +232,7 @@ func (s *Sandbox) Targets() []mssh.Target {
 
 // Host returns the host called name, or nil.
 func (s *Sandbox) Host(name string) *Host {
-	for _, h := range s.hosts {
+	for _, h := range s.hostList() {
 		if h.Name == name {
 			return h
 		}
@@ -207,8 +252,9 @@ func (s *Sandbox) Close() error {
 	for c := range s.conns {
 		c.Close()
 	}
+	hosts := s.hosts
 	s.mu.Unlock()
-	for _, h := range s.hosts {
+	for _, h := range hosts {
 		h.close()
 	}
 	s.wg.Wait()
@@ -290,7 +336,7 @@ func (s *Sandbox) serveBastion(nc net.Conn) {
 			nch.Reject(xssh.ConnectionFailed, "bad request")
 			continue
 		}
-		h := s.byAddr[net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port)))]
+		h := s.hostAt(net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port))))
 		if h == nil {
 			nch.Reject(xssh.ConnectionFailed, "Connection refused")
 			continue

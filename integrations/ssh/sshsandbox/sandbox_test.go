@@ -214,3 +214,55 @@ func mustLine(t *testing.T, addr string, key xssh.PublicKey) string {
 	}
 	return line
 }
+
+// A host added to a running sandbox (as a machine built later) is reached
+// with the key it presents; one added again at the same address is a new
+// machine with a new key, so the old pin is refused, as after Rekey.
+func TestAddHostAndRekey(t *testing.T) {
+	sb, _ := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := sb.AddHost(sshsandbox.HostSpec{Name: "app-1", Address: "10.0.2.14"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Address != "10.0.2.14:22" || !strings.HasPrefix(h.AuthorizedKey(), "ssh-ed25519 ") {
+		t.Fatalf("added %s with key %q", h.Address, h.AuthorizedKey())
+	}
+	run := func(pins []string) error {
+		t.Helper()
+		cfg := sb.Config("deploy")
+		cfg.KnownHosts = append(cfg.KnownHosts[:1:1], pins...)
+		c, err := mssh.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		r, err := c.Run(ctx, mssh.Target{Name: "app-1", Address: "10.0.2.14"}, "hostname")
+		if err == nil && strings.TrimSpace(string(r.Stdout)) != "app-1" {
+			t.Fatalf("hostname: %q", r.Stdout)
+		}
+		return err
+	}
+	pin := h.KnownHostsLine()
+	if err := run([]string{pin}); err != nil {
+		t.Fatalf("with the key it presents: %v", err)
+	}
+	var hk *mssh.HostKeyError
+	if err := h.Rekey(); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{pin}); !errors.As(err, &hk) || hk.Kind() != mssh.KindHostKeyMismatch {
+		t.Fatalf("after Rekey, the old pin: %v", err)
+	}
+	rebuilt, err := sb.AddHost(sshsandbox.HostSpec{Name: "app-1", Address: "10.0.2.14:22"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{rebuilt.KnownHostsLine()}); err != nil {
+		t.Fatalf("the rebuilt host with its own key: %v", err)
+	}
+	if n := strings.Count(strings.Join(sb.KnownHosts(), "\n"), "10.0.2.14"); n != 1 {
+		t.Fatalf("%d known_hosts lines for the rebuilt address, want 1", n)
+	}
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/aws/awsemu"
+	"github.com/mcloud/mcloud/integrations/ssh/sshsandbox"
+	"github.com/mcloud/mcloud/provision"
+)
+
+// sandboxWorld ties the sandbox's stand-ins together, as one customer
+// world: an instance a stack builds in the AWS emulator becomes an SSH
+// host behind its customer's sandbox bastion, at the instance's private
+// address, and the instance's console output shows the host key that host
+// presents, as cloud-init prints it. So `provision` pins the key `run`
+// then meets, read from the console as in AWS, never from the sandbox.
+//
+// It also carries out the shell's :sandbox directive, which changes the
+// stand-ins behind mcloud's back. Only `mcloud shell --sandbox` has one:
+// `mcloud serve` never runs against the sandbox.
+type sandboxWorld struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	emu   *awsemu.Server
+	boxes map[string]*sshsandbox.Sandbox // by customer
+	tools map[string]*sandboxPatchTool   // by customer
+}
+
+func newSandboxWorld(cfg *config.Config, log *slog.Logger) *sandboxWorld {
+	return &sandboxWorld{cfg: cfg, log: log, boxes: map[string]*sshsandbox.Sandbox{}, tools: map[string]*sandboxPatchTool{}}
+}
+
+func (w *sandboxWorld) setEmulator(emu *awsemu.Server) {
+	w.mu.Lock()
+	w.emu = emu
+	w.mu.Unlock()
+	emu.OnInstanceBoot(w.boot)
+}
+
+func (w *sandboxWorld) addBox(customer string, sb *sshsandbox.Sandbox, tool *sandboxPatchTool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.boxes[customer], w.tools[customer] = sb, tool
+}
+
+// boot starts the SSH host of a configured host's new instance and returns
+// its key for the console output; "" (the emulator's own key) for the
+// bastion instance and anything the configuration does not name. It runs
+// with the emulator locked, so it never calls the emulator.
+func (w *sandboxWorld) boot(b awsemu.InstanceBoot) string {
+	cu := w.cfg.Customer(b.Tags[provision.TagCustomer])
+	if cu == nil || cu.AWS.AccountID != b.Account {
+		return ""
+	}
+	env := cu.Env(b.Tags[provision.TagEnv])
+	if env == nil {
+		return ""
+	}
+	var host *config.Host
+	for i := range env.Hosts {
+		if env.Hosts[i].Name == b.Tags[provision.TagHost] {
+			host = &env.Hosts[i]
+		}
+	}
+	w.mu.Lock()
+	box, tool := w.boxes[cu.Name], w.tools[cu.Name]
+	w.mu.Unlock()
+	if host == nil || box == nil {
+		return ""
+	}
+	h := *host
+	h.Address = b.PrivateIP
+	spec, err := sandboxHost(h, tool)
+	if err == nil {
+		var added *sshsandbox.Host
+		if added, err = box.AddHost(spec); err == nil {
+			w.log.Debug("sandbox host built", "customer", cu.Name, "host", h.Name, "instance", b.ID, "address", b.PrivateIP)
+			return added.AuthorizedKey()
+		}
+	}
+	w.log.Warn("sandbox: no SSH host for a new instance", "customer", cu.Name, "host", h.Name, "instance", b.ID, "err", err)
+	return ""
+}
+
+// sandboxUsage is what :sandbox does, one line per verb.
+const sandboxUsage = `:sandbox open-ssh CUSTOMER ENV      someone opens SSH (22) to 0.0.0.0/0 on the hosts' security group, in the AWS console
+:sandbox add-database CUSTOMER ENV  someone adds a database to the environment's stack with their own CloudFormation update
+:sandbox rekey CUSTOMER HOST        the machine at HOST's address now presents another SSH host key than its console output showed`
+
+// directive carries out ":sandbox VERB ...": a change made outside mcloud,
+// for the tours to show what mcloud then says. It answers in one sentence.
+func (w *sandboxWorld) directive(ctx context.Context, args []string) string {
+	if len(args) == 0 {
+		return "What should change behind mcloud's back?\n" + sandboxUsage
+	}
+	verb, args := args[0], args[1:]
+	usage := func(why string) string {
+		return why + "\n" + sandboxUsage
+	}
+	if len(args) != 2 {
+		if !strings.Contains(sandboxUsage, ":sandbox "+verb+" ") {
+			return usage(fmt.Sprintf("Unknown :sandbox change %q.", verb))
+		}
+		what := "an environment"
+		if verb == "rekey" {
+			what = "a host"
+		}
+		return usage(fmt.Sprintf(":sandbox %s needs a customer and %s.", verb, what))
+	}
+	cu := w.cfg.Customer(args[0])
+	if cu == nil {
+		return usage(fmt.Sprintf("Unknown customer %q; customers: %s.", args[0], strings.Join(w.cfg.CustomerNames(), ", ")))
+	}
+	w.mu.Lock()
+	emu, box := w.emu, w.boxes[cu.Name]
+	w.mu.Unlock()
+	switch verb {
+	case "open-ssh", "add-database":
+		env := cu.Env(args[1])
+		if env == nil {
+			return usage(fmt.Sprintf("Unknown environment %q for %s; it has: %s.", args[1], cu.Name, strings.Join(cu.EnvNames(), ", ")))
+		}
+		stack := provision.StackName(cu.Name, env.Name)
+		if emu == nil || emu.StackResource(stack, "VPC") == "" {
+			return fmt.Sprintf("%s/%s has no stack %s in the sandbox yet; provision it first.", cu.Name, env.Name, stack)
+		}
+		if verb == "open-ssh" {
+			sg := emu.StackResource(stack, "HostsSecurityGroup")
+			if err := emu.AuthorizeIngressBehindBack(sg, 22, "0.0.0.0/0"); err != nil {
+				return fmt.Sprintf("Could not open SSH on %s/%s: %v.", cu.Name, env.Name, err)
+			}
+			return fmt.Sprintf("Sandbox: someone opened SSH (22) to 0.0.0.0/0 on security group HostsSecurityGroup (%s) of %s/%s in the AWS console, outside mcloud.", sg, cu.Name, env.Name)
+		}
+		id := cu.Name + "-" + env.Name + "-reports"
+		err := emu.AddResourceBehindBack(stack, "ReportsDb", "AWS::RDS::DBInstance", map[string]any{
+			"DBInstanceIdentifier": id, "Engine": "postgres", "DBInstanceClass": "db.t3.medium", "AllocatedStorage": "20",
+			"Tags": []any{map[string]any{"Key": provision.TagCustomer, "Value": cu.Name}, map[string]any{"Key": provision.TagEnv, "Value": env.Name}},
+		})
+		if err != nil {
+			return fmt.Sprintf("Could not add a database to %s: %v.", stack, err)
+		}
+		return fmt.Sprintf("Sandbox: someone added database ReportsDb (%s) to stack %s with their own CloudFormation update, outside mcloud.yaml.", id, stack)
+	case "rekey":
+		var h *sshsandbox.Host
+		if box != nil {
+			h = box.Host(args[1])
+		}
+		if h == nil {
+			return fmt.Sprintf("%s has no host %q running in the sandbox (a provisioned host runs once provision built it).", cu.Name, args[1])
+		}
+		if err := h.Rekey(); err != nil {
+			return fmt.Sprintf("Could not give %s a new host key: %v.", h.Name, err)
+		}
+		return fmt.Sprintf("Sandbox: %s (%s) now presents another SSH host key than the one its console output showed.", h.Name, h.Address)
+	}
+	return usage(fmt.Sprintf("Unknown :sandbox change %q.", verb))
+}
