@@ -17,6 +17,7 @@ type Pipeline struct {
 	routes   Routes
 	budget   int
 	interval time.Duration
+	mail     bool
 	log      *slog.Logger
 	// Counted is told of every alert received (the metrics hook).
 	Counted func(source, customer, status string)
@@ -26,7 +27,8 @@ type Pipeline struct {
 
 // New builds the pipeline for cfg.
 func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
-	p := &Pipeline{db: db, routes: NewRoutes(cfg), budget: cfg.Alerts.Budget, interval: time.Duration(cfg.Alerts.Interval), log: log}
+	p := &Pipeline{db: db, routes: NewRoutes(cfg), budget: cfg.Alerts.Budget, interval: time.Duration(cfg.Alerts.Interval),
+		mail: cfg.Alerts.Email.Configured(), log: log}
 	if p.budget <= 0 {
 		p.budget = 10
 	}
@@ -45,7 +47,11 @@ func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
 	queued := false
 	for _, a := range as {
 		d := Route(p.routes, a)
-		out, err := p.db.RecordAlert(ctx, a, d.Customer, store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}})
+		del := store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}}
+		if p.mail {
+			del.Mail = func(pr mcloud.Problem) []store.AlertMail { return Mails(p.routes, d, pr) }
+		}
+		out, err := p.db.RecordAlert(ctx, a, d.Customer, del)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mcloud/mcloud/alerts"
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/mail"
 	"github.com/mcloud/mcloud/integrations/monitoring"
 )
 
@@ -65,9 +67,50 @@ func auth(s config.AlertSource) monitoring.Auth {
 	return monitoring.Auth{Token: tok, User: s.User, Password: pw}
 }
 
+// mailFallback is the mail fallback of alerts.email (nil when it is
+// off): critical alerts mailed once Slack has been unreachable, by the
+// poster's account, for alerts.email.after.
+func mailFallback(a *app, down func() time.Time) (*alerts.Fallback, error) {
+	e := a.cfg.Alerts.Email
+	if !e.Configured() {
+		return nil, nil
+	}
+	pool, err := emailCA(e.CA)
+	if err != nil {
+		return nil, err
+	}
+	user, _ := e.Username.Value()
+	pw, _ := e.Password.Value()
+	c, err := mail.New(mail.Options{Addr: e.Addr(), From: e.From, User: user, Password: pw, RootCAs: pool})
+	if err != nil {
+		return nil, fmt.Errorf("alerts.email: %w", err)
+	}
+	return &alerts.Fallback{DB: a.db, Mailer: c, Down: down, After: e.Wait(), Log: a.log,
+		To: func(audience string) []string { return alerts.Recipients(a.cfg, audience) }}, nil
+}
+
+// emailCA reads alerts.email.ca; nil (the system roots) when it is not set.
+func emailCA(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("alerts.email.ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("alerts.email.ca: %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
 // alertProblems are the alert settings serve cannot run with.
 func alertProblems(cfg *config.Config) []string {
 	var p []string
+	if _, err := emailCA(cfg.Alerts.Email.CA); err != nil {
+		p = append(p, err.Error())
+	}
 	for name, s := range map[string]config.AlertSource{"alertmanager": cfg.Alerts.Alertmanager, "icinga2": cfg.Alerts.Icinga2} {
 		if s.Password.Set() && s.User == "" {
 			p = append(p, fmt.Sprintf("alerts.%s.user: missing; basic auth needs a user with the password", name))

@@ -39,6 +39,10 @@ type AlertDelivery struct {
 	Render   AlertRenderer
 	// JobID marks the problem as expected under that running job.
 	JobID int64
+	// Mail, when set, is asked for the mails that stand in for the
+	// problem's Slack messages should Slack be unreachable; it is asked
+	// only when the problem's status changed (not for a repeat).
+	Mail func(p mcloud.Problem) []AlertMail
 }
 
 // AlertOutcome is what recording one alert did.
@@ -85,7 +89,7 @@ func (s *DB) RecordAlert(ctx context.Context, a mcloud.Alert, customer string, d
 		if err := s.lockAlerts(ctx, tx); err != nil {
 			return err
 		}
-		p, err := s.upsertProblem(ctx, tx, a, customer, d.JobID, now)
+		p, changed, err := s.upsertProblem(ctx, tx, a, customer, d.JobID, now)
 		if err != nil {
 			return err
 		}
@@ -97,6 +101,9 @@ func (s *DB) RecordAlert(ctx context.Context, a mcloud.Alert, customer string, d
 			}
 			out.Actions[ch] = act
 		}
+		if changed && d.Mail != nil {
+			return s.queueAlertMails(ctx, tx, p, d.Mail(p))
+		}
 		return nil
 	})
 	if err != nil {
@@ -105,17 +112,20 @@ func (s *DB) RecordAlert(ctx context.Context, a mcloud.Alert, customer string, d
 	return out, nil
 }
 
-func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, customer string, jobID int64, now time.Time) (mcloud.Problem, error) {
+// upsertProblem counts a under its problem; changed reports whether the
+// problem's status changed (a new problem, a resolution, a recurrence).
+func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, customer string, jobID int64, now time.Time) (p mcloud.Problem, changed bool, err error) {
 	row := tx.QueryRowContext(ctx, s.rebind(`SELECT `+problemCols+` FROM alert_problems WHERE fingerprint = ?`), a.Fingerprint())
-	p, err := scanProblem(row)
+	p, err = scanProblem(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		p = mcloud.Problem{Fingerprint: a.Fingerprint(), Source: a.Source, Key: a.Key, FirstAt: now}
 		p.ID, err = s.insertID(ctx, tx, `INSERT INTO alert_problems (fingerprint, source, alert_key, first_at) VALUES (?, ?, ?, ?)`,
 			p.Fingerprint, p.Source, p.Key, ms(now))
 	}
 	if err != nil {
-		return p, fmt.Errorf("read problem: %w", err)
+		return p, false, fmt.Errorf("read problem: %w", err)
 	}
+	before := p.Status
 	p.Customer, p.Name, p.Host = customer, a.Name, a.Host
 	if a.Severity != "" {
 		p.Severity = a.Severity
@@ -150,9 +160,9 @@ func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, cust
 		p.Customer, p.Name, p.Host, string(p.Severity), string(p.Status), p.Summary, a.URL, p.Count, ms(p.LastAt),
 		p.AckedBy, ms(p.AckedAt), ms(p.AckedUntil), p.JobID, p.ID)
 	if err != nil {
-		return p, fmt.Errorf("update problem: %w", err)
+		return p, false, fmt.Errorf("update problem: %w", err)
 	}
-	return p, nil
+	return p, p.Status != before, nil
 }
 
 // deliverAlert applies DecideAlert for one channel and queues its messages.
