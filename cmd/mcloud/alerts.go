@@ -14,6 +14,7 @@ import (
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/mail"
 	"github.com/mcloud/mcloud/integrations/monitoring"
+	"github.com/mcloud/mcloud/internal/httpguard"
 )
 
 // mountAlerts serves the monitoring receivers of every configured source
@@ -25,7 +26,9 @@ func mountAlerts(mux *http.ServeMux, a *app, wake func()) *alerts.Pipeline {
 	if a.metrics != nil {
 		p.Counted = a.metrics.AlertReceived
 	}
-	o := monitoring.Options{Logger: a.log}
+	// One guard for the receivers, apart from Slack's: an alert storm
+	// must not crowd out Slack's requests, nor Slack's the alerts.
+	o := monitoring.Options{Logger: a.log, Guard: httpguard.New(httpguard.Options{MaxBody: monitoring.MaxBody, Logger: a.log})}
 	ac := a.cfg.Alerts
 	if ac.Alertmanager.Configured() {
 		mux.Handle("/alerts/alertmanager", monitoring.Alertmanager(auth(ac.Alertmanager), o, p.Receive))
