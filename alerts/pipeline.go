@@ -18,6 +18,7 @@ type Pipeline struct {
 	budget   int
 	interval time.Duration
 	mail     bool
+	batch    groupCommit
 	log      *slog.Logger
 	// Counted is told of every alert received (the metrics hook).
 	Counted func(source, customer, status string)
@@ -44,18 +45,22 @@ func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
 // Receive records alerts; an error means some were not recorded (the
 // receiver then answers 5xx, so the sender retries).
 func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
-	queued := false
-	for _, a := range as {
+	items := make([]store.AlertItem, len(as))
+	for i, a := range as {
 		d := Route(p.routes, a)
 		del := store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}}
 		if p.mail {
 			del.Mail = func(pr mcloud.Problem) []store.AlertMail { return Mails(p.routes, d, pr) }
 		}
-		out, err := p.db.RecordAlert(ctx, a, d.Customer, del)
-		if err != nil {
-			return err
-		}
-		customer := d.Customer
+		items[i] = store.AlertItem{Alert: a, Customer: d.Customer, Delivery: del}
+	}
+	outs, err := p.batch.record(ctx, p.db, items)
+	if err != nil {
+		return err
+	}
+	queued := false
+	for i, out := range outs {
+		a, customer := as[i], items[i].Customer
 		if customer == "" {
 			customer = "unmatched"
 		}

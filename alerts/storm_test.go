@@ -3,6 +3,7 @@ package alerts_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -42,8 +43,8 @@ func storm(t testing.TB) {
 	}
 	db := storetest.Open(t, "")
 	p := alerts.New(db, cfg, nil)
-	real := monitoring.Alertmanager(monitoring.Auth{Token: "t"}, monitoring.Options{Concurrent: 8}, p.Receive)
-	bare := monitoring.Alertmanager(monitoring.Auth{Token: "t"}, monitoring.Options{Concurrent: 8}, func(context.Context, []mcloud.Alert) error { return nil })
+	real := monitoring.Alertmanager(monitoring.Auth{Token: "t"}, monitoring.Options{}, p.Receive)
+	bare := monitoring.Alertmanager(monitoring.Auth{Token: "t"}, monitoring.Options{}, func(context.Context, []mcloud.Alert) error { return nil })
 
 	const total, problems, clients = 10000, 100, 16
 	body := func(i int) string {
@@ -52,6 +53,10 @@ func storm(t testing.TB) {
 	run := func(h http.Handler) (lat []time.Duration, retries int, took time.Duration) {
 		srv := httptest.NewServer(h)
 		defer srv.Close()
+		// Keep a connection per client, as a sender does, rather than
+		// dialling anew for all but two of them (the default).
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+		defer client.CloseIdleConnections()
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		next := make(chan int)
@@ -63,11 +68,12 @@ func storm(t testing.TB) {
 					for {
 						req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body(i)))
 						req.Header.Set("Authorization", "Bearer t")
-						resp, err := http.DefaultClient.Do(req)
+						resp, err := client.Do(req)
 						if err != nil {
 							t.Error(err)
 							return
 						}
+						io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
 						if resp.StatusCode == 503 {
 							mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mcloud/mcloud"
@@ -80,36 +81,134 @@ func (s *DB) lockAlerts(ctx context.Context, tx *sql.Tx) error {
 // DecideAlert and queues what it says, all in one transaction: an alert
 // is either recorded with its messages queued, or not at all.
 func (s *DB) RecordAlert(ctx context.Context, a mcloud.Alert, customer string, d AlertDelivery) (AlertOutcome, error) {
-	out := AlertOutcome{Actions: map[string]mcloud.AlertAction{}}
-	now := a.At
-	if now.IsZero() {
-		now = s.Now()
+	outs, err := s.RecordAlerts(ctx, []AlertItem{{Alert: a, Customer: customer, Delivery: d}})
+	if err != nil {
+		return AlertOutcome{Actions: map[string]mcloud.AlertAction{}}, err
 	}
+	return outs[0], nil
+}
+
+// AlertItem is one alert to record, with its customer and delivery.
+type AlertItem struct {
+	Alert    mcloud.Alert
+	Customer string
+	Delivery AlertDelivery
+}
+
+// RecordAlerts records items in order in one transaction, as RecordAlert
+// would one by one, with one commit for all: in a storm, the commit and
+// the summaries' texts (a read of every folded problem) are paid once per
+// batch, not once per alert. A message updated several times in the
+// batch is queued once, with its last text.
+func (s *DB) RecordAlerts(ctx context.Context, items []AlertItem) ([]AlertOutcome, error) {
+	var outs []AlertOutcome
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		outs = make([]AlertOutcome, len(items))
 		if err := s.lockAlerts(ctx, tx); err != nil {
 			return err
 		}
-		p, changed, err := s.upsertProblem(ctx, tx, a, customer, d.JobID, now)
-		if err != nil {
-			return err
-		}
-		out.Problem = p
-		for _, ch := range d.Channels {
-			act, err := s.deliverAlert(ctx, tx, p, a, ch, d, now)
-			if err != nil {
-				return fmt.Errorf("channel %s: %w", ch, err)
+		b := &alertBatch{updates: map[batchKey]batchUpdate{}}
+		for i, it := range items {
+			a, d := it.Alert, it.Delivery
+			outs[i] = AlertOutcome{Actions: map[string]mcloud.AlertAction{}}
+			now := a.At
+			if now.IsZero() {
+				now = s.Now()
 			}
-			out.Actions[ch] = act
+			p, changed, err := s.upsertProblem(ctx, tx, a, it.Customer, d.JobID, now)
+			if err != nil {
+				return fmt.Errorf("record alert %s: %w", a.Fingerprint(), err)
+			}
+			outs[i].Problem = p
+			for _, ch := range d.Channels {
+				act, err := s.deliverAlert(ctx, tx, b, p, a, ch, d, now)
+				if err != nil {
+					return fmt.Errorf("record alert %s: channel %s: %w", a.Fingerprint(), ch, err)
+				}
+				outs[i].Actions[ch] = act
+			}
+			if changed && d.Mail != nil {
+				b.mails = append(b.mails, batchMail{p, d.Mail(p)})
+			}
 		}
-		if changed && d.Mail != nil {
-			return s.queueAlertMails(ctx, tx, p, d.Mail(p))
-		}
-		return nil
+		return s.flushAlertBatch(ctx, tx, b)
 	})
 	if err != nil {
-		return out, fmt.Errorf("record alert %s: %w", a.Fingerprint(), err)
+		return nil, err
 	}
-	return out, nil
+	return outs, nil
+}
+
+// alertBatch is what a batch queues at its end: each message's last
+// update (a summary's text rendered then, once), then the mails, whose
+// marks must see every message queued before them.
+type alertBatch struct {
+	order   []batchKey
+	updates map[batchKey]batchUpdate
+	mails   []batchMail
+}
+
+type batchKey struct {
+	channel string
+	key     int64
+}
+
+type batchUpdate struct {
+	kind string
+	text string
+	// summary, when not 0, is rendered at the end with render.
+	summary int64
+	render  AlertRenderer
+}
+
+type batchMail struct {
+	p     mcloud.Problem
+	mails []AlertMail
+}
+
+// update defers an update of the message key in ch; a plan (the
+// summary's first message) stays a plan.
+func (b *alertBatch) update(ch string, key int64, u batchUpdate) {
+	k := batchKey{ch, key}
+	prev, seen := b.updates[k]
+	if !seen {
+		b.order = append(b.order, k)
+	} else if prev.kind == KindPlan {
+		u.kind = KindPlan
+	}
+	b.updates[k] = u
+}
+
+// drop forgets a deferred update of key in ch, superseded by one queued now.
+func (b *alertBatch) drop(ch string, key int64) {
+	k := batchKey{ch, key}
+	if _, ok := b.updates[k]; ok {
+		delete(b.updates, k)
+		b.order = slices.DeleteFunc(b.order, func(o batchKey) bool { return o == k })
+	}
+}
+
+func (s *DB) flushAlertBatch(ctx context.Context, tx *sql.Tx, b *alertBatch) error {
+	for _, k := range b.order {
+		u := b.updates[k]
+		text := u.text
+		if u.summary != 0 {
+			var err error
+			if text, err = s.summaryText(ctx, tx, u.summary, u.render); err != nil {
+				return fmt.Errorf("render summary %d: %w", u.summary, err)
+			}
+		}
+		if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
+			k.channel, k.key, text, ms(s.Now()), u.kind); err != nil {
+			return fmt.Errorf("queue alert message: %w", err)
+		}
+	}
+	for _, m := range b.mails {
+		if err := s.queueAlertMails(ctx, tx, m.p, m.mails); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // upsertProblem counts a under its problem; changed reports whether the
@@ -166,7 +265,7 @@ func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, cust
 }
 
 // deliverAlert applies DecideAlert for one channel and queues its messages.
-func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a mcloud.Alert, ch string, d AlertDelivery, now time.Time) (mcloud.AlertAction, error) {
+func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, b *alertBatch, p mcloud.Problem, a mcloud.Alert, ch string, d AlertDelivery, now time.Time) (mcloud.AlertAction, error) {
 	var v mcloud.AlertView
 	var summaryID int64
 	var st string
@@ -206,11 +305,14 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a m
 		}
 		return act, queue(KindPlan, d.Render.Problem(p), key)
 	case mcloud.AlertUpdate:
-		return act, queue(KindUpdate, d.Render.Problem(p), key)
+		b.update(ch, key, batchUpdate{kind: KindUpdate, text: d.Render.Problem(p)})
+		return act, nil
 	case mcloud.AlertUpdateReply:
 		if err := setStatus(); err != nil {
 			return act, err
 		}
+		// The message shows the change before its thread tells of it.
+		b.drop(ch, key)
 		if err := queue(KindUpdate, d.Render.Problem(p), key); err != nil {
 			return act, err
 		}
@@ -224,24 +326,18 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a m
 			p.ID, ch, sid, string(a.Status), ms(now)); err != nil {
 			return act, err
 		}
-		text, err := s.summaryText(ctx, tx, sid, d.Render)
-		if err != nil {
-			return act, err
-		}
 		kind := KindUpdate
 		if created {
 			kind = KindPlan
 		}
-		return act, queue(kind, text, AlertMessageKey(sid))
+		b.update(ch, AlertMessageKey(sid), batchUpdate{kind: kind, summary: sid, render: d.Render})
+		return act, nil
 	case mcloud.AlertUpdateSummary:
 		if err := setStatus(); err != nil {
 			return act, err
 		}
-		text, err := s.summaryText(ctx, tx, summaryID, d.Render)
-		if err != nil {
-			return act, err
-		}
-		return act, queue(KindUpdate, text, AlertMessageKey(summaryID))
+		b.update(ch, AlertMessageKey(summaryID), batchUpdate{kind: KindUpdate, summary: summaryID, render: d.Render})
+		return act, nil
 	}
 	return act, nil
 }
