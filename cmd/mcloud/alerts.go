@@ -37,11 +37,18 @@ func mountAlerts(mux *http.ServeMux, a *app, wake func()) *alerts.Pipeline {
 		mux.Handle("/alerts/icinga2", monitoring.Icinga2(auth(ac.Icinga2), o, p.Receive))
 	}
 	if len(ac.SNS.Topics) > 0 {
-		mux.Handle("/alerts/sns", monitoring.NewSNS(ac.SNS.Topics, o, p.Receive))
+		so := o
+		so.Client = snsClient
+		mux.Handle("/alerts/sns", monitoring.NewSNS(ac.SNS.Topics, so, p.Receive))
 	}
 	a.svc.Deps.Alerts = acker(a, p)
 	return p
 }
+
+// snsClient is how the SNS receiver reaches SNS: nil, the default, in the
+// program; only a test of this package sets it, to reach a local stand-in
+// (the URL checks stay the production ones).
+var snsClient *http.Client
 
 // acker acknowledges in the sources whose API is configured.
 func acker(a *app, p *alerts.Pipeline) *alerts.Acker {

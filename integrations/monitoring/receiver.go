@@ -85,7 +85,11 @@ type Options struct {
 	// Concurrent is how many requests are decoded and recorded at once
 	// (default 32); one more is answered 503.
 	Concurrent int
-	Logger     *slog.Logger
+	// Client fetches SNS signing certificates and subscription URLs
+	// (default: a 10s timeout). The URLs' checks (https, on
+	// sns.<region>.amazonaws.com) apply whatever the client.
+	Client *http.Client
+	Logger *slog.Logger
 }
 
 func newReceiver(source string, o Options, sink Sink) *receiver {

@@ -63,6 +63,9 @@ type SNS struct {
 func NewSNS(topics []string, o Options, sink Sink) *SNS {
 	s := &SNS{topics: topics, hostOK: snsHost.MatchString, client: &http.Client{Timeout: 10 * time.Second},
 		certs: map[string]*x509.Certificate{}}
+	if o.Client != nil {
+		s.client = o.Client
+	}
 	h := newReceiver("sns", o, sink)
 	h.decode = s.decode
 	s.rcv = h.guarded(o)
