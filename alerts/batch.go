@@ -90,3 +90,40 @@ func write(ctx context.Context, db *store.DB, batch []*commitReq) {
 		b.outs, b.err = db.RecordAlerts(ctx, b.items)
 	}
 }
+
+// summaryEvery is the least time between two renderings of a storm
+// summary: about the rate the poster sends a channel's messages.
+const summaryEvery = time.Second
+
+// summariesLater renders, summaryEvery from now, the summaries that
+// changed since they were last rendered, so a storm's last alerts are
+// shown once it has passed.
+func (p *Pipeline) summariesLater() { p.summariesAfter(0) }
+
+// summariesAfter is summariesLater after failed tries; it gives up after
+// ten (the next storm alert tries again).
+func (p *Pipeline) summariesAfter(failed int) {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	if p.flushing != nil {
+		return
+	}
+	p.flushing = time.AfterFunc(summaryEvery, func() {
+		p.flushMu.Lock()
+		p.flushing = nil
+		p.flushMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		defer cancel()
+		n, err := p.db.FlushSummaries(ctx, Text{})
+		if err != nil {
+			p.log.Warn("render alert summaries", "err", err, "failed", failed+1)
+			if failed < 9 {
+				p.summariesAfter(failed + 1)
+			}
+			return
+		}
+		if n > 0 && p.Wake != nil {
+			p.Wake()
+		}
+	})
+}

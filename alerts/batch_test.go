@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/alerts"
@@ -58,5 +59,42 @@ func TestPipelineConcurrentReceives(t *testing.T) {
 		if pr.Count != n/problems || !strings.Contains(newest[store.AlertMessageKey(pr.ID)], fmt.Sprintf("%d alerts from", n/problems)) {
 			t.Errorf("problem %s: count %d, newest message %q; want %d", pr.Name, pr.Count, newest[store.AlertMessageKey(pr.ID)], n/problems)
 		}
+	}
+}
+
+// TestStormSummaryShowsTheLastAlerts: a summary is rendered at most once
+// a second, and the alerts folded meanwhile still show in it soon after
+// the storm, without another alert to trigger it.
+func TestStormSummaryShowsTheLastAlerts(t *testing.T) {
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Alerts.Budget = 1
+	db := storetest.Open(t, "")
+	p := alerts.New(db, cfg, nil)
+	const problems, repeats = 20, 5
+	for r := range repeats {
+		for i := range problems {
+			a := mcloud.Alert{Source: "alertmanager", Key: fmt.Sprintf("s%d", i), Status: mcloud.AlertFiring,
+				Severity: mcloud.SeverityCritical, Name: fmt.Sprintf("S%d-%d", i, r), Customer: "customer-x"}
+			if err := p.Receive(context.Background(), []mcloud.Alert{a}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		created, shown := channelCounts(t, db, "C0CUSTX")
+		if shown == problems*repeats {
+			if created != 2 {
+				t.Errorf("%d messages created, want the first problem's and one summary", created)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the channel's messages show %d alerts, want %d", shown, problems*repeats)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mcloud/mcloud"
@@ -19,6 +20,9 @@ type Pipeline struct {
 	interval time.Duration
 	mail     bool
 	batch    groupCommit
+	recover  sync.Once
+	flushMu  sync.Mutex
+	flushing *time.Timer
 	log      *slog.Logger
 	// Counted is told of every alert received (the metrics hook).
 	Counted func(source, customer, status string)
@@ -48,15 +52,19 @@ func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
 	items := make([]store.AlertItem, len(as))
 	for i, a := range as {
 		d := Route(p.routes, a)
-		del := store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}}
+		del := store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}, SummaryEvery: summaryEvery}
 		if p.mail {
 			del.Mail = func(pr mcloud.Problem) []store.AlertMail { return Mails(p.routes, d, pr) }
 		}
 		items[i] = store.AlertItem{Alert: a, Customer: d.Customer, Delivery: del}
 	}
+	p.recover.Do(p.summariesLater) // a summary left unrendered by a process that died
 	outs, err := p.batch.record(ctx, p.db, items)
 	if err != nil {
 		return err
+	}
+	if len(outs) > 0 && outs[0].Deferred {
+		p.summariesLater()
 	}
 	queued := false
 	for i, out := range outs {

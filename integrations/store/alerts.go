@@ -40,6 +40,12 @@ type AlertDelivery struct {
 	Render   AlertRenderer
 	// JobID marks the problem as expected under that running job.
 	JobID int64
+	// SummaryEvery, when set, is the least time between two renderings of
+	// a storm summary: a summary changed sooner is only marked, and
+	// FlushSummaries queues its newest text later (the poster sends a
+	// channel about one message a second; rendering reads every problem
+	// folded into it).
+	SummaryEvery time.Duration
 	// Mail, when set, is asked for the mails that stand in for the
 	// problem's Slack messages should Slack be unreachable; it is asked
 	// only when the problem's status changed (not for a repeat).
@@ -51,6 +57,8 @@ type AlertOutcome struct {
 	Problem mcloud.Problem
 	// Actions is DecideAlert's answer per channel.
 	Actions map[string]mcloud.AlertAction
+	// Deferred: a summary changed and was left for FlushSummaries.
+	Deferred bool
 }
 
 const problemCols = `id, fingerprint, source, alert_key, customer, name, host, severity, status, summary, count, first_at, last_at, acked_by, acked_at, acked_until, job_id`
@@ -131,7 +139,13 @@ func (s *DB) RecordAlerts(ctx context.Context, items []AlertItem) ([]AlertOutcom
 				b.mails = append(b.mails, batchMail{p, d.Mail(p)})
 			}
 		}
-		return s.flushAlertBatch(ctx, tx, b)
+		if err := s.flushAlertBatch(ctx, tx, b); err != nil {
+			return err
+		}
+		for i := range outs {
+			outs[i].Deferred = b.deferred
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -143,9 +157,10 @@ func (s *DB) RecordAlerts(ctx context.Context, items []AlertItem) ([]AlertOutcom
 // update (a summary's text rendered then, once), then the mails, whose
 // marks must see every message queued before them.
 type alertBatch struct {
-	order   []batchKey
-	updates map[batchKey]batchUpdate
-	mails   []batchMail
+	order    []batchKey
+	updates  map[batchKey]batchUpdate
+	mails    []batchMail
+	deferred bool
 }
 
 type batchKey struct {
@@ -159,6 +174,7 @@ type batchUpdate struct {
 	// summary, when not 0, is rendered at the end with render.
 	summary int64
 	render  AlertRenderer
+	every   time.Duration
 }
 
 type batchMail struct {
@@ -193,9 +209,22 @@ func (s *DB) flushAlertBatch(ctx context.Context, tx *sql.Tx, b *alertBatch) err
 		u := b.updates[k]
 		text := u.text
 		if u.summary != 0 {
+			if u.kind != KindPlan && u.every > 0 {
+				var rendered int64
+				if err := tx.QueryRowContext(ctx, s.rebind(`SELECT rendered_at FROM alert_problems WHERE id = ?`), u.summary).Scan(&rendered); err != nil {
+					return fmt.Errorf("read summary %d: %w", u.summary, err)
+				}
+				if s.Now().Sub(fromMS(rendered)) < u.every {
+					if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE alert_problems SET dirty = 1 WHERE id = ?`), u.summary); err != nil {
+						return fmt.Errorf("mark summary %d: %w", u.summary, err)
+					}
+					b.deferred = true
+					continue
+				}
+			}
 			var err error
-			if text, err = s.summaryText(ctx, tx, u.summary, u.render); err != nil {
-				return fmt.Errorf("render summary %d: %w", u.summary, err)
+			if text, err = s.renderSummary(ctx, tx, u.summary, u.render); err != nil {
+				return err
 			}
 		}
 		if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
@@ -330,13 +359,13 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, b *alertBatch, p mclo
 		if created {
 			kind = KindPlan
 		}
-		b.update(ch, AlertMessageKey(sid), batchUpdate{kind: kind, summary: sid, render: d.Render})
+		b.update(ch, AlertMessageKey(sid), batchUpdate{kind: kind, summary: sid, render: d.Render, every: d.SummaryEvery})
 		return act, nil
 	case mcloud.AlertUpdateSummary:
 		if err := setStatus(); err != nil {
 			return act, err
 		}
-		b.update(ch, AlertMessageKey(summaryID), batchUpdate{kind: KindUpdate, summary: summaryID, render: d.Render})
+		b.update(ch, AlertMessageKey(summaryID), batchUpdate{kind: KindUpdate, summary: summaryID, render: d.Render, every: d.SummaryEvery})
 		return act, nil
 	}
 	return act, nil
@@ -347,6 +376,67 @@ func windowStart(now time.Time, interval time.Duration) time.Time {
 		interval = time.Minute
 	}
 	return now.Truncate(interval)
+}
+
+// renderSummary is summary sid's text now, recorded as rendered.
+func (s *DB) renderSummary(ctx context.Context, tx *sql.Tx, sid int64, r AlertRenderer) (string, error) {
+	text, err := s.summaryText(ctx, tx, sid, r)
+	if err != nil {
+		return "", fmt.Errorf("render summary %d: %w", sid, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE alert_problems SET rendered_at = ?, dirty = 0 WHERE id = ?`), ms(s.Now()), sid); err != nil {
+		return "", fmt.Errorf("render summary %d: %w", sid, err)
+	}
+	return text, nil
+}
+
+// FlushSummaries queues the newest text of every summary that changed
+// since it was last rendered (see AlertDelivery.SummaryEvery), and
+// returns how many it queued.
+func (s *DB) FlushSummaries(ctx context.Context, r AlertRenderer) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAlerts(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM alert_problems WHERE dirty = 1 AND kind = 'summary'`)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, sid := range ids {
+			var ch string
+			if err := tx.QueryRowContext(ctx, s.rebind(`SELECT channel_id FROM alert_messages WHERE summary_id = ? LIMIT 1`), sid).Scan(&ch); err != nil {
+				return fmt.Errorf("summary %d's channel: %w", sid, err)
+			}
+			text, err := s.renderSummary(ctx, tx, sid, r)
+			if err != nil {
+				return err
+			}
+			if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
+				ch, AlertMessageKey(sid), text, ms(s.Now()), KindUpdate); err != nil {
+				return fmt.Errorf("queue summary %d: %w", sid, err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("flush alert summaries: %w", err)
+	}
+	return n, nil
 }
 
 // summaryFor finds or makes the channel's summary of the interval from.

@@ -256,7 +256,7 @@ CREATE TABLE dr_live (
 	PRIMARY KEY (customer, env)
 );
 `},
-	{version: 12, name: "alerts: mails that stand in for Slack messages while Slack is unreachable",
+	{version: 12, name: "alerts: mails that stand in for Slack messages while Slack is unreachable; summaries rendered at most once a second",
 		sqlite: `
 CREATE TABLE alert_mails (
 	id {{id}},
@@ -274,6 +274,9 @@ CREATE TABLE alert_mails (
 	error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX alert_mails_pending ON alert_mails (done_at, id);
+ALTER TABLE alert_problems ADD COLUMN rendered_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alert_problems ADD COLUMN dirty INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX alert_problems_dirty ON alert_problems (dirty);
 `},
 }
 
