@@ -159,3 +159,25 @@ func TestAlertMailWhileSlackIsDown(t *testing.T) {
 		t.Error("the SMTP password is in the log")
 	}
 }
+
+// TestCheckConfigAlertEmail: --check-config names an unset SMTP password
+// variable and an unreadable CA file in alerts.email, and a bad contact.
+func TestCheckConfigAlertEmail(t *testing.T) {
+	for _, v := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CUSTOMER_X_EXTERNAL_ID", "CUSTOMER_Y_EXTERNAL_ID", "MCLOUD_SMTP_USER"} {
+		t.Setenv(v, "set-for-test")
+	}
+	t.Setenv("SLACK_APP_TOKEN", "")
+	t.Setenv("MCLOUD_SMTP_PASSWORD", "")
+	path := writeConfig(t, func(s string) string {
+		s = strings.Replace(s, "\ncustomers:\n", "\nalerts:\n  email:\n    server: smtp.example.net\n    from: mcloud@example.net\n"+
+			"    username: ${MCLOUD_SMTP_USER}\n    password: ${MCLOUD_SMTP_PASSWORD}\n    ca: /nonexistent/smtp-ca.pem\n    team: [devops@example.net]\n\ncustomers:\n", 1)
+		return strings.Replace(s, "    team_id: T0CUSTY\n", "    contacts: [ops.y.example]\n    team_id: T0CUSTY\n", 1)
+	})
+	code, _, stderr := run(t, "serve", "--check-config", "-c", path)
+	for _, want := range []string{"alerts.email.password: environment variable MCLOUD_SMTP_PASSWORD is not set",
+		"alerts.email.ca: open /nonexistent/smtp-ca.pem", `customers[1].contacts[0]: "ops.y.example" is not an email address`} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, stderr)
+		}
+	}
+}
