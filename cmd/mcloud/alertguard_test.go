@@ -28,13 +28,7 @@ func TestAlertReceiversGuarded(t *testing.T) {
 	cfg := alertsConfig(t, ws, "")
 	t.Setenv("MCLOUD_AM_TOKEN", alertsToken)
 	dbPath := filepath.Join(t.TempDir(), "mcloud.db")
-	srv := startServe(t, bin, cfg, dbPath)
-	var addr string
-	select {
-	case addr = <-srv.addr:
-	case <-srv.done:
-		t.Fatalf("mcloud serve exited:\n%s", srv.output())
-	}
+	addr := listenAddr(t, startServe(t, bin, cfg, dbPath))
 	const alert = `{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"DiskFull","severity":"critical","customer":"customer-x"},"annotations":{},"startsAt":"2026-12-02T05:00:00Z","fingerprint":"guard-1"}]}`
 	post := func(body string) *http.Response {
 		t.Helper()

@@ -17,6 +17,18 @@ import (
 	"github.com/mcloud/mcloud/integrations/store"
 )
 
+// listenAddr is where srv listens, once it says so.
+func listenAddr(t *testing.T, srv *server) string {
+	t.Helper()
+	select {
+	case addr := <-srv.addr:
+		return addr
+	case <-srv.done:
+		t.Fatalf("mcloud serve exited:\n%s", srv.output())
+	}
+	return ""
+}
+
 // postAlertmanager posts one Alertmanager webhook alert to serve.
 func postAlertmanager(t *testing.T, base, status, name, severity, customer, instance, summary string) {
 	t.Helper()
@@ -83,13 +95,7 @@ func TestAlertMailWhileSlackIsDown(t *testing.T) {
 	t.Setenv("MCLOUD_SMTP_PASSWORD", mailtest.Password)
 	dbPath := filepath.Join(t.TempDir(), "mcloud.db")
 	srv := startServe(t, bin, cfg, dbPath)
-	var addr string
-	select {
-	case addr = <-srv.addr:
-	case <-srv.done:
-		t.Fatalf("mcloud serve exited:\n%s", srv.output())
-	}
-	base := "http://" + addr
+	base := "http://" + listenAddr(t, srv)
 
 	postAlertmanager(t, base, "firing", "DiskFull", "critical", "customer-x", "x-prod-apim-1:9100", "/var is 97% full")
 	postAlertmanager(t, base, "firing", "DiskFull", "critical", "customer-x", "x-prod-apim-1:9100", "/var is 97% full") // a repeat

@@ -2,28 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mcloud/mcloud/bot/slackfake"
+	"github.com/mcloud/mcloud/integrations/monitoring/snstest"
 )
 
 // TestSNSThroughServe: `mcloud serve` (in-process, so the test can point
@@ -33,67 +19,11 @@ import (
 // it in the channel of the customer whose AWS account raised it, and in
 // no other customer's.
 func TestSNSThroughServe(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var confirmed, certGets atomic.Int32
-	sns := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Host == "sns.eu-west-1.amazonaws.com" && strings.HasSuffix(r.URL.Path, ".pem"):
-			certGets.Add(1)
-			w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-		case r.Host == "sns.eu-west-1.amazonaws.com" && r.URL.Query().Get("Action") == "ConfirmSubscription" && r.URL.Query().Get("Token") == "sub-token":
-			confirmed.Add(1)
-			w.Write([]byte("<ConfirmSubscriptionResponse/>"))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer sns.Close()
-	snsClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, sns.Listener.Addr().String())
-		},
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the stand-in's certificate names 127.0.0.1
-	}}
+	w := snstest.Start(t)
+	snsClient = w.Client
 	defer func() { snsClient = nil }()
-
 	const topic = "arn:aws:sns:eu-west-1:111111111111:mcloud-alarms"
-	sign := func(m map[string]string, version string) string {
-		m["SignatureVersion"] = version
-		m["SigningCertURL"] = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"
-		keys := []string{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"}
-		if m["Type"] != "Notification" {
-			keys = []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"}
-		}
-		var b strings.Builder
-		for _, k := range keys {
-			if v, ok := m[k]; ok {
-				b.WriteString(k + "\n" + v + "\n")
-			}
-		}
-		var sig []byte
-		if version == "1" {
-			d := sha1.Sum([]byte(b.String()))
-			sig, err = rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA1, d[:])
-		} else {
-			d := sha256.Sum256([]byte(b.String()))
-			sig, err = rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		m["Signature"] = base64.StdEncoding.EncodeToString(sig)
-		out, _ := json.Marshal(m)
-		return string(out)
-	}
+	const cert = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"
 
 	ws := slackfake.New(t)
 	cfg := alertsConfig(t, ws, "  sns:\n    topics: ["+topic+"]\n")
@@ -134,16 +64,16 @@ func TestSNSThroughServe(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	sub := sign(map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "sub-token", "TopicArn": topic,
+	sub := w.Sign(t, map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "sub-token", "TopicArn": topic, "SigningCertURL": cert,
 		"Message": "You have chosen to subscribe to the topic " + topic, "Timestamp": time.Now().UTC().Format(time.RFC3339),
 		"SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=sub-token"}, "1")
-	if code := post(sub); code != http.StatusOK || confirmed.Load() != 1 {
-		t.Fatalf("subscription confirmation: HTTP %d, SubscribeURL fetched %d times\n%s", code, confirmed.Load(), errb.String())
+	if code := post(sub); code != http.StatusOK || w.Confirmed.Load() != 1 {
+		t.Fatalf("subscription confirmation: HTTP %d, SubscribeURL fetched %d times\n%s", code, w.Confirmed.Load(), errb.String())
 	}
 	alarm := `{"AlarmName":"x-prod-db-cpu-high","AWSAccountId":"111111111111","NewStateValue":"ALARM","NewStateReason":"Threshold Crossed: CPU above 90%",` +
 		`"Region":"EU (Ireland)","AlarmArn":"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:x-prod-db-cpu-high",` +
 		`"Trigger":{"Dimensions":[{"name":"DBInstanceIdentifier","value":"x-prod-db"}]}}`
-	note := sign(map[string]string{"Type": "Notification", "MessageId": "n-1", "TopicArn": topic, "Subject": "ALARM: \"x-prod-db-cpu-high\" in EU (Ireland)",
+	note := w.Sign(t, map[string]string{"Type": "Notification", "MessageId": "n-1", "TopicArn": topic, "SigningCertURL": cert, "Subject": "ALARM: \"x-prod-db-cpu-high\" in EU (Ireland)",
 		"Message": alarm, "Timestamp": time.Now().UTC().Format(time.RFC3339)}, "2")
 	if code := post(note); code != http.StatusOK {
 		t.Fatalf("signed alarm notification: HTTP %d\n%s", code, errb.String())
@@ -158,8 +88,8 @@ func TestSNSThroughServe(t *testing.T) {
 			t.Errorf("customer-y's channel got %q", x.Text)
 		}
 	}
-	if certGets.Load() != 1 {
-		t.Errorf("signing certificate fetched %d times, want once (cached)", certGets.Load())
+	if w.CertGets.Load() != 1 {
+		t.Errorf("signing certificate fetched %d times, want once (cached)", w.CertGets.Load())
 	}
 	cancel()
 	if code := <-done; code != 0 {
