@@ -101,7 +101,7 @@ const summaryEvery = time.Second
 func (p *Pipeline) summariesLater() { p.summariesAfter(0) }
 
 // summariesAfter is summariesLater after failed tries; it gives up after
-// ten (the next storm alert tries again).
+// ten (the next summary deferred tries again).
 func (p *Pipeline) summariesAfter(failed int) {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
@@ -112,18 +112,24 @@ func (p *Pipeline) summariesAfter(failed int) {
 		p.flushMu.Lock()
 		p.flushing = nil
 		p.flushMu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-		defer cancel()
-		n, err := p.db.FlushSummaries(ctx, Text{})
-		if err != nil {
-			p.log.Warn("render alert summaries", "err", err, "failed", failed+1)
-			if failed < 9 {
-				p.summariesAfter(failed + 1)
-			}
-			return
-		}
-		if n > 0 && p.Wake != nil {
-			p.Wake()
+		if !p.flushSummaries(context.Background()) && failed < 9 {
+			p.summariesAfter(failed + 1)
 		}
 	})
+}
+
+// flushSummaries queues the summaries left unrendered; false when it
+// could not.
+func (p *Pipeline) flushSummaries(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	n, err := p.db.FlushSummaries(ctx, Text{})
+	if err != nil {
+		p.log.Warn("render alert summaries", "err", err)
+		return false
+	}
+	if n > 0 && p.Wake != nil {
+		p.Wake()
+	}
+	return true
 }

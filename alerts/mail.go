@@ -98,7 +98,7 @@ func (f *Fallback) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if f.unreachable() {
+		if f.Due() {
 			f.Tick(ctx)
 		} else if f.now().Sub(settled) > time.Minute {
 			// Tidiness only: a mail whose message went out is never sent.
@@ -124,7 +124,8 @@ func (f *Fallback) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (f *Fallback) unreachable() bool {
+// Due reports whether Slack has been unreachable for After.
+func (f *Fallback) Due() bool {
 	since := f.Down()
 	return !since.IsZero() && f.now().Sub(since) >= f.After
 }
@@ -149,6 +150,12 @@ func (f *Fallback) Tick(ctx context.Context) {
 			f.log().Warn("Slack is unreachable and nobody is listed to mail this alert to", "alert", m.ProblemID, "for", who)
 			if err := f.DB.AlertMailDone(ctx, m.ID, store.MailNoContacts); err != nil {
 				f.log().Error("record alert mail", "err", err)
+			}
+			continue
+		}
+		if ok, err := f.DB.ClaimAlertMail(ctx, m.ID, f.now().Add(time.Minute)); err != nil || !ok {
+			if err != nil {
+				f.log().Warn("claim alert mail", "err", err)
 			}
 			continue
 		}

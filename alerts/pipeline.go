@@ -58,7 +58,7 @@ func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
 		}
 		items[i] = store.AlertItem{Alert: a, Customer: d.Customer, Delivery: del}
 	}
-	p.recover.Do(p.summariesLater) // a summary left unrendered by a process that died
+	p.recover.Do(func() { p.flushSummaries(ctx) }) // a summary left unrendered by a process that died
 	outs, err := p.batch.record(ctx, p.db, items)
 	if err != nil {
 		return err

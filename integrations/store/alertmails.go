@@ -88,6 +88,20 @@ func (s *DB) AlertMailsDue(ctx context.Context, limit int) ([]AlertMail, error) 
 	return out, rows.Err()
 }
 
+// ClaimAlertMail takes mail id for this process until until, so another
+// replica whose Slack is unreachable too does not send it as well; false
+// when another has it, or it is done. A claim that lapses (the process
+// died sending) lets it be sent again.
+func (s *DB) ClaimAlertMail(ctx context.Context, id int64, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE alert_mails SET next_at = ? WHERE id = ? AND done_at = 0 AND next_at <= ?`),
+		ms(until), id, ms(s.Now()))
+	if err != nil {
+		return false, fmt.Errorf("claim alert mail %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // AlertMailDone records a mail's outcome; it is not sent again.
 func (s *DB) AlertMailDone(ctx context.Context, id int64, outcome string) error {
 	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE alert_mails SET done_at = ?, outcome = ?, attempts = attempts + 1, error = '' WHERE id = ?`),
