@@ -323,6 +323,9 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, b *alertBatch, p mclo
 		return err
 	}
 	setStatus := func() error {
+		if v.Status == a.Status {
+			return nil // a repeat: one write fewer per alert in a storm
+		}
 		_, err := tx.ExecContext(ctx, s.rebind(`UPDATE alert_messages SET status = ? WHERE problem_id = ? AND channel_id = ?`), string(a.Status), p.ID, ch)
 		return err
 	}
