@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -34,7 +33,7 @@ const (
 	MailNoContacts = "no contacts" // nobody to mail for its audience
 )
 
-func (s *DB) queueAlertMails(ctx context.Context, tx *sql.Tx, p mcloud.Problem, mails []AlertMail) error {
+func (s *DB) queueAlertMails(ctx context.Context, tx querier, p mcloud.Problem, mails []AlertMail) error {
 	now := s.Now()
 	for _, m := range mails {
 		var mark int64

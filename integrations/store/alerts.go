@@ -110,10 +110,14 @@ type AlertItem struct {
 // batch is queued once, with its last text.
 func (s *DB) RecordAlerts(ctx context.Context, items []AlertItem) ([]AlertOutcome, error) {
 	var outs []AlertOutcome
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(sqlTx *sql.Tx) error {
 		outs = make([]AlertOutcome, len(items))
-		if err := s.lockAlerts(ctx, tx); err != nil {
+		if err := s.lockAlerts(ctx, sqlTx); err != nil {
 			return err
+		}
+		var tx querier = sqlTx
+		if s.dialect == SQLite {
+			tx = &stmtCache{Tx: sqlTx, stmts: map[string]*sql.Stmt{}}
 		}
 		b := &alertBatch{updates: map[batchKey]batchUpdate{}}
 		for i, it := range items {
@@ -151,6 +155,48 @@ func (s *DB) RecordAlerts(ctx context.Context, items []AlertItem) ([]AlertOutcom
 		return nil, err
 	}
 	return outs, nil
+}
+
+// stmtCache prepares each statement once per transaction. The SQLite
+// driver otherwise parses every statement anew, and a storm's batch runs
+// the same few statements thousands of times. (PostgreSQL is left alone:
+// an explicit prepare there is one more round trip.)
+type stmtCache struct {
+	*sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
+	st, ok := c.stmts[q]
+	if !ok {
+		var err error
+		if st, err = c.Tx.PrepareContext(ctx, q); err != nil {
+			return nil // the unprepared call reports the error
+		}
+		c.stmts[q] = st
+	}
+	return st
+}
+
+func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.Tx.QueryRowContext(ctx, q, args...)
+}
+
+func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.Tx.QueryContext(ctx, q, args...)
+}
+
+func (c *stmtCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.Tx.ExecContext(ctx, q, args...)
 }
 
 // alertBatch is what a batch queues at its end: each message's last
@@ -204,7 +250,7 @@ func (b *alertBatch) drop(ch string, key int64) {
 	}
 }
 
-func (s *DB) flushAlertBatch(ctx context.Context, tx *sql.Tx, b *alertBatch) error {
+func (s *DB) flushAlertBatch(ctx context.Context, tx querier, b *alertBatch) error {
 	for _, k := range b.order {
 		u := b.updates[k]
 		text := u.text
@@ -242,7 +288,7 @@ func (s *DB) flushAlertBatch(ctx context.Context, tx *sql.Tx, b *alertBatch) err
 
 // upsertProblem counts a under its problem; changed reports whether the
 // problem's status changed (a new problem, a resolution, a recurrence).
-func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, customer string, jobID int64, now time.Time) (p mcloud.Problem, changed bool, err error) {
+func (s *DB) upsertProblem(ctx context.Context, tx querier, a mcloud.Alert, customer string, jobID int64, now time.Time) (p mcloud.Problem, changed bool, err error) {
 	row := tx.QueryRowContext(ctx, s.rebind(`SELECT `+problemCols+` FROM alert_problems WHERE fingerprint = ?`), a.Fingerprint())
 	p, err = scanProblem(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -294,7 +340,7 @@ func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, cust
 }
 
 // deliverAlert applies DecideAlert for one channel and queues its messages.
-func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, b *alertBatch, p mcloud.Problem, a mcloud.Alert, ch string, d AlertDelivery, now time.Time) (mcloud.AlertAction, error) {
+func (s *DB) deliverAlert(ctx context.Context, tx querier, b *alertBatch, p mcloud.Problem, a mcloud.Alert, ch string, d AlertDelivery, now time.Time) (mcloud.AlertAction, error) {
 	var v mcloud.AlertView
 	var summaryID int64
 	var st string
@@ -382,7 +428,7 @@ func windowStart(now time.Time, interval time.Duration) time.Time {
 }
 
 // renderSummary is summary sid's text now, recorded as rendered.
-func (s *DB) renderSummary(ctx context.Context, tx *sql.Tx, sid int64, r AlertRenderer) (string, error) {
+func (s *DB) renderSummary(ctx context.Context, tx querier, sid int64, r AlertRenderer) (string, error) {
 	text, err := s.summaryText(ctx, tx, sid, r)
 	if err != nil {
 		return "", fmt.Errorf("render summary %d: %w", sid, err)
@@ -443,7 +489,7 @@ func (s *DB) FlushSummaries(ctx context.Context, r AlertRenderer) (int, error) {
 }
 
 // summaryFor finds or makes the channel's summary of the interval from.
-func (s *DB) summaryFor(ctx context.Context, tx *sql.Tx, ch string, from time.Time) (id int64, created bool, err error) {
+func (s *DB) summaryFor(ctx context.Context, tx querier, ch string, from time.Time) (id int64, created bool, err error) {
 	fp := fmt.Sprintf("summary:%s:%d", ch, ms(from))
 	err = tx.QueryRowContext(ctx, s.rebind(`SELECT id FROM alert_problems WHERE fingerprint = ?`), fp).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -454,7 +500,7 @@ func (s *DB) summaryFor(ctx context.Context, tx *sql.Tx, ch string, from time.Ti
 	return id, false, err
 }
 
-func (s *DB) summaryText(ctx context.Context, tx *sql.Tx, sid int64, r AlertRenderer) (string, error) {
+func (s *DB) summaryText(ctx context.Context, tx querier, sid int64, r AlertRenderer) (string, error) {
 	var first int64
 	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT first_at FROM alert_problems WHERE id = ?`), sid).Scan(&first); err != nil {
 		return "", err
