@@ -46,8 +46,9 @@ func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
 	return p
 }
 
-// Receive records alerts; an error means some were not recorded (the
-// receiver then answers 5xx, so the sender retries).
+// Receive records alerts, all or none, and returns once they are
+// committed; an error means none were recorded (the receiver then answers
+// 5xx, so the sender retries).
 func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
 	items := make([]store.AlertItem, len(as))
 	for i, a := range as {
