@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mcloud/mcloud"
@@ -17,6 +18,11 @@ type Pipeline struct {
 	routes   Routes
 	budget   int
 	interval time.Duration
+	mail     bool
+	batch    groupCommit
+	recover  sync.Once
+	flushMu  sync.Mutex
+	flushing *time.Timer
 	log      *slog.Logger
 	// Counted is told of every alert received (the metrics hook).
 	Counted func(source, customer, status string)
@@ -26,7 +32,8 @@ type Pipeline struct {
 
 // New builds the pipeline for cfg.
 func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
-	p := &Pipeline{db: db, routes: NewRoutes(cfg), budget: cfg.Alerts.Budget, interval: time.Duration(cfg.Alerts.Interval), log: log}
+	p := &Pipeline{db: db, routes: NewRoutes(cfg), budget: cfg.Alerts.Budget, interval: time.Duration(cfg.Alerts.Interval),
+		mail: cfg.Alerts.Email.Configured(), log: log}
 	if p.budget <= 0 {
 		p.budget = 10
 	}
@@ -39,17 +46,30 @@ func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
 	return p
 }
 
-// Receive records alerts; an error means some were not recorded (the
-// receiver then answers 5xx, so the sender retries).
+// Receive records alerts, all or none, and returns once they are
+// committed; an error means none were recorded (the receiver then answers
+// 5xx, so the sender retries).
 func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
-	queued := false
-	for _, a := range as {
+	items := make([]store.AlertItem, len(as))
+	for i, a := range as {
 		d := Route(p.routes, a)
-		out, err := p.db.RecordAlert(ctx, a, d.Customer, store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}})
-		if err != nil {
-			return err
+		del := store.AlertDelivery{Channels: d.Channels, Budget: p.budget, Interval: p.interval, Render: Text{}, SummaryEvery: summaryEvery}
+		if p.mail {
+			del.Mail = func(pr mcloud.Problem) []store.AlertMail { return Mails(p.routes, d, pr) }
 		}
-		customer := d.Customer
+		items[i] = store.AlertItem{Alert: a, Customer: d.Customer, Delivery: del}
+	}
+	p.recover.Do(func() { p.flushSummaries(ctx) }) // a summary left unrendered by a process that died
+	outs, err := p.batch.record(ctx, p.db, items)
+	if err != nil {
+		return err
+	}
+	if len(outs) > 0 && outs[0].Deferred {
+		p.summariesLater()
+	}
+	queued := false
+	for i, out := range outs {
+		a, customer := as[i], items[i].Customer
 		if customer == "" {
 			customer = "unmatched"
 		}

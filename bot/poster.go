@@ -36,10 +36,12 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -107,7 +109,34 @@ type Poster struct {
 	mu     sync.Mutex
 	active map[string]bool
 	me     identity
+	// down is when sends began to fail for want of an answer from Slack
+	// (no connection, a timeout, a 5xx), in Unix nanoseconds; 0 once
+	// Slack takes a message again.
+	down atomic.Int64
 }
+
+// UnreachableSince is when sends to Slack began to fail for want of an
+// answer (no connection, a timeout, a 5xx), or zero while Slack answers.
+// A refusal (rate limit, a channel the bot is not in) is an answer. It is
+// known only from sending: with nothing to send, Slack counts as reachable.
+func (p *Poster) UnreachableSince() time.Time {
+	if n := p.down.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// reached records whether Slack answered a send.
+func (p *Poster) reached(ok bool) {
+	if ok {
+		p.down.Store(0)
+		return
+	}
+	p.down.CompareAndSwap(0, p.now().UnixNano())
+}
+
+// UnreachableSince is the poster's: see Poster.UnreachableSince.
+func (s *Slack) UnreachableSince() time.Time { return s.poster.UnreachableSince() }
 
 // identity is who the bot is in Slack. Only messages it posted itself
 // are copies of an outbox message.
@@ -381,6 +410,7 @@ func (p *Poster) post(ctx context.Context, lease store.Lease, it store.OutboxIte
 }
 
 func (p *Poster) delivered(ctx context.Context, it store.OutboxItem, ts string) error {
+	p.reached(true)
 	// Record it even if ctx just ended: it is in Slack now.
 	if err := p.db.Delivered(context.WithoutCancel(ctx), it, ts); err != nil {
 		return err
@@ -450,6 +480,7 @@ func (p *Poster) update(ctx context.Context, lease store.Lease, it store.OutboxI
 	if _, _, _, err := p.api.UpdateMessageContext(cctx, it.ChannelID, root, textOpts(msg)...); err != nil {
 		return err
 	}
+	p.reached(true)
 	return p.db.Delivered(context.WithoutCancel(ctx), it, root, ids...)
 }
 
@@ -628,6 +659,9 @@ func (e *lookupError) Unwrap() error { return e.err }
 
 // failed records a failed attempt under lease and when to try again.
 func (p *Poster) failed(ctx context.Context, lease store.Lease, it store.OutboxItem, err error) {
+	if unreachable(err) {
+		p.reached(false)
+	}
 	v := judge(err)
 	ctx = context.WithoutCancel(ctx)
 	if v.drop {
@@ -676,6 +710,19 @@ func judge(err error) verdict {
 		return verdict{uncertain: true, wait: wait}
 	}
 	return verdict{drop: o == outcomeDropped, uncertain: o == outcomeUncertain, wait: wait}
+}
+
+// unreachable reports whether err is Slack not answering: no connection
+// or a timeout (the HTTP client's *url.Error), a 5xx, or Slack's own
+// "try later" errors. Our store failing is not Slack's outage.
+func unreachable(err error) bool {
+	if o, _ := classify(err); o != outcomeUncertain {
+		return false
+	}
+	var ue *url.Error
+	var sc slack.StatusCodeError
+	var se slack.SlackErrorResponse
+	return errors.As(err, &ue) || errors.As(err, &sc) || errors.As(err, &se)
 }
 
 type outcome int

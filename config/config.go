@@ -6,9 +6,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +98,52 @@ type Alerts struct {
 	// channel and interval (default 10 per 1m).
 	Budget   int      `yaml:"budget"`
 	Interval Duration `yaml:"interval"`
+	// Email is the fallback for critical alerts while Slack is unreachable.
+	Email AlertEmail `yaml:"email"`
+}
+
+// AlertEmail sends critical alerts by mail (SMTP with STARTTLS and AUTH)
+// to the customer's contacts, and the team's alerts to Team, once Slack
+// has been unreachable for After. The Slack messages are still delivered
+// when Slack is back. Without a Server there is no fallback.
+type AlertEmail struct {
+	// After is how long Slack must have been unreachable (default 5m).
+	After  Duration `yaml:"after"`
+	Server string   `yaml:"server"`
+	// Port is the submission port (default 587); the connection is
+	// upgraded with STARTTLS before AUTH, or nothing is sent.
+	Port     int    `yaml:"port"`
+	From     string `yaml:"from"`
+	Username Secret `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// CA is a PEM file to trust for the server's certificate (a private
+	// relay's own CA); the system roots otherwise.
+	CA string `yaml:"ca"`
+	// Team is where alerts for the team channel (and unmatched ones) go.
+	Team []string `yaml:"team"`
+}
+
+// Configured reports whether mail is on.
+func (e AlertEmail) Configured() bool { return e.Server != "" }
+
+// DefaultEmailAfter is how long Slack must be unreachable before mail.
+const DefaultEmailAfter = 5 * time.Minute
+
+// Wait is After, or its default.
+func (e AlertEmail) Wait() time.Duration {
+	if e.After <= 0 {
+		return DefaultEmailAfter
+	}
+	return time.Duration(e.After)
+}
+
+// Addr is the server's host:port.
+func (e AlertEmail) Addr() string {
+	port := e.Port
+	if port == 0 {
+		port = 587
+	}
+	return net.JoinHostPort(e.Server, strconv.Itoa(port))
 }
 
 // AlertSource is how a monitoring system authenticates to its receiver
@@ -228,6 +276,9 @@ type Customer struct {
 	BackupMaxAge Duration `yaml:"backup_max_age"`
 	// DR holds the RPO and RTO targets a drill is measured against.
 	DR DR `yaml:"dr"`
+	// Contacts are the customer's email addresses for critical alerts
+	// while Slack is unreachable (alerts.email).
+	Contacts []string `yaml:"contacts"`
 }
 
 // CustomerAWS is how the bot reaches the customer's account.

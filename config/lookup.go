@@ -254,7 +254,8 @@ func (c *Config) CheckSecrets(needSlack bool) []string {
 		secret Secret
 	}{{"alerts.alertmanager.token", c.Alerts.Alertmanager.Token}, {"alerts.alertmanager.password", c.Alerts.Alertmanager.Password},
 		{"alerts.icinga2.token", c.Alerts.Icinga2.Token}, {"alerts.icinga2.password", c.Alerts.Icinga2.Password},
-		{"alerts.icinga2.api_password", c.Alerts.Icinga2.APIPassword}} {
+		{"alerts.icinga2.api_password", c.Alerts.Icinga2.APIPassword},
+		{"alerts.email.username", c.Alerts.Email.Username}, {"alerts.email.password", c.Alerts.Email.Password}} {
 		if s.secret.Set() {
 			if _, ok := s.secret.Value(); !ok {
 				p = append(p, fmt.Sprintf("%s: environment variable %s is not set", s.key, s.secret.Ref))

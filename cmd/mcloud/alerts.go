@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/mcloud/mcloud/alerts"
 	"github.com/mcloud/mcloud/config"
+	"github.com/mcloud/mcloud/integrations/mail"
 	"github.com/mcloud/mcloud/integrations/monitoring"
+	"github.com/mcloud/mcloud/internal/httpguard"
 )
 
 // mountAlerts serves the monitoring receivers of every configured source
@@ -23,7 +26,9 @@ func mountAlerts(mux *http.ServeMux, a *app, wake func()) *alerts.Pipeline {
 	if a.metrics != nil {
 		p.Counted = a.metrics.AlertReceived
 	}
-	o := monitoring.Options{Logger: a.log}
+	// One guard for the receivers, apart from Slack's: an alert storm
+	// must not crowd out Slack's requests, nor Slack's the alerts.
+	o := monitoring.Options{Logger: a.log, Guard: httpguard.New(httpguard.Options{MaxBody: monitoring.MaxBody, Logger: a.log})}
 	ac := a.cfg.Alerts
 	if ac.Alertmanager.Configured() {
 		mux.Handle("/alerts/alertmanager", monitoring.Alertmanager(auth(ac.Alertmanager), o, p.Receive))
@@ -32,11 +37,18 @@ func mountAlerts(mux *http.ServeMux, a *app, wake func()) *alerts.Pipeline {
 		mux.Handle("/alerts/icinga2", monitoring.Icinga2(auth(ac.Icinga2), o, p.Receive))
 	}
 	if len(ac.SNS.Topics) > 0 {
-		mux.Handle("/alerts/sns", monitoring.NewSNS(ac.SNS.Topics, o, p.Receive))
+		so := o
+		so.Client = snsClient
+		mux.Handle("/alerts/sns", monitoring.NewSNS(ac.SNS.Topics, so, p.Receive))
 	}
 	a.svc.Deps.Alerts = acker(a, p)
 	return p
 }
+
+// snsClient is how the SNS receiver reaches SNS: nil, the default, in the
+// program; only a test of this package sets it, to reach a local stand-in
+// (the URL checks stay the production ones).
+var snsClient *http.Client
 
 // acker acknowledges in the sources whose API is configured.
 func acker(a *app, p *alerts.Pipeline) *alerts.Acker {
@@ -65,9 +77,50 @@ func auth(s config.AlertSource) monitoring.Auth {
 	return monitoring.Auth{Token: tok, User: s.User, Password: pw}
 }
 
+// mailFallback is the mail fallback of alerts.email (nil when it is
+// off): critical alerts mailed once Slack has been unreachable, by the
+// poster's account, for alerts.email.after.
+func mailFallback(a *app, down func() time.Time) (*alerts.Fallback, error) {
+	e := a.cfg.Alerts.Email
+	if !e.Configured() {
+		return nil, nil
+	}
+	pool, err := emailCA(e.CA)
+	if err != nil {
+		return nil, err
+	}
+	user, _ := e.Username.Value()
+	pw, _ := e.Password.Value()
+	c, err := mail.New(mail.Options{Addr: e.Addr(), From: e.From, User: user, Password: pw, RootCAs: pool})
+	if err != nil {
+		return nil, fmt.Errorf("alerts.email: %w", err)
+	}
+	return &alerts.Fallback{DB: a.db, Mailer: c, Down: down, After: e.Wait(), Log: a.log,
+		To: func(audience string) []string { return alerts.Recipients(a.cfg, audience) }}, nil
+}
+
+// emailCA reads alerts.email.ca; nil (the system roots) when it is not set.
+func emailCA(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("alerts.email.ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("alerts.email.ca: %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
 // alertProblems are the alert settings serve cannot run with.
 func alertProblems(cfg *config.Config) []string {
 	var p []string
+	if _, err := emailCA(cfg.Alerts.Email.CA); err != nil {
+		p = append(p, err.Error())
+	}
 	for name, s := range map[string]config.AlertSource{"alertmanager": cfg.Alerts.Alertmanager, "icinga2": cfg.Alerts.Icinga2} {
 		if s.Password.Set() && s.User == "" {
 			p = append(p, fmt.Sprintf("alerts.%s.user: missing; basic auth needs a user with the password", name))

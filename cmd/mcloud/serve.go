@@ -90,6 +90,20 @@ every secret the environment lacks, then exits.`, stderr)
 	mux := serveMux(sl, sl.Mode())
 	mux.Handle("GET /metrics", a.metricsOnMain())
 	mountAlerts(mux, a, sl.Wake)
+	fallback, err := mailFallback(a, sl.UnreachableSince)
+	if err != nil {
+		stopSlack()
+		<-slackDone
+		ln.Close()
+		return err
+	}
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		if fallback != nil {
+			fallback.Run(slackCtx)
+		}
+	}()
 	srv := newServer(mux)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -111,6 +125,7 @@ every secret the environment lacks, then exits.`, stderr)
 	}
 	stopSlack()
 	<-slackDone
+	<-mailDone
 	return serveErr
 }
 

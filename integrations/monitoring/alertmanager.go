@@ -33,7 +33,7 @@ func Alertmanager(auth Auth, o Options, sink Sink) http.Handler {
 	h := newReceiver("alertmanager", o, sink)
 	h.auth = auth.allows
 	h.decode = func(_ context.Context, body []byte) ([]mcloud.Alert, error) { return DecodeAlertmanager(body) }
-	return h
+	return h.guarded(o)
 }
 
 // DecodeAlertmanager decodes a webhook body; a malformed one is a

@@ -32,7 +32,7 @@ func Icinga2(auth Auth, o Options, sink Sink) http.Handler {
 	h := newReceiver("icinga2", o, sink)
 	h.auth = auth.allows
 	h.decode = func(_ context.Context, body []byte) ([]mcloud.Alert, error) { return DecodeIcinga2(body) }
-	return h
+	return h.guarded(o)
 }
 
 // DecodeIcinga2 decodes one notification; kinds that say nothing about a

@@ -2,8 +2,8 @@
 // webhook, Icinga2's notification script, SNS) and decodes them to
 // mcloud.Alert; its API clients acknowledge back (Icinga2, Alertmanager).
 //
-// The receivers are plain http.Handlers with their own small limits, so
-// the listener can wrap them in a shared guard too.
+// The receivers read bodies through internal/httpguard, the one guard
+// every endpoint that reads an unauthenticated body uses.
 package monitoring
 
 import (
@@ -11,12 +11,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/internal/httpguard"
 )
 
 // MaxBody is the largest body a receiver reads; more is refused (413).
@@ -61,9 +61,12 @@ func refuse(code int, format string, args ...any) error {
 	return &badRequest{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// receiver is the part every source shares: authenticate before reading
-// the body, read at most MaxBody, bound how many bodies are read at once
-// (503 when full: a sender retries a 5xx, never a 4xx), decode, record.
+// receiver is the part every source shares. The body is read by the
+// HTTP guard (internal/httpguard), after the sender's credentials were
+// checked from the headers alone, at most MaxBody of it (413), with the
+// guard's bound on bodies read at once (503); the receiver bounds how
+// many alerts are decoded and recorded at once (503 when full: a sender
+// retries a 5xx, never a 4xx), decodes, records.
 type receiver struct {
 	source string
 	auth   func(r *http.Request) bool
@@ -75,10 +78,18 @@ type receiver struct {
 
 // Options tune a receiver; zero values take the defaults.
 type Options struct {
-	// Concurrent is how many requests are read and recorded at once
+	// Guard reads the bodies; share one across the receivers so they
+	// share its bound on bodies read at once. Nil: one of the receiver's
+	// own, with MaxBody.
+	Guard *httpguard.Guard
+	// Concurrent is how many requests are decoded and recorded at once
 	// (default 32); one more is answered 503.
 	Concurrent int
-	Logger     *slog.Logger
+	// Client fetches SNS signing certificates and subscription URLs
+	// (default: a 10s timeout). The URLs' checks (https, on
+	// sns.<region>.amazonaws.com) apply whatever the client.
+	Client *http.Client
+	Logger *slog.Logger
 }
 
 func newReceiver(source string, o Options, sink Sink) *receiver {
@@ -91,19 +102,37 @@ func newReceiver(source string, o Options, sink Sink) *receiver {
 	return &receiver{source: source, sink: sink, slots: make(chan struct{}, o.Concurrent), log: o.Logger}
 }
 
+// guarded is h behind o's guard: only POST, credentials checked before
+// the body is read.
+func (h *receiver) guarded(o Options) http.Handler {
+	g := o.Guard
+	if g == nil {
+		g = httpguard.New(httpguard.Options{MaxBody: MaxBody, Logger: h.log})
+	}
+	check := func(http.Header) error { return nil } // SNS: the signature, in the body, is checked when decoding
+	if h.auth != nil {
+		check = func(hdr http.Header) error {
+			if !h.auth(&http.Request{Header: hdr}) {
+				return fmt.Errorf("%s alert without valid credentials", h.source)
+			}
+			return nil
+		}
+	}
+	inner := g.Wrap(check, func(http.Header, []byte) error { return nil }, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "POST alerts here", http.StatusMethodNotAllowed)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
+
 func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST alerts here", http.StatusMethodNotAllowed)
-		return
-	}
-	if h.auth != nil && !h.auth(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="mcloud alerts"`)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
-	}
-	if r.ContentLength > MaxBody {
-		http.Error(w, "body over 1 MiB", http.StatusRequestEntityTooLarge)
+	body, ok := httpguard.Body(r)
+	if !ok {
+		http.Error(w, "internal error", http.StatusInternalServerError) // only ever served through guarded
 		return
 	}
 	select {
@@ -112,16 +141,6 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "busy; retry", http.StatusServiceUnavailable)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		http.Error(w, "body over 1 MiB", http.StatusRequestEntityTooLarge)
-		return
-	case err != nil:
-		http.Error(w, "could not read the body", http.StatusBadRequest)
 		return
 	}
 	alerts, err := h.decode(r.Context(), body)
@@ -139,6 +158,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(alerts) > 0 {
 		if err := h.sink(r.Context(), alerts); err != nil {
 			h.log.Error("alert could not be recorded", "source", h.source, "err", err)
+			w.Header().Set("Retry-After", "1")
 			http.Error(w, "could not record the alert now; retry", http.StatusServiceUnavailable)
 			return
 		}

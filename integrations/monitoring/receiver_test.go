@@ -3,30 +3,16 @@ package monitoring_test
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/integrations/monitoring"
+	"github.com/mcloud/mcloud/integrations/monitoring/snstest"
 )
 
 type sink struct {
@@ -158,82 +144,7 @@ func TestIcinga2Receiver(t *testing.T) {
 	}
 }
 
-// snsWorld is a local stand-in for SNS's certificate and subscription
-// endpoints: a TLS server every host name dials to.
-type snsWorld struct {
-	key       *rsa.PrivateKey
-	srv       *httptest.Server
-	client    *http.Client
-	confirmed atomic.Int32
-	certGets  atomic.Int32
-}
-
-func newSNSWorld(t *testing.T) *snsWorld {
-	w := &snsWorld{}
-	var err error
-	if w.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sns.amazonaws.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &w.key.PublicKey, w.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	w.srv = httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, ".pem"):
-			w.certGets.Add(1)
-			rw.Write(pemCert)
-		case r.URL.Query().Get("Action") == "ConfirmSubscription":
-			w.confirmed.Add(1)
-			rw.Write([]byte("<ConfirmSubscriptionResponse/>"))
-		default:
-			http.NotFound(rw, r)
-		}
-	}))
-	t.Cleanup(w.srv.Close)
-	addr := w.srv.Listener.Addr().String()
-	w.client = &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the test server's certificate names 127.0.0.1
-	}}
-	return w
-}
-
 const topic = "arn:aws:sns:eu-west-1:000000000100:alarms"
-
-func (w *snsWorld) sign(t *testing.T, m map[string]string, version string) string {
-	m["SignatureVersion"] = version
-	var b strings.Builder
-	keys := []string{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"}
-	if m["Type"] != "Notification" {
-		keys = []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"}
-	}
-	for _, k := range keys {
-		if v, ok := m[k]; ok {
-			b.WriteString(k + "\n" + v + "\n")
-		}
-	}
-	var sig []byte
-	var err error
-	if version == "1" {
-		d := sha1.Sum([]byte(b.String()))
-		sig, err = rsa.SignPKCS1v15(rand.Reader, w.key, crypto.SHA1, d[:])
-	} else {
-		d := sha256.Sum256([]byte(b.String()))
-		sig, err = rsa.SignPKCS1v15(rand.Reader, w.key, crypto.SHA256, d[:])
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	m["Signature"] = base64.StdEncoding.EncodeToString(sig)
-	out, _ := json.Marshal(m)
-	return string(out)
-}
 
 const alarm = `{"AlarmName":"db-cpu-high","AWSAccountId":"000000000100","NewStateValue":"ALARM","NewStateReason":"CPU above 90%","Region":"EU (Ireland)","AlarmArn":"arn:aws:cloudwatch:eu-west-1:000000000100:alarm:db-cpu-high","Trigger":{"Dimensions":[{"name":"DBInstanceIdentifier","value":"acme-prod"}]}}`
 
@@ -243,14 +154,13 @@ func notification(cert string) map[string]string {
 }
 
 func TestSNSReceiver(t *testing.T) {
-	w := newSNSWorld(t)
+	w := snstest.Start(t)
 	var s sink
-	h := monitoring.NewSNS([]string{topic}, monitoring.Options{}, s.record)
-	monitoring.UseClient(h, w.client)
+	h := monitoring.NewSNS([]string{topic}, monitoring.Options{Client: w.Client}, s.record)
 	good := "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem"
 
 	for _, v := range []string{"1", "2"} {
-		if got := post(t, h, w.sign(t, notification(good), v), nil); got != 200 {
+		if got := post(t, h, w.Sign(t, notification(good), v), nil); got != 200 {
 			t.Errorf("valid SignatureVersion %s: HTTP %d", v, got)
 		}
 	}
@@ -262,22 +172,22 @@ func TestSNSReceiver(t *testing.T) {
 		!strings.Contains(a.Summary, "CPU above 90%") || !strings.Contains(a.Summary, "DBInstanceIdentifier=acme-prod") {
 		t.Errorf("decoded %+v", a)
 	}
-	if n := w.certGets.Load(); n != 1 {
+	if n := w.CertGets.Load(); n != 1 {
 		t.Errorf("certificate fetched %d times, want once (cached)", n)
 	}
 
-	tampered := w.sign(t, notification(good), "2")
+	tampered := w.Sign(t, notification(good), "2")
 	tampered = strings.Replace(tampered, "CPU above 90%", "CPU above 10%", 1)
 	wrongTopic := notification(good)
 	wrongTopic["TopicArn"] = "arn:aws:sns:eu-west-1:000000000999:other"
 	for name, body := range map[string]string{
 		"tampered message":       tampered,
-		"topic not allow-listed": w.sign(t, wrongTopic, "2"),
-		"s3 certificate URL":     w.sign(t, notification("https://s3.amazonaws.com/bucket/cert.pem"), "2"),
-		"look-alike host":        w.sign(t, notification("https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem"), "2"),
-		"http certificate URL":   w.sign(t, notification("http://sns.eu-west-1.amazonaws.com/cert.pem"), "2"),
-		"not a .pem":             w.sign(t, notification("https://sns.eu-west-1.amazonaws.com/cert.txt"), "2"),
-		"SignatureVersion 3":     w.sign(t, notification(good), "3"),
+		"topic not allow-listed": w.Sign(t, wrongTopic, "2"),
+		"s3 certificate URL":     w.Sign(t, notification("https://s3.amazonaws.com/bucket/cert.pem"), "2"),
+		"look-alike host":        w.Sign(t, notification("https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem"), "2"),
+		"http certificate URL":   w.Sign(t, notification("http://sns.eu-west-1.amazonaws.com/cert.pem"), "2"),
+		"not a .pem":             w.Sign(t, notification("https://sns.eu-west-1.amazonaws.com/cert.txt"), "2"),
+		"SignatureVersion 3":     w.Sign(t, notification(good), "3"),
 		"malformed JSON":         `{"Type":`,
 	} {
 		if got := post(t, h, body, nil); got < 400 || got >= 500 {
@@ -290,29 +200,28 @@ func TestSNSReceiver(t *testing.T) {
 }
 
 func TestSNSSubscriptionConfirmation(t *testing.T) {
-	w := newSNSWorld(t)
+	w := snstest.Start(t)
 	var s sink
-	h := monitoring.NewSNS([]string{topic}, monitoring.Options{}, s.record)
-	monitoring.UseClient(h, w.client)
+	h := monitoring.NewSNS([]string{topic}, monitoring.Options{Client: w.Client}, s.record)
 	good := "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem"
 	conf := func(subscribe string) map[string]string {
 		return map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "tok", "TopicArn": topic,
 			"Message": "You have chosen to subscribe", "SubscribeURL": subscribe, "Timestamp": "2026-12-02T05:00:00.000Z", "SigningCertURL": good}
 	}
-	if got := post(t, h, w.sign(t, conf("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"), "1"), nil); got != 200 {
+	if got := post(t, h, w.Sign(t, conf("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"), "1"), nil); got != 200 {
 		t.Fatalf("confirmation: HTTP %d", got)
 	}
-	if w.confirmed.Load() != 1 {
+	if w.Confirmed.Load() != 1 {
 		t.Fatal("SubscribeURL was not fetched")
 	}
 	for _, u := range []string{"https://evil.example/?Action=ConfirmSubscription", "http://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription",
 		"https://sns.eu-west-1.amazonaws.com.evil.example/?Action=ConfirmSubscription"} {
-		if got := post(t, h, w.sign(t, conf(u), "2"), nil); got != 403 {
+		if got := post(t, h, w.Sign(t, conf(u), "2"), nil); got != 403 {
 			t.Errorf("SubscribeURL %s: HTTP %d, want 403", u, got)
 		}
 	}
-	if w.confirmed.Load() != 1 || s.n() != 0 {
-		t.Errorf("confirmations fetched %d, alerts %d; want 1, 0", w.confirmed.Load(), s.n())
+	if w.Confirmed.Load() != 1 || s.n() != 0 {
+		t.Errorf("confirmations fetched %d, alerts %d; want 1, 0", w.Confirmed.Load(), s.n())
 	}
 	_ = bytes.MinRead
 }

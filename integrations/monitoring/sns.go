@@ -49,7 +49,7 @@ var snsHost = regexp.MustCompile(`^sns\.[a-z]{2}(-[a-z]+)+-[0-9]\.amazonaws\.com
 // fetching its SubscribeURL, again only on an SNS endpoint.
 type SNS struct {
 	topics []string
-	rcv    *receiver
+	rcv    http.Handler
 	hostOK func(host string) bool
 	// client reaches the SNS endpoints; only the package's tests replace
 	// it (export_test.go), never the host check.
@@ -63,8 +63,12 @@ type SNS struct {
 func NewSNS(topics []string, o Options, sink Sink) *SNS {
 	s := &SNS{topics: topics, hostOK: snsHost.MatchString, client: &http.Client{Timeout: 10 * time.Second},
 		certs: map[string]*x509.Certificate{}}
-	s.rcv = newReceiver("sns", o, sink)
-	s.rcv.decode = s.decode
+	if o.Client != nil {
+		s.client = o.Client
+	}
+	h := newReceiver("sns", o, sink)
+	h.decode = s.decode
+	s.rcv = h.guarded(o)
 	return s
 }
 

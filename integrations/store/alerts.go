@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mcloud/mcloud"
@@ -39,6 +40,16 @@ type AlertDelivery struct {
 	Render   AlertRenderer
 	// JobID marks the problem as expected under that running job.
 	JobID int64
+	// SummaryEvery, when set, is the least time between two renderings of
+	// a storm summary: a summary changed sooner is only marked, and
+	// FlushSummaries queues its newest text later (the poster sends a
+	// channel about one message a second; rendering reads every problem
+	// folded into it).
+	SummaryEvery time.Duration
+	// Mail, when set, is asked for the mails that stand in for the
+	// problem's Slack messages should Slack be unreachable; it is asked
+	// only when the problem's status changed (not for a repeat).
+	Mail func(p mcloud.Problem) []AlertMail
 }
 
 // AlertOutcome is what recording one alert did.
@@ -46,6 +57,8 @@ type AlertOutcome struct {
 	Problem mcloud.Problem
 	// Actions is DecideAlert's answer per channel.
 	Actions map[string]mcloud.AlertAction
+	// Deferred: a summary changed and was left for FlushSummaries.
+	Deferred bool
 }
 
 const problemCols = `id, fingerprint, source, alert_key, customer, name, host, severity, status, summary, count, first_at, last_at, acked_by, acked_at, acked_until, job_id`
@@ -76,46 +89,217 @@ func (s *DB) lockAlerts(ctx context.Context, tx *sql.Tx) error {
 // DecideAlert and queues what it says, all in one transaction: an alert
 // is either recorded with its messages queued, or not at all.
 func (s *DB) RecordAlert(ctx context.Context, a mcloud.Alert, customer string, d AlertDelivery) (AlertOutcome, error) {
-	out := AlertOutcome{Actions: map[string]mcloud.AlertAction{}}
-	now := a.At
-	if now.IsZero() {
-		now = s.Now()
+	outs, err := s.RecordAlerts(ctx, []AlertItem{{Alert: a, Customer: customer, Delivery: d}})
+	if err != nil {
+		return AlertOutcome{Actions: map[string]mcloud.AlertAction{}}, err
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockAlerts(ctx, tx); err != nil {
+	return outs[0], nil
+}
+
+// AlertItem is one alert to record, with its customer and delivery.
+type AlertItem struct {
+	Alert    mcloud.Alert
+	Customer string
+	Delivery AlertDelivery
+}
+
+// RecordAlerts records items in order in one transaction, as RecordAlert
+// would one by one, with one commit for all: in a storm, the commit and
+// the summaries' texts (a read of every folded problem) are paid once per
+// batch, not once per alert. A message updated several times in the
+// batch is queued once, with its last text.
+func (s *DB) RecordAlerts(ctx context.Context, items []AlertItem) ([]AlertOutcome, error) {
+	var outs []AlertOutcome
+	err := s.inTx(ctx, func(sqlTx *sql.Tx) error {
+		outs = make([]AlertOutcome, len(items))
+		if err := s.lockAlerts(ctx, sqlTx); err != nil {
 			return err
 		}
-		p, err := s.upsertProblem(ctx, tx, a, customer, d.JobID, now)
-		if err != nil {
-			return err
+		var tx querier = sqlTx
+		if s.dialect == SQLite {
+			tx = &stmtCache{Tx: sqlTx, stmts: map[string]*sql.Stmt{}}
 		}
-		out.Problem = p
-		for _, ch := range d.Channels {
-			act, err := s.deliverAlert(ctx, tx, p, a, ch, d, now)
-			if err != nil {
-				return fmt.Errorf("channel %s: %w", ch, err)
+		b := &alertBatch{updates: map[batchKey]batchUpdate{}}
+		for i, it := range items {
+			a, d := it.Alert, it.Delivery
+			outs[i] = AlertOutcome{Actions: map[string]mcloud.AlertAction{}}
+			now := a.At
+			if now.IsZero() {
+				now = s.Now()
 			}
-			out.Actions[ch] = act
+			p, changed, err := s.upsertProblem(ctx, tx, a, it.Customer, d.JobID, now)
+			if err != nil {
+				return fmt.Errorf("record alert %s: %w", a.Fingerprint(), err)
+			}
+			outs[i].Problem = p
+			for _, ch := range d.Channels {
+				act, err := s.deliverAlert(ctx, tx, b, p, a, ch, d, now)
+				if err != nil {
+					return fmt.Errorf("record alert %s: channel %s: %w", a.Fingerprint(), ch, err)
+				}
+				outs[i].Actions[ch] = act
+			}
+			if changed && d.Mail != nil {
+				b.mails = append(b.mails, batchMail{p, d.Mail(p)})
+			}
+		}
+		if err := s.flushAlertBatch(ctx, tx, b); err != nil {
+			return err
+		}
+		for i := range outs {
+			outs[i].Deferred = b.deferred
 		}
 		return nil
 	})
 	if err != nil {
-		return out, fmt.Errorf("record alert %s: %w", a.Fingerprint(), err)
+		return nil, err
 	}
-	return out, nil
+	return outs, nil
 }
 
-func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, customer string, jobID int64, now time.Time) (mcloud.Problem, error) {
+// stmtCache prepares each statement once per transaction. The SQLite
+// driver otherwise parses every statement anew, and a storm's batch runs
+// the same few statements thousands of times. (PostgreSQL is left alone:
+// an explicit prepare there is one more round trip.)
+type stmtCache struct {
+	*sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (c *stmtCache) stmt(ctx context.Context, q string) *sql.Stmt {
+	st, ok := c.stmts[q]
+	if !ok {
+		var err error
+		if st, err = c.Tx.PrepareContext(ctx, q); err != nil {
+			return nil // the unprepared call reports the error
+		}
+		c.stmts[q] = st
+	}
+	return st
+}
+
+func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.Tx.QueryRowContext(ctx, q, args...)
+}
+
+func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.Tx.QueryContext(ctx, q, args...)
+}
+
+func (c *stmtCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.Tx.ExecContext(ctx, q, args...)
+}
+
+// alertBatch is what a batch queues at its end: each message's last
+// update (a summary's text rendered then, once), then the mails, whose
+// marks must see every message queued before them.
+type alertBatch struct {
+	order    []batchKey
+	updates  map[batchKey]batchUpdate
+	mails    []batchMail
+	deferred bool
+}
+
+type batchKey struct {
+	channel string
+	key     int64
+}
+
+type batchUpdate struct {
+	kind string
+	text string
+	// summary, when not 0, is rendered at the end with render.
+	summary int64
+	render  AlertRenderer
+	every   time.Duration
+}
+
+type batchMail struct {
+	p     mcloud.Problem
+	mails []AlertMail
+}
+
+// update defers an update of the message key in ch; a plan (the
+// summary's first message) stays a plan.
+func (b *alertBatch) update(ch string, key int64, u batchUpdate) {
+	k := batchKey{ch, key}
+	prev, seen := b.updates[k]
+	if !seen {
+		b.order = append(b.order, k)
+	} else if prev.kind == KindPlan {
+		u.kind = KindPlan
+	}
+	b.updates[k] = u
+}
+
+// drop forgets a deferred update of key in ch, superseded by one queued now.
+func (b *alertBatch) drop(ch string, key int64) {
+	k := batchKey{ch, key}
+	if _, ok := b.updates[k]; ok {
+		delete(b.updates, k)
+		b.order = slices.DeleteFunc(b.order, func(o batchKey) bool { return o == k })
+	}
+}
+
+func (s *DB) flushAlertBatch(ctx context.Context, tx querier, b *alertBatch) error {
+	for _, k := range b.order {
+		u := b.updates[k]
+		text := u.text
+		if u.summary != 0 {
+			if u.kind != KindPlan && u.every > 0 {
+				var rendered int64
+				if err := tx.QueryRowContext(ctx, s.rebind(`SELECT rendered_at FROM alert_problems WHERE id = ?`), u.summary).Scan(&rendered); err != nil {
+					return fmt.Errorf("read summary %d: %w", u.summary, err)
+				}
+				if s.Now().Sub(fromMS(rendered)) < u.every {
+					if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE alert_problems SET dirty = 1 WHERE id = ?`), u.summary); err != nil {
+						return fmt.Errorf("mark summary %d: %w", u.summary, err)
+					}
+					b.deferred = true
+					continue
+				}
+			}
+			var err error
+			if text, err = s.renderSummary(ctx, tx, u.summary, u.render); err != nil {
+				return err
+			}
+		}
+		if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
+			k.channel, k.key, text, ms(s.Now()), u.kind); err != nil {
+			return fmt.Errorf("queue alert message: %w", err)
+		}
+	}
+	for _, m := range b.mails {
+		if err := s.queueAlertMails(ctx, tx, m.p, m.mails); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upsertProblem counts a under its problem; changed reports whether the
+// problem's status changed (a new problem, a resolution, a recurrence).
+func (s *DB) upsertProblem(ctx context.Context, tx querier, a mcloud.Alert, customer string, jobID int64, now time.Time) (p mcloud.Problem, changed bool, err error) {
 	row := tx.QueryRowContext(ctx, s.rebind(`SELECT `+problemCols+` FROM alert_problems WHERE fingerprint = ?`), a.Fingerprint())
-	p, err := scanProblem(row)
+	p, err = scanProblem(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		p = mcloud.Problem{Fingerprint: a.Fingerprint(), Source: a.Source, Key: a.Key, FirstAt: now}
 		p.ID, err = s.insertID(ctx, tx, `INSERT INTO alert_problems (fingerprint, source, alert_key, first_at) VALUES (?, ?, ?, ?)`,
 			p.Fingerprint, p.Source, p.Key, ms(now))
 	}
 	if err != nil {
-		return p, fmt.Errorf("read problem: %w", err)
+		return p, false, fmt.Errorf("read problem: %w", err)
 	}
+	before := p.Status
 	p.Customer, p.Name, p.Host = customer, a.Name, a.Host
 	if a.Severity != "" {
 		p.Severity = a.Severity
@@ -150,13 +334,13 @@ func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, cust
 		p.Customer, p.Name, p.Host, string(p.Severity), string(p.Status), p.Summary, a.URL, p.Count, ms(p.LastAt),
 		p.AckedBy, ms(p.AckedAt), ms(p.AckedUntil), p.JobID, p.ID)
 	if err != nil {
-		return p, fmt.Errorf("update problem: %w", err)
+		return p, false, fmt.Errorf("update problem: %w", err)
 	}
-	return p, nil
+	return p, p.Status != before, nil
 }
 
 // deliverAlert applies DecideAlert for one channel and queues its messages.
-func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a mcloud.Alert, ch string, d AlertDelivery, now time.Time) (mcloud.AlertAction, error) {
+func (s *DB) deliverAlert(ctx context.Context, tx querier, b *alertBatch, p mcloud.Problem, a mcloud.Alert, ch string, d AlertDelivery, now time.Time) (mcloud.AlertAction, error) {
 	var v mcloud.AlertView
 	var summaryID int64
 	var st string
@@ -184,6 +368,9 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a m
 		return err
 	}
 	setStatus := func() error {
+		if v.Status == a.Status {
+			return nil // a repeat: one write fewer per alert in a storm
+		}
 		_, err := tx.ExecContext(ctx, s.rebind(`UPDATE alert_messages SET status = ? WHERE problem_id = ? AND channel_id = ?`), string(a.Status), p.ID, ch)
 		return err
 	}
@@ -195,11 +382,14 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a m
 		}
 		return act, queue(KindPlan, d.Render.Problem(p), key)
 	case mcloud.AlertUpdate:
-		return act, queue(KindUpdate, d.Render.Problem(p), key)
+		b.update(ch, key, batchUpdate{kind: KindUpdate, text: d.Render.Problem(p)})
+		return act, nil
 	case mcloud.AlertUpdateReply:
 		if err := setStatus(); err != nil {
 			return act, err
 		}
+		// The message shows the change before its thread tells of it.
+		b.drop(ch, key)
 		if err := queue(KindUpdate, d.Render.Problem(p), key); err != nil {
 			return act, err
 		}
@@ -213,24 +403,18 @@ func (s *DB) deliverAlert(ctx context.Context, tx *sql.Tx, p mcloud.Problem, a m
 			p.ID, ch, sid, string(a.Status), ms(now)); err != nil {
 			return act, err
 		}
-		text, err := s.summaryText(ctx, tx, sid, d.Render)
-		if err != nil {
-			return act, err
-		}
 		kind := KindUpdate
 		if created {
 			kind = KindPlan
 		}
-		return act, queue(kind, text, AlertMessageKey(sid))
+		b.update(ch, AlertMessageKey(sid), batchUpdate{kind: kind, summary: sid, render: d.Render, every: d.SummaryEvery})
+		return act, nil
 	case mcloud.AlertUpdateSummary:
 		if err := setStatus(); err != nil {
 			return act, err
 		}
-		text, err := s.summaryText(ctx, tx, summaryID, d.Render)
-		if err != nil {
-			return act, err
-		}
-		return act, queue(KindUpdate, text, AlertMessageKey(summaryID))
+		b.update(ch, AlertMessageKey(summaryID), batchUpdate{kind: KindUpdate, summary: summaryID, render: d.Render, every: d.SummaryEvery})
+		return act, nil
 	}
 	return act, nil
 }
@@ -242,8 +426,69 @@ func windowStart(now time.Time, interval time.Duration) time.Time {
 	return now.Truncate(interval)
 }
 
+// renderSummary is summary sid's text now, recorded as rendered.
+func (s *DB) renderSummary(ctx context.Context, tx querier, sid int64, r AlertRenderer) (string, error) {
+	text, err := s.summaryText(ctx, tx, sid, r)
+	if err != nil {
+		return "", fmt.Errorf("render summary %d: %w", sid, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE alert_problems SET rendered_at = ?, dirty = 0 WHERE id = ?`), ms(s.Now()), sid); err != nil {
+		return "", fmt.Errorf("render summary %d: %w", sid, err)
+	}
+	return text, nil
+}
+
+// FlushSummaries queues the newest text of every summary that changed
+// since it was last rendered (see AlertDelivery.SummaryEvery), and
+// returns how many it queued.
+func (s *DB) FlushSummaries(ctx context.Context, r AlertRenderer) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAlerts(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM alert_problems WHERE dirty = 1 AND kind = 'summary'`)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, sid := range ids {
+			var ch string
+			if err := tx.QueryRowContext(ctx, s.rebind(`SELECT channel_id FROM alert_messages WHERE summary_id = ? LIMIT 1`), sid).Scan(&ch); err != nil {
+				return fmt.Errorf("summary %d's channel: %w", sid, err)
+			}
+			text, err := s.renderSummary(ctx, tx, sid, r)
+			if err != nil {
+				return err
+			}
+			if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
+				ch, AlertMessageKey(sid), text, ms(s.Now()), KindUpdate); err != nil {
+				return fmt.Errorf("queue summary %d: %w", sid, err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("flush alert summaries: %w", err)
+	}
+	return n, nil
+}
+
 // summaryFor finds or makes the channel's summary of the interval from.
-func (s *DB) summaryFor(ctx context.Context, tx *sql.Tx, ch string, from time.Time) (id int64, created bool, err error) {
+func (s *DB) summaryFor(ctx context.Context, tx querier, ch string, from time.Time) (id int64, created bool, err error) {
 	fp := fmt.Sprintf("summary:%s:%d", ch, ms(from))
 	err = tx.QueryRowContext(ctx, s.rebind(`SELECT id FROM alert_problems WHERE fingerprint = ?`), fp).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -254,7 +499,7 @@ func (s *DB) summaryFor(ctx context.Context, tx *sql.Tx, ch string, from time.Ti
 	return id, false, err
 }
 
-func (s *DB) summaryText(ctx context.Context, tx *sql.Tx, sid int64, r AlertRenderer) (string, error) {
+func (s *DB) summaryText(ctx context.Context, tx querier, sid int64, r AlertRenderer) (string, error) {
 	var first int64
 	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT first_at FROM alert_problems WHERE id = ?`), sid).Scan(&first); err != nil {
 		return "", err

@@ -260,6 +260,28 @@ CREATE TABLE dr_live (
 		sqlite: `
 ALTER TABLE requests ADD COLUMN denier TEXT NOT NULL DEFAULT '';
 `},
+	{version: 13, name: "alerts: mails that stand in for Slack messages while Slack is unreachable; summaries rendered at most once a second",
+		sqlite: `
+CREATE TABLE alert_mails (
+	id {{id}},
+	problem_id BIGINT NOT NULL,
+	audience TEXT NOT NULL,
+	channel_id TEXT NOT NULL,
+	outbox_mark BIGINT NOT NULL,
+	subject TEXT NOT NULL,
+	body TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	done_at BIGINT NOT NULL DEFAULT 0,
+	outcome TEXT NOT NULL DEFAULT '',
+	attempts INTEGER NOT NULL DEFAULT 0,
+	next_at BIGINT NOT NULL DEFAULT 0,
+	error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alert_mails_pending ON alert_mails (done_at, id);
+ALTER TABLE alert_problems ADD COLUMN rendered_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alert_problems ADD COLUMN dirty INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX alert_problems_dirty ON alert_problems (dirty);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new
