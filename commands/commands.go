@@ -147,6 +147,8 @@ type Deps struct {
 	AWS    AWSAccounts  // see aws.go
 	SSH    SSHConnector // see ssh.go
 	Alerts Acknowledger // see alerts.go
+	// Downtimes quiets the monitoring of a host a patch is changing.
+	Downtimes Downtimer // see patch.go
 	// DM sends direct messages that are never stored (see DirectMessenger).
 	DM DirectMessenger
 	// URLs checks the product URLs handover posts.

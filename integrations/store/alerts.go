@@ -27,6 +27,9 @@ type AlertRenderer interface {
 	Change(p mcloud.Problem, a mcloud.Alert) string
 	// Summary is a channel's storm summary of an interval.
 	Summary(from time.Time, problems []mcloud.Problem) string
+	// Expected is the reply in a job's thread for an alert of a host the
+	// job is changing (mcloud.ExpectAlert).
+	Expected(p mcloud.Problem, a mcloud.Alert, w mcloud.HostWork) string
 }
 
 // AlertDelivery is where an alert goes and how much a channel may take.
@@ -37,8 +40,6 @@ type AlertDelivery struct {
 	Budget   int
 	Interval time.Duration
 	Render   AlertRenderer
-	// JobID marks the problem as expected under that running job.
-	JobID int64
 }
 
 // AlertOutcome is what recording one alert did.
@@ -46,6 +47,9 @@ type AlertOutcome struct {
 	Problem mcloud.Problem
 	// Actions is DecideAlert's answer per channel.
 	Actions map[string]mcloud.AlertAction
+	// Expected is ExpectAlert's answer: whether a job is changing the
+	// alert's host, and whether the alert was said in its thread.
+	Expected mcloud.Expectation
 }
 
 const problemCols = `id, fingerprint, source, alert_key, customer, name, host, severity, status, summary, count, first_at, last_at, acked_by, acked_at, acked_until, job_id`
@@ -85,11 +89,26 @@ func (s *DB) RecordAlert(ctx context.Context, a mcloud.Alert, customer string, d
 		if err := s.lockAlerts(ctx, tx); err != nil {
 			return err
 		}
-		p, err := s.upsertProblem(ctx, tx, a, customer, d.JobID, now)
+		e, err := s.expectation(ctx, tx, a, customer, now)
+		if err != nil {
+			return err
+		}
+		out.Expected = e
+		p, err := s.upsertProblem(ctx, tx, a, customer, e.Work.JobID, now)
 		if err != nil {
 			return err
 		}
 		out.Problem = p
+		if e.Thread {
+			w := e.Work
+			if _, err := s.post(ctx, tx, mcloud.Post{ChannelID: w.ChannelID, RequestID: w.RequestID, JobID: w.JobID,
+				Text: d.Render.Expected(p, a, w)}); err != nil {
+				return err
+			}
+		}
+		if !e.Channels {
+			return nil
+		}
 		for _, ch := range d.Channels {
 			act, err := s.deliverAlert(ctx, tx, p, a, ch, d, now)
 			if err != nil {
@@ -133,9 +152,11 @@ func (s *DB) upsertProblem(ctx context.Context, tx *sql.Tx, a mcloud.Alert, cust
 			p.Status = mcloud.AlertFiring
 		}
 	case mcloud.AlertDowntimeStart, mcloud.AlertDowntimeEnd:
-		// A downtime says nothing of whether the problem is still there.
+		// A downtime says nothing of whether the problem is still there,
+		// and a downtime of a host or service never seen failing (every
+		// service of a host being patched) opens no problem.
 		if p.Status == "" {
-			p.Status = mcloud.AlertFiring
+			p.Status = mcloud.AlertResolved
 		}
 	case mcloud.AlertFiring:
 		if p.Status == mcloud.AlertResolved {
