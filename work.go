@@ -104,7 +104,8 @@ func HostNames(h string) (full, short string) {
 // with name and address.
 func SameHost(h, name, address string) bool {
 	full, short := HostNames(h)
-	name, address = strings.ToLower(name), strings.ToLower(address)
+	name, _ = HostNames(name)
+	address, _ = HostNames(address)
 	switch {
 	case full == "":
 		return false

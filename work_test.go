@@ -82,6 +82,7 @@ func TestSameHost(t *testing.T) {
 		{"10.0.1.11", "app-1", "", false},
 		{"", "app-1", "", false},
 		{"x.app-1", "app-1", "", false},
+		{"10.0.1.11", "app-1", "10.0.1.11:22", true},
 	}
 	for _, c := range cases {
 		if got := SameHost(c.h, c.name, c.addr); got != c.want {

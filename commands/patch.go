@@ -27,7 +27,8 @@ import (
 // It is not Resumable. A process that dies mid-rollout may leave a host
 // stopped or half-patched; repeating steps on it automatically could make
 // that worse, so the job is failed visibly, naming the hosts it completed,
-// for a person to look at the host it was on.
+// for a person to look at the host it was on. It Unwinds all the same:
+// the downtime of the host it was on is removed.
 func patchVerb() *Verb {
 	return &Verb{
 		Name:    "patch",
@@ -54,6 +55,7 @@ func patchVerb() *Verb {
 		CustomerApprovals: 1,
 		DryRun:            true,
 		Resumable:         false,
+		Unwinds:           true,
 		Plan:              planPatch,
 		Execute:           executePatch,
 	}
@@ -545,7 +547,8 @@ func (r *rollout) rollBack(ctx context.Context, end *jobs.Ending) (string, error
 // every health check attempt with its pause. A host's downtime ends then
 // at the latest, even if the bot never comes back to remove it.
 func (r *rollout) hostLimit(command time.Duration) time.Duration {
-	return 6*command + time.Duration(r.pt.HealthAttempts())*(healthAttemptLimit+r.pt.HealthWait())
+	d := 6*command + time.Duration(r.pt.HealthAttempts())*(healthAttemptLimit+r.pt.HealthWait())
+	return (d + time.Minute - 1).Truncate(time.Minute) // whole minutes, as monitoring shows them
 }
 
 // downtimeNote is the plan's word on monitoring during the rollout.
