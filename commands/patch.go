@@ -588,8 +588,8 @@ func (r *rollout) quietHost(ctx context.Context, i int) (hostQuiet, string, erro
 		x.svc.Log.Warn("schedule downtime", "job", x.Job.ID, "host", h.Name, "set", len(set), "err", err)
 		return q, fmt.Sprintf("the monitoring downtime of %s could not be set (the DevOps team has the details in the bot's log); the patch goes on, and alerts for %s come to this thread until it is done", h.Name, h.Name), nil
 	}
-	return q, fmt.Sprintf("%s is in downtime until %s at the latest (%s); alerts that still come for it come to this thread", h.Name,
-		q.Until.Format("15:04 UTC"), nOf(len(set), "downtime or silence", "downtimes and silences")), nil
+	return q, fmt.Sprintf("%s is in downtime until %s at the latest (%s set); alerts that still come for it come to this thread", h.Name,
+		q.Until.Format("15:04 UTC"), nOf(len(set), "downtime", "downtimes")), nil
 }
 
 // unquietHost is host i's "end downtime" step once it is done: its

@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,10 +26,12 @@ func (c *Icinga2API) ScheduleDowntime(ctx context.Context, name, address string,
 		"fixed": true, "all_services": true, "author": author, "comment": comment}
 	var out struct {
 		Results []struct {
-			Code             float64  `json:"code"`
-			Status           string   `json:"status"`
-			Name             string   `json:"name"`
-			ServiceDowntimes []string `json:"service_downtimes"`
+			Code   float64 `json:"code"`
+			Status string  `json:"status"`
+			Name   string  `json:"name"`
+			// Icinga2 2.13 lists the services' downtimes as objects
+			// with a name; earlier versions as bare names.
+			ServiceDowntimes []downtimeRef `json:"service_downtimes"`
 		} `json:"results"`
 	}
 	if err := c.post(ctx, "/v1/actions/schedule-downtime", req, &out); err != nil {
@@ -43,12 +46,34 @@ func (c *Icinga2API) ScheduleDowntime(ctx context.Context, name, address string,
 			return names, fmt.Errorf("schedule a downtime for %s in Icinga2: %s", name, r.Status)
 		}
 		names = append(names, r.Name)
-		names = append(names, r.ServiceDowntimes...)
+		for _, sd := range r.ServiceDowntimes {
+			names = append(names, string(sd))
+		}
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("schedule a downtime for %s in Icinga2: Icinga2 has no host of that name or address", name)
 	}
 	return names, nil
+}
+
+// downtimeRef is a downtime's name, given as a string or as an object
+// with a name.
+type downtimeRef string
+
+func (d *downtimeRef) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err == nil {
+		*d = downtimeRef(name)
+		return nil
+	}
+	var obj struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	*d = downtimeRef(obj.Name)
+	return nil
 }
 
 // RemoveDowntime removes the downtime called name; one already gone (it
