@@ -174,6 +174,7 @@ func TestRecordAlertExpectedUnderWork(t *testing.T) {
 		if out := record("disk", "disk", mcloud.AlertDowntimeStart); !out.Expected.Expected() || out.Expected.Thread {
 			t.Errorf("the job's own downtime note: %+v", out.Expected)
 		}
+		record("http", "http", mcloud.AlertDowntimeStart) // a service that never fails
 		out := record("disk", "disk", mcloud.AlertFiring)
 		if out.Expected.Work.JobID != j.ID || !out.Expected.Thread || out.Expected.Channels || len(out.Actions) != 0 || out.Problem.JobID != j.ID {
 			t.Errorf("firing under work: %+v", out)
@@ -192,8 +193,8 @@ func TestRecordAlertExpectedUnderWork(t *testing.T) {
 		if got := texts("C0DEVOPS"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the team channel, with the job's thread:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		if n, _ := db.AlertCounted(ctx); n != 6 {
-			t.Errorf("counted %d alerts, want 6 (every one, expected or not)", n)
+		if n, _ := db.AlertCounted(ctx); n != 7 {
+			t.Errorf("counted %d alerts, want 7 (every one, expected or not)", n)
 		}
 
 		// Done with the host: a new alert is a problem in the channel again.
