@@ -76,10 +76,12 @@ func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
 		if p.Counted != nil {
 			p.Counted(a.Source, customer, string(a.Status))
 		}
+		queued = queued || out.Expected.Thread
 		for _, act := range out.Actions {
 			queued = queued || act != mcloud.AlertIgnore
 		}
-		p.log.Debug("alert", "source", a.Source, "problem", out.Problem.ID, "customer", customer, "status", a.Status, "actions", len(out.Actions))
+		p.log.Debug("alert", "source", a.Source, "problem", out.Problem.ID, "customer", customer, "status", a.Status, "actions", len(out.Actions),
+			"expected_by_job", out.Expected.Work.JobID)
 	}
 	if queued && p.Wake != nil {
 		p.Wake()

@@ -64,6 +64,22 @@ func (Text) Change(p mcloud.Problem, a mcloud.Alert) string {
 	return s
 }
 
+// Expected is the reply in a job's thread for an alert of a host the job
+// is changing: marked expected, with the alert's number, so the people
+// doing the work can tell the noise of their work from a real problem.
+func (Text) Expected(p mcloud.Problem, a mcloud.Alert, w mcloud.HostWork) string {
+	pa := p
+	pa.Status = a.Status
+	s := fmt.Sprintf("expected: %s #%d is changing %s. [%s] alert #%d: %s, %s", w.Verb, w.JobID, w.Host, mark(pa), p.ID, title(p), a.Status)
+	if a.By != "" {
+		s += " by " + a.By
+	}
+	if a.Summary != "" {
+		s += ": " + a.Summary
+	}
+	return s
+}
+
 // Summary is a channel's storm summary: counts by severity, then the top
 // problems (most severe, most frequent).
 func (Text) Summary(from time.Time, ps []mcloud.Problem) string {

@@ -4,7 +4,6 @@
 package alerts
 
 import (
-	"net"
 	"strings"
 
 	"github.com/mcloud/mcloud"
@@ -128,18 +127,13 @@ func Route(r Routes, a mcloud.Alert) Destination {
 // lookupHost matches a host as monitoring names it (a name, an FQDN, an
 // address, with or without a port) to a configured host.
 func lookupHost(hosts map[string]string, h string) (string, bool) {
-	h = strings.ToLower(strings.TrimSpace(h))
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
-	}
-	if c, ok := hosts[h]; ok {
+	full, short := mcloud.HostNames(h)
+	if c, ok := hosts[full]; ok {
 		return c, true
 	}
-	if net.ParseIP(h) == nil {
-		if short, _, found := strings.Cut(h, "."); found {
-			c, ok := hosts[short]
-			return c, ok
-		}
+	if short != "" {
+		c, ok := hosts[short]
+		return c, ok
 	}
 	return "", false
 }

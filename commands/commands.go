@@ -45,6 +45,10 @@ type Verb struct {
 	// step. Verbs whose steps are not idempotent leave it false and are
 	// failed visibly instead.
 	Resumable bool
+	// Unwinds: an interrupted job that is not resumed still runs its
+	// cleanup steps (see jobs.Unwinder); the verb's code outside its
+	// steps runs again, so it must change nothing.
+	Unwinds bool
 	// DryRun: the verb takes --dry-run to show the plan and stop.
 	DryRun bool
 	// Hidden verbs work but are not listed by help (echo, the smoke test).
@@ -147,6 +151,8 @@ type Deps struct {
 	AWS    AWSAccounts  // see aws.go
 	SSH    SSHConnector // see ssh.go
 	Alerts Acknowledger // see alerts.go
+	// Downtimes quiets the monitoring of a host a patch is changing.
+	Downtimes Downtimer // see patch.go
 	// DM sends direct messages that are never stored (see DirectMessenger).
 	DM DirectMessenger
 	// URLs checks the product URLs handover posts.
@@ -575,6 +581,12 @@ func (s *Service) failedByPolicy(ctx context.Context, j mcloud.Job, err error) {
 		why = "an internal error; the details are in the bot's log."
 	}
 	s.post(context.WithoutCancel(ctx), ch, 0, j.ID, fmt.Sprintf("%s of %s failed (job #%d, started by %s): %s", j.Verb, j.Customer, j.ID, r.Requester.Name, why))
+}
+
+// Unwinds implements jobs.Unwinder.
+func (s *Service) Unwinds(verb string) bool {
+	v := s.verbs[verb]
+	return v != nil && v.Unwinds
 }
 
 // Resumable implements jobs.Runner.

@@ -27,7 +27,8 @@ import (
 // It is not Resumable. A process that dies mid-rollout may leave a host
 // stopped or half-patched; repeating steps on it automatically could make
 // that worse, so the job is failed visibly, naming the hosts it completed,
-// for a person to look at the host it was on.
+// for a person to look at the host it was on. It Unwinds all the same:
+// the downtime of the host it was on is removed.
 func patchVerb() *Verb {
 	return &Verb{
 		Name:    "patch",
@@ -54,6 +55,7 @@ func patchVerb() *Verb {
 		CustomerApprovals: 1,
 		DryRun:            true,
 		Resumable:         false,
+		Unwinds:           true,
 		Plan:              planPatch,
 		Execute:           executePatch,
 	}
@@ -85,7 +87,39 @@ type rollout struct {
 	targets []mssh.Target
 	done    []string // hosts patched so far, in order
 	halted  *halt    // why the rollout stopped at a host, for its rollback
+	// quiet is each host's downtime not yet removed, by host index: what
+	// its "downtime" step set (saved, so the attempt that ends the job
+	// removes it even after a crash).
+	quiet map[int]hostQuiet
 }
+
+// Downtimer quiets the monitoring of a host while a job changes it (an
+// Icinga2 downtime of the host and its services, Alertmanager silences);
+// alerts.Downtimes implements it. Schedule returns what it set also when
+// it fails, since what was set must be removed all the same.
+type Downtimer interface {
+	// Systems names what Schedule sets, for the plan.
+	Systems() []string
+	Schedule(ctx context.Context, host, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error)
+	Remove(ctx context.Context, ds []mcloud.Downtime) error
+}
+
+// workStore records the host a job is changing, so that alerts for it
+// go to the job's thread, marked expected (mcloud.ExpectAlert).
+type workStore interface {
+	StartWork(ctx context.Context, w mcloud.HostWork) error
+	EndWork(ctx context.Context, jobID int64, host string) error
+}
+
+// hostQuiet is what a host's "downtime" step did: the step's typed state.
+type hostQuiet struct {
+	Downtimes []mcloud.Downtime `json:"downtimes,omitempty"`
+	Until     time.Time         `json:"until"`
+}
+
+// downtimeCall bounds one call to a monitoring API made while the bot
+// may be shutting down: a downtime is removed even then.
+const downtimeCall = time.Minute
 
 // halt is where a rollout stopped: host i failed its step, and whether
 // anything had been changed on it (then the rollback cleanup runs).
@@ -178,6 +212,7 @@ func planPatch(ctx context.Context, c *Call) (mcloud.Plan, error) {
 		p.Notes = append(p.Notes, fmt.Sprintf("The patch file %s (%s, sha256 %s) is copied to each host as %s; the job refuses to run if it changes after this plan.",
 			r.file.local, humanBytes(int64(len(r.file.data))), r.file.sum[:16], r.file.remote))
 	}
+	p.Notes = append(p.Notes, r.downtimeNote(c.svc.Deps.Downtimes, c.svc.cfg.SSH.CommandLimit()))
 	p.Notes = append(p.Notes,
 		fmt.Sprintf("A health check is tried up to %s, %s apart, each attempt for at most %s.", nOf(r.pt.HealthAttempts(), "time", "times"), r.pt.HealthWait(), healthAttemptLimit),
 		fmt.Sprintf("On the first failure the rollout halts: that host is rolled back with %s and the hosts after it are not touched.", r.rollbackText()),
@@ -238,17 +273,29 @@ func executePatch(ctx context.Context, x *Exec) (string, error) {
 	}
 	// A failed host is rolled back by a cleanup step: it runs after the
 	// job fails, even if a cancel was asked for meanwhile, and once.
+	// Cleanups run newest first: the downtime ends after the rollback.
+	r.quiet = map[int]hostQuiet{}
+	x.Cleanup("end downtimes", r.endDowntimes)
 	x.Cleanup("roll back", r.rollBack)
 	for i, h := range r.hosts {
 		if err := ctx.Err(); err != nil {
 			return "", err // shutting down: no new host is started
 		}
+		q, err := jobs.StepOf(ctx, x.Attempt, "downtime "+h.Name, func(ctx context.Context) (hostQuiet, string, error) { return r.quietHost(ctx, i) })
+		if err != nil {
+			return "", r.stopped(ctx, err)
+		}
+		r.quiet[i] = q
 		// A host is one step: cancel is honoured between hosts, never
 		// between a host's stop and its start.
 		if _, err := x.Step(ctx, "patch "+h.Name, func(ctx context.Context) (string, error) { return r.patchHost(ctx, i) }); err != nil {
 			return "", r.stopped(ctx, err)
 		}
 		r.done = append(r.done, h.Name)
+		if _, err := x.Step(ctx, "end downtime "+h.Name, func(ctx context.Context) (string, error) { return r.unquietHost(ctx, i), nil }); err != nil {
+			return "", r.stopped(ctx, err)
+		}
+		delete(r.quiet, i)
 	}
 	return fmt.Sprintf("%s is on %s of %s/%s: %s", r.id, nOf(len(r.done), "host", "hosts"), x.Customer.Name, x.Env.Name, strings.Join(r.done, ", ")), nil
 }
@@ -493,4 +540,123 @@ func (r *rollout) rollBack(ctx context.Context, end *jobs.Ending) (string, error
 	}
 	end.Fail(mcloud.ErrorMessage(r.haltError(after)))
 	return "", nil
+}
+
+// hostLimit bounds one host's patch: every command it may run
+// (pre-check, stop, copy, apply, start, rollback) to its timeout, and
+// every health check attempt with its pause. A host's downtime ends then
+// at the latest, even if the bot never comes back to remove it.
+func (r *rollout) hostLimit(command time.Duration) time.Duration {
+	d := 6*command + time.Duration(r.pt.HealthAttempts())*(healthAttemptLimit+r.pt.HealthWait())
+	return (d + time.Minute - 1).Truncate(time.Minute) // whole minutes, as monitoring shows them
+}
+
+// downtimeNote is the plan's word on monitoring during the rollout.
+func (r *rollout) downtimeNote(dt Downtimer, command time.Duration) string {
+	expected := "alerts that still come for a host while it is being patched are posted in this job's thread, marked expected, not as new problems in the channel"
+	if dt == nil || len(dt.Systems()) == 0 {
+		return fmt.Sprintf("No monitoring API is configured for downtimes (alerts.icinga2.api, alerts.alertmanager.api): %s.", expected)
+	}
+	return fmt.Sprintf("While a host is being patched it is quiet in monitoring: %s, by mcloud, for at most %s, removed when the host is done or the job ends; %s. If it cannot be set, the job says so and the patch goes on.",
+		strings.Join(dt.Systems(), " and "), r.hostLimit(command), expected)
+}
+
+// quietHost is host i's "downtime" step, before anything is changed on
+// it: the host counts as under this job's work (its alerts come to the
+// thread), and is put in downtime where monitoring allows. A downtime
+// that cannot be set does not stop the patch: the thread says so, and
+// its alerts still come to the thread.
+func (r *rollout) quietHost(ctx context.Context, i int) (hostQuiet, string, error) {
+	h, x := r.hosts[i], r.x
+	q := hostQuiet{Until: x.svc.Now().Add(r.hostLimit(x.svc.cfg.SSH.CommandLimit())).UTC()}
+	if ws, ok := x.svc.store.(workStore); ok {
+		w := mcloud.HostWork{JobID: x.Job.ID, Customer: x.Customer.Name, Host: h.Name, Address: h.Address, Until: q.Until}
+		if err := ws.StartWork(ctx, w); err != nil {
+			return q, "", err
+		}
+	}
+	dt := x.svc.Deps.Downtimes
+	if dt == nil {
+		return q, fmt.Sprintf("none (no monitoring API is configured for downtimes); alerts for %s come to this thread until it is done", h.Name), nil
+	}
+	comment := fmt.Sprintf("mcloud job #%d: patch %s of %s/%s", x.Job.ID, r.id, x.Customer.Name, x.Env.Name)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), downtimeCall)
+	defer cancel()
+	set, err := dt.Schedule(cctx, h.Name, h.Address, q.Until, "mcloud", comment)
+	q.Downtimes = set
+	if err != nil {
+		x.svc.Log.Warn("schedule downtime", "job", x.Job.ID, "host", h.Name, "set", len(set), "err", err)
+		return q, fmt.Sprintf("the monitoring downtime of %s could not be set (the DevOps team has the details in the bot's log); the patch goes on, and alerts for %s come to this thread until it is done", h.Name, h.Name), nil
+	}
+	return q, fmt.Sprintf("%s is in downtime until %s at the latest (%s set); alerts that still come for it come to this thread", h.Name,
+		q.Until.Format("15:04 UTC"), nOf(len(set), "downtime", "downtimes")), nil
+}
+
+// unquietHost is host i's "end downtime" step once it is done: its
+// alerts are problems again, its downtime is removed. A downtime that
+// cannot be removed is said, not a failure: it ends by itself.
+func (r *rollout) unquietHost(ctx context.Context, i int) string {
+	h, x := r.hosts[i], r.x
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), downtimeCall)
+	defer cancel()
+	// The work ends first: a problem the host still has once its
+	// downtime is gone (Icinga2 then sends what it held back) is a real
+	// one, for the channel.
+	if ws, ok := x.svc.store.(workStore); ok {
+		if err := ws.EndWork(ctx, x.Job.ID, h.Name); err != nil {
+			x.svc.Log.Error("end work on host", "job", x.Job.ID, "host", h.Name, "err", err)
+		}
+	}
+	q := r.quiet[i]
+	if len(q.Downtimes) == 0 {
+		return fmt.Sprintf("alerts for %s go to the channels again", h.Name)
+	}
+	if why := r.removeDowntimes(ctx, h, q); why != "" {
+		return why
+	}
+	return fmt.Sprintf("the downtime of %s is removed; its alerts go to the channels again", h.Name)
+}
+
+// removeDowntimes removes what q set on h, or says why it could not.
+func (r *rollout) removeDowntimes(ctx context.Context, h config.Host, q hostQuiet) string {
+	x := r.x
+	err := errors.New("no monitoring API is configured any more")
+	if dt := x.svc.Deps.Downtimes; dt != nil {
+		err = dt.Remove(ctx, q.Downtimes)
+	}
+	if err == nil {
+		return ""
+	}
+	x.svc.Log.Warn("remove downtime", "job", x.Job.ID, "host", h.Name, "err", err)
+	return fmt.Sprintf("the downtime of %s could not be removed (the DevOps team has the details in the bot's log); it ends by itself at %s",
+		h.Name, q.Until.Format("15:04 UTC"))
+}
+
+// endDowntimes is the rollout's cleanup step: however the job ends
+// (failed, cancelled mid-host, or resumed after its process died), the
+// downtime of the host it was on is removed and the host is no longer
+// under its work.
+func (r *rollout) endDowntimes(ctx context.Context, _ *jobs.Ending) (string, error) {
+	x := r.x
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), downtimeCall)
+	defer cancel()
+	if ws, ok := x.svc.store.(workStore); ok {
+		if err := ws.EndWork(ctx, x.Job.ID, ""); err != nil {
+			x.svc.Log.Error("end work on hosts", "job", x.Job.ID, "err", err)
+		}
+	}
+	var said []string
+	for i, h := range r.hosts {
+		q, ok := r.quiet[i]
+		if !ok || len(q.Downtimes) == 0 {
+			continue
+		}
+		if why := r.removeDowntimes(ctx, h, q); why != "" {
+			said = append(said, why)
+		} else {
+			said = append(said, fmt.Sprintf("the downtime of %s is removed", h.Name))
+		}
+		delete(r.quiet, i)
+	}
+	return strings.Join(said, "; "), nil
 }

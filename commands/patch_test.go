@@ -280,7 +280,7 @@ func TestPatchCancelStopsAfterCurrentHost(t *testing.T) {
 		"Stopping #1: patch for customer-x/prod (asked by carol). alice asked it to stop; it stops after its current step.",
 		"Job #1: patch host-1: pre-check ok, stopped, copied, applied, started, healthy on attempt 1",
 		"Job #1: cancelled between hosts as asked; patched: host-1; not touched: host-2, host-3.",
-		"Job #1 was cancelled: cancelled at a step boundary; completed: reach hosts, patch host-1") {
+		"Job #1 was cancelled: cancelled at a step boundary; completed: reach hosts, downtime host-1, patch host-1") {
 		t.Fatalf("thread:\n%s", strings.Join(thread, "\n"))
 	}
 	t.Logf("thread:\n%s", strings.Join(thread, "\n"))
@@ -368,7 +368,7 @@ func TestPatchFinishesTheHostWhenTheBotStops(t *testing.T) {
 	}
 	j, _ := w.db.Job(context.Background(), job)
 	steps, _ := w.db.JobSteps(context.Background(), job)
-	if j.Status != mcloud.JobRunning || len(steps) != 2 || steps[1].Name != "patch host-1" {
+	if j.Status != mcloud.JobRunning || len(steps) != 3 || steps[2].Name != "patch host-1" {
 		t.Fatalf("job %s with steps %+v; want running (handed to the next process) with host-1 recorded", j.Status, steps)
 	}
 }
@@ -397,7 +397,7 @@ func TestPatchRollsBackWhenTheBotStopsMidHost(t *testing.T) {
 		t.Fatalf("job %s: %q; want failed, saying host-1 was rolled back", j.Status, j.Error)
 	}
 	steps, _ := w.db.JobSteps(context.Background(), job)
-	if len(steps) != 2 || steps[1].Name != "roll back" {
+	if len(steps) != 4 || steps[2].Name != "roll back" || steps[3].Name != "end downtimes" {
 		t.Fatalf("steps %+v; want the rollback saved as the job's cleanup step", steps)
 	}
 }

@@ -35,6 +35,17 @@ type Runner interface {
 	Resumable(verb string) bool
 }
 
+// Unwinder is a Runner some of whose verbs, though not resumable, have
+// cleanup steps that must run after an interruption too (a patch removes
+// the downtime it set): the job is failed, and its verb is passed again
+// through its completed steps only, getting their saved results and
+// declaring its cleanups, which then run.
+type Unwinder interface {
+	// Unwinds is true for such a verb. Its code before and between its
+	// steps must do nothing but declare cleanups: it runs again.
+	Unwinds(verb string) bool
+}
+
 // ErrCancelled is returned by Attempt.Step when someone cancelled the job.
 var ErrCancelled = errors.New("job cancelled")
 
@@ -253,6 +264,10 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 	}
 	attempt := &Attempt{Job: job, q: q}
 	var end *Ending
+	// abandoned is an interrupted job that is not resumed: it fails, but
+	// what its cleanup steps undo (a downtime set for the work) is undone
+	// all the same, as after a failure.
+	abandoned := false
 	if interrupted {
 		if end, err = q.recordedEnding(ctx, job.ID); err != nil {
 			return err // River retries; nothing ran
@@ -278,8 +293,12 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 				why = fmt.Sprintf("it was interrupted %d times", job.Attempt-1)
 			}
 			msg := fmt.Sprintf("interrupted: the process running it stopped mid-job; not resumed because %s. Check what it did and run it again if needed.", why)
-			q.finish(ctx, attempt, mcloud.JobFailed, msg, "failed after interruption: "+msg)
-			return nil
+			if u, ok := q.runner.(Unwinder); !ok || !u.Unwinds(job.Verb) || job.Attempt > maxInterrupted {
+				q.finish(ctx, attempt, mcloud.JobFailed, msg, "failed after interruption: "+msg)
+				return nil
+			}
+			end, abandoned = &Ending{Status: mcloud.JobFailed, Error: msg, Detail: "failed after interruption: " + msg}, true
+			break
 		}
 		q.db.AuditJob(ctx, job, mcloud.AuditResumed, fmt.Sprintf("resumed after interruption (attempt %d); completed steps are skipped", job.Attempt))
 		attempt.Say(ctx, fmt.Sprintf("Job #%d was interrupted (the process running it stopped) and is resuming from its last completed step.", job.ID))
@@ -328,7 +347,7 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 		end = &Ending{}
 		end.Fail(msg)
 	}
-	if len(attempt.cleanups) > 0 && !attempt.unwinding {
+	if len(attempt.cleanups) > 0 && (!attempt.unwinding || abandoned) {
 		b, _ := json.Marshal(end)
 		if err := q.db.SetEnding(context.WithoutCancel(ctx), job, string(b)); err != nil {
 			if isSuperseded(err) {

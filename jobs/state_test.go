@@ -356,3 +356,61 @@ func TestTextOnlyCheckpointIsNotGuessed(t *testing.T) {
 		t.Fatal("the job's steps ran")
 	}
 }
+
+// unwinder is stateRunner as a verb that is not resumable but Unwinds.
+type unwinder struct{ *stateRunner }
+
+func (unwinder) Unwinds(string) bool { return true }
+
+// A job whose process died, of a verb that is not safe to repeat, is
+// failed as before, and when its verb Unwinds its cleanup steps still run
+// once, with the failure, after its verb passed its completed steps (their
+// saved results) without running them or the steps after them; a verb
+// that does not unwind is failed without them.
+func TestInterruptedNonResumableJobUnwindsItsCleanups(t *testing.T) {
+	for _, unwinds := range []bool{true, false} {
+		t.Run(fmt.Sprintf("unwinds=%v", unwinds), func(t *testing.T) {
+			r := &stateRunner{}
+			var runner jobs.Runner = r
+			if unwinds {
+				runner = unwinder{r}
+			}
+			db := storetest.Open(t, "")
+			q := newQueue(t, db, runner)
+			job := submit(t, db, q)
+			ctx := context.Background()
+			j, _, err := db.StartJob(ctx, job.ID, db.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SaveCheckpoint(ctx, j, store.Checkpoint{Step: store.Step{Name: "find hosts", Value: "found 1 host",
+				State: `{"hosts":["host-1"],"found":"2026-12-01T06:00:00Z"}`}, Detail: "find hosts: found 1 host"}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1100 * time.Millisecond) // its heartbeat goes quiet
+			start(t, q)
+			j = waitStatus(t, db, job.ID, mcloud.JobFailed)
+			if !strings.Contains(j.Error, "not resumed because patch is not safe to repeat automatically") {
+				t.Errorf("error = %q", j.Error)
+			}
+			if r.found.Load()+r.used.Load() != 0 {
+				t.Errorf("the interrupted job ran its steps again: find %d, use %d", r.found.Load(), r.used.Load())
+			}
+			want := int64(0)
+			if unwinds {
+				want = 1
+			}
+			if r.cleaned.Load() != want {
+				t.Fatalf("cleanup ran %d times, want %d", r.cleaned.Load(), want)
+			}
+			if unwinds {
+				if st := r.cleanedAs.Load(); st != mcloud.JobFailed {
+					t.Errorf("the cleanup saw the job %v, want failed", st)
+				}
+				if !strings.Contains(j.Error, "the test hosts were torn down") {
+					t.Errorf("the cleanup's word is not in the outcome: %q", j.Error)
+				}
+			}
+		})
+	}
+}

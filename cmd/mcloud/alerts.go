@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -52,23 +53,43 @@ var snsClient *http.Client
 
 // acker acknowledges in the sources whose API is configured.
 func acker(a *app, p *alerts.Pipeline) *alerts.Acker {
-	ac := a.cfg.Alerts
 	k := &alerts.Acker{Pipeline: p}
+	k.Icinga2, k.Alertmanager = monitoringAPIs(a.cfg, a.log)
+	return k
+}
+
+// downtimes quiets hosts a patch changes in the sources whose API is
+// configured; nil when none is.
+func downtimes(cfg *config.Config, log *slog.Logger) *alerts.Downtimes {
+	d := &alerts.Downtimes{}
+	d.Icinga2, d.Alertmanager = monitoringAPIs(cfg, log)
+	if d.Icinga2 == nil && d.Alertmanager == nil {
+		return nil
+	}
+	return d
+}
+
+// monitoringAPIs are the clients of the monitoring APIs configured
+// (alerts.icinga2.api, alerts.alertmanager.api), nil where none is.
+func monitoringAPIs(cfg *config.Config, log *slog.Logger) (*monitoring.Icinga2API, *monitoring.AlertmanagerAPI) {
+	ac := cfg.Alerts
+	var ic *monitoring.Icinga2API
+	var am *monitoring.AlertmanagerAPI
 	if ac.Icinga2.API != "" {
 		var ca []byte
 		if ac.Icinga2.APICA != "" {
 			var err error
 			if ca, err = os.ReadFile(ac.Icinga2.APICA); err != nil {
-				a.log.Error("alerts.icinga2.api_ca unreadable; trusting the system roots", "err", err)
+				log.Error("alerts.icinga2.api_ca unreadable; trusting the system roots", "err", err)
 			}
 		}
 		pw, _ := ac.Icinga2.APIPassword.Value()
-		k.Icinga2 = monitoring.NewIcinga2API(ac.Icinga2.API, ac.Icinga2.APIUser, pw, ca)
+		ic = monitoring.NewIcinga2API(ac.Icinga2.API, ac.Icinga2.APIUser, pw, ca)
 	}
 	if ac.Alertmanager.API != "" {
-		k.Alertmanager = monitoring.NewAlertmanagerAPI(ac.Alertmanager.API)
+		am = monitoring.NewAlertmanagerAPI(ac.Alertmanager.API)
 	}
-	return k
+	return ic, am
 }
 
 func auth(s config.AlertSource) monitoring.Auth {

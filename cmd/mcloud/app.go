@@ -139,6 +139,9 @@ func openAppConfig(ctx context.Context, cfg *config.Config, dbURL string, sandbo
 	}
 	a.release = append(a.release, releaseWeb)
 	svc.Deps = commands.Deps{AWS: awsAccounts, SSH: sshConnector, URLs: urls}
+	if dt := downtimes(cfg, log); dt != nil {
+		svc.Deps.Downtimes = dt // a nil *alerts.Downtimes would be a non-nil Downtimer
+	}
 	q, err := jobs.New(db, svc, jobs.Options{Workers: cfg.Jobs.Workers, RescueAfter: cfg.Jobs.RescueAfter.Std(), Logger: log,
 		Finished: func(verb string, status mcloud.JobStatus, took time.Duration) {
 			m.JobFinished(verb, string(status), took)

@@ -120,34 +120,32 @@ func NewAlertmanagerAPI(url string) *AlertmanagerAPI {
 // Silence silences the alerts whose labels equal matchers from now until
 // ends, and returns the silence's id.
 func (c *AlertmanagerAPI) Silence(ctx context.Context, matchers map[string]string, ends time.Time, by, comment string) (string, error) {
-	if len(matchers) == 0 {
-		return "", fmt.Errorf("silence in Alertmanager: no labels to match")
-	}
-	type matcher struct {
-		Name    string `json:"name"`
-		Value   string `json:"value"`
-		IsRegex bool   `json:"isRegex"`
-		IsEqual bool   `json:"isEqual"`
-	}
-	var ms []matcher
+	var ms []Matcher
 	for k, v := range matchers {
-		ms = append(ms, matcher{Name: k, Value: v, IsEqual: true})
+		ms = append(ms, Matcher{Name: k, Value: v, IsEqual: true})
 	}
 	if comment == "" {
 		comment = "acknowledged in Slack"
 	}
-	body, _ := json.Marshal(map[string]any{"matchers": ms, "startsAt": time.Now().UTC().Format(time.RFC3339),
-		"endsAt": ends.UTC().Format(time.RFC3339), "createdBy": by, "comment": comment})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/api/v2/silences", bytes.NewReader(body))
+	return c.SilenceMatching(ctx, ms, ends, by, comment)
+}
+
+// send makes one API v2 call with body (nil: none) as JSON.
+func (c *AlertmanagerAPI) send(ctx context.Context, method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, r)
 	if err != nil {
-		return "", err
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	var out struct {
-		SilenceID string `json:"silenceID"`
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	if err := do(c.Client, req, &out); err != nil {
-		return "", fmt.Errorf("silence in Alertmanager: %w", err)
-	}
-	return out.SilenceID, nil
+	return do(c.Client, req, out)
 }

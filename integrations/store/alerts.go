@@ -28,6 +28,9 @@ type AlertRenderer interface {
 	Change(p mcloud.Problem, a mcloud.Alert) string
 	// Summary is a channel's storm summary of an interval.
 	Summary(from time.Time, problems []mcloud.Problem) string
+	// Expected is the reply in a job's thread for an alert of a host the
+	// job is changing (mcloud.ExpectAlert).
+	Expected(p mcloud.Problem, a mcloud.Alert, w mcloud.HostWork) string
 }
 
 // AlertDelivery is where an alert goes and how much a channel may take.
@@ -38,8 +41,6 @@ type AlertDelivery struct {
 	Budget   int
 	Interval time.Duration
 	Render   AlertRenderer
-	// JobID marks the problem as expected under that running job.
-	JobID int64
 	// SummaryEvery, when set, is the least time between two renderings of
 	// a storm summary: a summary changed sooner is only marked, and
 	// FlushSummaries queues its newest text later (the poster sends a
@@ -59,6 +60,9 @@ type AlertOutcome struct {
 	Actions map[string]mcloud.AlertAction
 	// Deferred: a summary changed and was left for FlushSummaries.
 	Deferred bool
+	// Expected is ExpectAlert's answer: whether a job is changing the
+	// alert's host, and whether the alert was said in its thread.
+	Expected mcloud.Expectation
 }
 
 const problemCols = `id, fingerprint, source, alert_key, customer, name, host, severity, status, summary, count, first_at, last_at, acked_by, acked_at, acked_until, job_id`
@@ -127,11 +131,26 @@ func (s *DB) RecordAlerts(ctx context.Context, items []AlertItem) ([]AlertOutcom
 			if now.IsZero() {
 				now = s.Now()
 			}
-			p, changed, err := s.upsertProblem(ctx, tx, a, it.Customer, d.JobID, now)
+			e, err := s.expectation(ctx, tx, a, it.Customer, now)
+			if err != nil {
+				return fmt.Errorf("record alert %s: %w", a.Fingerprint(), err)
+			}
+			outs[i].Expected = e
+			p, changed, err := s.upsertProblem(ctx, tx, a, it.Customer, e.Work.JobID, now)
 			if err != nil {
 				return fmt.Errorf("record alert %s: %w", a.Fingerprint(), err)
 			}
 			outs[i].Problem = p
+			if e.Thread {
+				w := e.Work
+				if _, err := s.post(ctx, tx, mcloud.Post{ChannelID: w.ChannelID, RequestID: w.RequestID, JobID: w.JobID,
+					Text: d.Render.Expected(p, a, w)}); err != nil {
+					return fmt.Errorf("record alert %s: job #%d's thread: %w", a.Fingerprint(), w.JobID, err)
+				}
+			}
+			if !e.Channels {
+				continue // said in the job's thread only: no channel message, no mail
+			}
 			for _, ch := range d.Channels {
 				act, err := s.deliverAlert(ctx, tx, b, p, a, ch, d, now)
 				if err != nil {
@@ -317,9 +336,11 @@ func (s *DB) upsertProblem(ctx context.Context, tx querier, a mcloud.Alert, cust
 			p.Status = mcloud.AlertFiring
 		}
 	case mcloud.AlertDowntimeStart, mcloud.AlertDowntimeEnd:
-		// A downtime says nothing of whether the problem is still there.
+		// A downtime says nothing of whether the problem is still there,
+		// and a downtime of a host or service never seen failing (every
+		// service of a host being patched) opens no problem.
 		if p.Status == "" {
-			p.Status = mcloud.AlertFiring
+			p.Status = mcloud.AlertResolved
 		}
 	case mcloud.AlertFiring:
 		if p.Status == mcloud.AlertResolved {

@@ -282,6 +282,18 @@ ALTER TABLE alert_problems ADD COLUMN rendered_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE alert_problems ADD COLUMN dirty INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX alert_problems_dirty ON alert_problems (dirty);
 `},
+	{version: 14, name: "alerts: hosts a running job is changing, whose alerts are expected",
+		sqlite: `
+CREATE TABLE host_work (
+	job_id BIGINT NOT NULL,
+	host TEXT NOT NULL,
+	customer TEXT NOT NULL,
+	address TEXT NOT NULL DEFAULT '',
+	until_at BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (job_id, host)
+);
+CREATE INDEX host_work_customer ON host_work (customer);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new
