@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mcloud/mcloud"
@@ -56,27 +57,152 @@ func (s *DB) firstDelivery(ctx context.Context, q querier, key string, ttl time.
 }
 
 // TakeDelivery records key as FirstDelivery does and, when it is new,
-// stores payload to be worked, in the same transaction: once Slack is
-// told the delivery was taken, it is in the database. It reports false
-// for a duplicate, which is not stored again.
+// stores payload to be worked, durably: it returns only once the row is
+// committed, so Slack is told "taken" only for what is in the database.
+// It reports false for a duplicate, which is not stored again. Deliveries
+// that arrive together share a transaction (see takeBatch); each still
+// gets its own answer.
 func (s *DB) TakeDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error) {
-	var first bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if first, err = s.firstDelivery(ctx, tx, key, ttl); err != nil || !first {
-			return err
-		}
-		// A row left from an older delivery with this key (past the TTL,
-		// not purged yet) is replaced.
-		_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO slack_deliveries (key, payload, received_at) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, received_at = excluded.received_at,
-			owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`), key, payload, ms(s.Now()))
-		return err
-	})
+	res, err := s.takes.Do(ctx, takeItem{key: key, payload: payload, ttl: ttl})
+	if err == nil {
+		err = res.err
+	}
 	if err != nil {
 		return false, fmt.Errorf("store delivery %s: %w", key, err)
 	}
-	return first, nil
+	return res.first, nil
+}
+
+// The acknowledgement waits for its delivery's commit, so under a burst
+// of slash commands commits are what Slack waits on: on SQLite each is a
+// WAL write on the one connection the job workers also use, on PostgreSQL
+// a round trip and a WAL flush. Group commit pays one per batch.
+const (
+	takeBatchMax     = 100 // deliveries per transaction; 300 parameters at most
+	takeBatchTimeout = 10 * time.Second
+)
+
+type takeItem struct {
+	key, payload string
+	ttl          time.Duration
+}
+
+// takeBatch stores a batch of deliveries in one transaction and reports
+// for each whether it was new. A key twice in the batch is new once. A
+// statement failing (something wrong with one delivery) does not fail
+// the others: each is then stored alone, with its own answer. A failed
+// commit fails them all.
+func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, error) {
+	firsts := make([]bool, len(items))
+	var stmtErr error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmtErr = s.takeMany(ctx, tx, items, firsts)
+		return stmtErr
+	})
+	if err != nil && (stmtErr == nil || len(items) == 1 || ctx.Err() != nil) {
+		return nil, err
+	}
+	res := make([]takeResult, len(items))
+	for i, it := range items {
+		if err != nil {
+			res[i].first, res[i].err = s.takeOne(ctx, it)
+		} else {
+			res[i].first = firsts[i]
+		}
+	}
+	return res, nil
+}
+
+// takeResult is one delivery's answer from a batch.
+type takeResult struct {
+	first bool
+	err   error
+}
+
+// takeMany is takeBatch's work inside its transaction: one INSERT for the
+// keys, one for the payloads of the new ones, whatever the batch's size.
+func (s *DB) takeMany(ctx context.Context, tx *sql.Tx, items []takeItem, firsts []bool) error {
+	now := s.Now()
+	// Keys in the batch once each, grouped by TTL (one in practice).
+	type group struct {
+		keys []string
+		at   []int // index in items of each key's first occurrence
+	}
+	groups := map[time.Duration]*group{}
+	seen := map[string]bool{}
+	for i, it := range items {
+		if seen[it.key] {
+			continue
+		}
+		seen[it.key] = true
+		g := groups[it.ttl]
+		if g == nil {
+			g = &group{}
+			groups[it.ttl] = g
+		}
+		g.keys = append(g.keys, it.key)
+		g.at = append(g.at, i)
+	}
+	var fresh []int
+	for ttl, g := range groups {
+		args := make([]any, 0, 2*len(g.keys)+1)
+		for _, k := range g.keys {
+			args = append(args, k, ms(now))
+		}
+		args = append(args, ms(now.Add(-ttl)))
+		rows, err := tx.QueryContext(ctx, s.rebind(`INSERT INTO dedupe (key, at) VALUES `+placeholders(len(g.keys), 2)+`
+			ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ? RETURNING key`), args...)
+		if err != nil {
+			return err
+		}
+		isNew := map[string]bool{}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			isNew[k] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for j, k := range g.keys {
+			if isNew[k] {
+				firsts[g.at[j]] = true
+				fresh = append(fresh, g.at[j])
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*len(fresh))
+	for _, i := range fresh {
+		args = append(args, items[i].key, items[i].payload, ms(now))
+	}
+	// A row left from an older delivery with this key (past the TTL, not
+	// purged yet) is replaced.
+	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO slack_deliveries (key, payload, received_at) VALUES `+placeholders(len(fresh), 3)+`
+		ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, received_at = excluded.received_at,
+		owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`), args...)
+	return err
+}
+
+// takeOne stores one delivery in a transaction of its own.
+func (s *DB) takeOne(ctx context.Context, it takeItem) (bool, error) {
+	firsts := make([]bool, 1)
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.takeMany(ctx, tx, []takeItem{it}, firsts) })
+	return firsts[0], err
+}
+
+// placeholders is "(?, ?), (?, ?)" for rows of width columns.
+func placeholders(rows, width int) string {
+	row := "(?" + strings.Repeat(", ?", width-1) + ")"
+	return row + strings.Repeat(", "+row, rows-1)
 }
 
 // ClaimDelivery gives owner the oldest delivery nobody is working (never

@@ -24,6 +24,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+
+	"github.com/mcloud/mcloud/internal/groupcommit"
 )
 
 // Dialect is the SQL flavour of the open database.
@@ -44,6 +46,8 @@ type DB struct {
 	// opened counts connections the pool opened (PostgreSQL), so a
 	// benchmark can show that the pool keeps them.
 	opened atomic.Int64
+	// takes writes Slack deliveries by group commit (deliveries.go).
+	takes *groupcommit.Committer[takeItem, takeResult]
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -114,6 +118,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, redact(err, dsn))
 	}
+	s.takes = groupcommit.New(takeBatchMax, takeBatchTimeout, s.takeBatch)
 	return s, nil
 }
 
@@ -171,8 +176,12 @@ func redact(err error, dsn string) error {
 	return err
 }
 
-// Close closes the database.
+// Close closes the database, once the deliveries being stored are
+// committed (or have failed).
 func (s *DB) Close() error {
+	if s.takes != nil {
+		s.takes.Close()
+	}
 	if s.listen != nil {
 		s.listen.Close()
 	}
@@ -337,6 +346,9 @@ func (s *DB) insertID(ctx context.Context, q querier, query string, args ...any)
 // Open) and PostgreSQL ones lock rows with FOR UPDATE, so concurrent
 // approvals of one request are serialised.
 func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.dialect == SQLite {
+		return s.inSQLiteTx(ctx, fn)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -346,6 +358,35 @@ func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// inSQLiteTx is inTx on SQLite, where a COMMIT that fails (a deferred
+// constraint, a full disk, an I/O error) leaves the transaction open on
+// its connection: database/sql then reuses the connection, and, it being
+// the only one, every later BEGIN would fail with "cannot start a
+// transaction within a transaction". The transaction is rolled back on
+// the connection it ran on.
+func (s *DB) inSQLiteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		if ctx.Err() == nil { // else database/sql rolled it back
+			conn.ExecContext(ctx, "ROLLBACK")
+		}
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // forUpdate is the row-lock suffix for the dialect.
