@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -95,7 +96,7 @@ type takeItem struct {
 func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, error) {
 	firsts := make([]bool, len(items))
 	var stmtErr error
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTakeTx(ctx, func(tx *sql.Tx) error {
 		stmtErr = s.takeMany(ctx, tx, items, firsts)
 		return stmtErr
 	})
@@ -111,6 +112,50 @@ func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, err
 		}
 	}
 	return res, nil
+}
+
+// On SQLite the one connection is shared with the job workers and the
+// delivery workers, and database/sql hands it to a waiter at random:
+// under load each batch waited for the connection longer than it took to
+// write. The writer keeps the connection from one batch to the next
+// while deliveries keep coming (acknowledgements first, work after): it
+// gives it back when none came for takeConnIdle, and after takeConnHold
+// at most, so the workers still get their turns.
+const (
+	takeConnIdle = 5 * time.Millisecond
+	takeConnHold = 50 * time.Millisecond
+)
+
+// inTakeTx runs fn in a transaction for the delivery writer (only ever
+// called from its loop): on SQLite on the connection it keeps.
+func (s *DB) inTakeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.dialect != SQLite {
+		return s.inTx(ctx, fn)
+	}
+	if s.takeConn != nil && time.Since(s.takeConnSince) > takeConnHold {
+		s.releaseTakeConn()
+	}
+	if s.takeConn == nil {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		s.takeConn, s.takeConnSince = conn, time.Now()
+	}
+	err := inTxOn(ctx, s.takeConn, fn)
+	if errors.Is(err, driver.ErrBadConn) {
+		s.releaseTakeConn()
+	}
+	return err
+}
+
+// releaseTakeConn gives the delivery writer's connection back to the
+// pool; the writer calls it whenever no delivery waits.
+func (s *DB) releaseTakeConn() {
+	if s.takeConn != nil {
+		s.takeConn.Close()
+		s.takeConn = nil
+	}
 }
 
 // takeResult is one delivery's answer from a batch.
@@ -195,7 +240,7 @@ func (s *DB) takeMany(ctx context.Context, tx *sql.Tx, items []takeItem, firsts 
 // takeOne stores one delivery in a transaction of its own.
 func (s *DB) takeOne(ctx context.Context, it takeItem) (bool, error) {
 	firsts := make([]bool, 1)
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.takeMany(ctx, tx, []takeItem{it}, firsts) })
+	err := s.inTakeTx(ctx, func(tx *sql.Tx) error { return s.takeMany(ctx, tx, []takeItem{it}, firsts) })
 	return firsts[0], err
 }
 

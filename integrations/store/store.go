@@ -46,8 +46,11 @@ type DB struct {
 	// opened counts connections the pool opened (PostgreSQL), so a
 	// benchmark can show that the pool keeps them.
 	opened atomic.Int64
-	// takes writes Slack deliveries by group commit (deliveries.go).
-	takes *groupcommit.Committer[takeItem, takeResult]
+	// takes writes Slack deliveries by group commit (deliveries.go);
+	// on SQLite it keeps takeConn while deliveries keep coming.
+	takes         *groupcommit.Committer[takeItem, takeResult]
+	takeConn      *sql.Conn
+	takeConnSince time.Time
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -118,7 +121,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, redact(err, dsn))
 	}
-	s.takes = groupcommit.New(takeBatchMax, takeBatchTimeout, s.takeBatch)
+	s.takes = groupcommit.New(groupcommit.Options{Max: takeBatchMax, Timeout: takeBatchTimeout, Idle: s.releaseTakeConn, IdleAfter: takeConnIdle}, s.takeBatch)
 	return s, nil
 }
 
@@ -372,6 +375,12 @@ func (s *DB) inSQLiteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
+	return inTxOn(ctx, conn, fn)
+}
+
+// inTxOn runs fn in a transaction on conn, an SQLite connection, and
+// rolls back on the connection a transaction whose COMMIT failed.
+func inTxOn(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

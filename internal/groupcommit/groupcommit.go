@@ -21,8 +21,10 @@ var ErrClosed = errors.New("the database is closing")
 // Committer runs batches of items of type T through one commit function,
 // one batch at a time, and hands each caller its own result.
 type Committer[T, R any] struct {
-	commit  func(ctx context.Context, batch []T) ([]R, error)
-	timeout time.Duration
+	commit    func(ctx context.Context, batch []T) ([]R, error)
+	timeout   time.Duration
+	idle      func()
+	idleAfter time.Duration
 	// calls is buffered to a batch's size: a call is either in it (and
 	// will be answered) or was never accepted.
 	calls chan *call[T, R]
@@ -46,14 +48,33 @@ type result[R any] struct {
 	err error
 }
 
+// Options shape a Committer.
+type Options struct {
+	// Max is the most items in a batch.
+	Max int
+	// Timeout bounds each batch's commit, whatever its callers' contexts
+	// say: once a batch is running, its outcome is wanted even by a
+	// caller that stopped waiting.
+	Timeout time.Duration
+	// Idle, if set, is called (from the one goroutine that calls commit)
+	// when no call has come for IdleAfter, and when the Committer stops:
+	// a commit function can keep a resource between the batches of a
+	// burst, and give it back when the burst is over.
+	Idle      func()
+	IdleAfter time.Duration
+}
+
 // New starts a Committer. commit writes a batch in one transaction and
 // returns one result per item, in order; an error from it (a failed
-// commit) is every caller's error. Each batch has at most max items and
-// timeout to finish, whatever its callers' contexts say: once a batch is
-// running, its outcome is wanted even by a caller that stopped waiting.
-func New[T, R any](max int, timeout time.Duration, commit func(ctx context.Context, batch []T) ([]R, error)) *Committer[T, R] {
-	c := &Committer[T, R]{commit: commit, timeout: timeout,
-		calls: make(chan *call[T, R], max), quit: make(chan struct{}), done: make(chan struct{})}
+// commit) is every caller's error. commit is only ever called from one
+// goroutine, one batch at a time.
+func New[T, R any](o Options, commit func(ctx context.Context, batch []T) ([]R, error)) *Committer[T, R] {
+	idle := o.Idle
+	if idle == nil {
+		idle = func() {}
+	}
+	c := &Committer[T, R]{commit: commit, timeout: o.Timeout, idle: idle, idleAfter: o.IdleAfter,
+		calls: make(chan *call[T, R], max(o.Max, 1)), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -120,11 +141,10 @@ func (c *Committer[T, R]) Queued() int {
 
 func (c *Committer[T, R]) loop() {
 	defer close(c.done)
+	defer func() { c.idle() }()
 	for {
-		var first *call[T, R]
-		select {
-		case first = <-c.calls:
-		case <-c.quit:
+		first, ok := c.next()
+		if !ok {
 			// Flush what was accepted before the close.
 			for {
 				select {
@@ -140,6 +160,29 @@ func (c *Committer[T, R]) loop() {
 		c.hold.Unlock()
 		c.holding.Store(false)
 		c.run(c.gather(first))
+	}
+}
+
+// next waits for a call to start the next batch; false once Close began.
+// When none comes within IdleAfter, the Committer is idle.
+func (c *Committer[T, R]) next() (*call[T, R], bool) {
+	if c.idleAfter > 0 {
+		t := time.NewTimer(c.idleAfter)
+		defer t.Stop()
+		select {
+		case first := <-c.calls:
+			return first, true
+		case <-c.quit:
+			return nil, false
+		case <-t.C:
+		}
+	}
+	c.idle()
+	select {
+	case first := <-c.calls:
+		return first, true
+	case <-c.quit:
+		return nil, false
 	}
 }
 
