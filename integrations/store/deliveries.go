@@ -164,11 +164,14 @@ type takeResult struct {
 	err   error
 }
 
-// takeMany is takeBatch's work inside its transaction: one INSERT for the
-// keys, one for the payloads of the new ones, whatever the batch's size.
+// takeMany is takeBatch's work inside its transaction, in a number of
+// statements that does not grow with the batch: on PostgreSQL one (a
+// round trip is what an acknowledgement waits on), on SQLite one INSERT
+// for the keys and one for the payloads of the new ones.
 func (s *DB) takeMany(ctx context.Context, tx *sql.Tx, items []takeItem, firsts []bool) error {
 	now := s.Now()
-	// Keys in the batch once each, grouped by TTL (one in practice).
+	// Keys in the batch once each (a second one is a duplicate), grouped
+	// by TTL (one in practice).
 	type group struct {
 		keys []string
 		at   []int // index in items of each key's first occurrence
@@ -190,29 +193,28 @@ func (s *DB) takeMany(ctx context.Context, tx *sql.Tx, items []takeItem, firsts 
 	}
 	var fresh []int
 	for ttl, g := range groups {
-		args := make([]any, 0, 2*len(g.keys)+1)
-		for _, k := range g.keys {
-			args = append(args, k, ms(now))
-		}
-		args = append(args, ms(now.Add(-ttl)))
-		rows, err := tx.QueryContext(ctx, s.rebind(`INSERT INTO dedupe (key, at) VALUES `+placeholders(len(g.keys), 2)+`
-			ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ? RETURNING key`), args...)
-		if err != nil {
-			return err
-		}
-		isNew := map[string]bool{}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return err
+		args := make([]any, 0, 2*len(g.keys)+3)
+		var q string
+		if s.dialect == Postgres {
+			for _, i := range g.at {
+				args = append(args, items[i].key, items[i].payload)
 			}
-			isNew[k] = true
+			args = append(args, ms(now), ms(now.Add(-ttl)), ms(now))
+			q = `WITH v (key, payload) AS (VALUES ` + placeholders(len(g.keys), 2) + `),
+				d AS (INSERT INTO dedupe (key, at) SELECT key, ?::bigint FROM v
+					ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ?::bigint RETURNING key)
+				INSERT INTO slack_deliveries (key, payload, received_at) SELECT v.key, v.payload, ?::bigint FROM v JOIN d USING (key)
+				ON CONFLICT (key) DO UPDATE SET ` + redeliver + ` RETURNING key`
+		} else {
+			for _, k := range g.keys {
+				args = append(args, k, ms(now))
+			}
+			args = append(args, ms(now.Add(-ttl)))
+			q = `INSERT INTO dedupe (key, at) VALUES ` + placeholders(len(g.keys), 2) + `
+				ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ? RETURNING key`
 		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
+		isNew, err := keysOf(ctx, tx, s.rebind(q), args)
+		if err != nil {
 			return err
 		}
 		for j, k := range g.keys {
@@ -222,19 +224,39 @@ func (s *DB) takeMany(ctx context.Context, tx *sql.Tx, items []takeItem, firsts 
 			}
 		}
 	}
-	if len(fresh) == 0 {
+	if len(fresh) == 0 || s.dialect == Postgres {
 		return nil
 	}
 	args := make([]any, 0, 3*len(fresh))
 	for _, i := range fresh {
 		args = append(args, items[i].key, items[i].payload, ms(now))
 	}
-	// A row left from an older delivery with this key (past the TTL, not
-	// purged yet) is replaced.
-	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO slack_deliveries (key, payload, received_at) VALUES `+placeholders(len(fresh), 3)+`
-		ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, received_at = excluded.received_at,
-		owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`), args...)
+	_, err := tx.ExecContext(ctx, `INSERT INTO slack_deliveries (key, payload, received_at) VALUES `+placeholders(len(fresh), 3)+`
+		ON CONFLICT (key) DO UPDATE SET `+redeliver, args...)
 	return err
+}
+
+// redeliver replaces a row left from an older delivery with the same key
+// (past the TTL, not purged yet).
+const redeliver = `payload = excluded.payload, received_at = excluded.received_at,
+	owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`
+
+// keysOf runs q and returns the keys it returns.
+func keysOf(ctx context.Context, tx *sql.Tx, q string, args []any) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys[k] = true
+	}
+	return keys, rows.Err()
 }
 
 // takeOne stores one delivery in a transaction of its own.

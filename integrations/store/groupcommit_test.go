@@ -243,3 +243,28 @@ func poison(t *testing.T, db *store.DB, payload string, atCommit bool) {
 		}
 	}
 }
+
+// A key seen longer ago than its TTL is a new delivery again, and its
+// new payload replaces the old row.
+func TestTakeDeliveryAfterTTL(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		c := withClock(db)
+		ctx := context.Background()
+		if first, err := db.TakeDelivery(ctx, "slack:k", "one", time.Hour); err != nil || !first {
+			t.Fatalf("take = %v, %v", first, err)
+		}
+		stored(t, db)
+		c.advance(2 * time.Hour)
+		firsts, errs := takeAll(t, db, [][2]string{{"slack:k", "two"}, {"slack:k", "three"}})
+		if errs[0] != nil || errs[1] != nil || firsts[0] == firsts[1] {
+			t.Fatalf("answers %v %v; want one new, one duplicate", firsts, errs)
+		}
+		want := "two"
+		if firsts[1] {
+			want = "three"
+		}
+		if got := stored(t, db); got["slack:k"] != want || len(got) != 1 {
+			t.Errorf("stored %v, want slack:k = %s", got, want)
+		}
+	})
+}
