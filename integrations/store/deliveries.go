@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/mcloud/mcloud"
 )
 
@@ -90,17 +92,27 @@ type takeItem struct {
 
 // takeBatch stores a batch of deliveries in one transaction and reports
 // for each whether it was new. A key twice in the batch is new once. A
-// statement failing (something wrong with one delivery) does not fail
+// delivery the database refuses (something wrong with it) does not fail
 // the others: each is then stored alone, with its own answer. A failed
-// commit fails them all.
+// commit (the database failing, not refusing a delivery) fails them all.
 func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, error) {
 	firsts := make([]bool, len(items))
-	var stmtErr error
-	err := s.inTakeTx(ctx, func(tx *sql.Tx) error {
-		stmtErr = s.takeMany(ctx, tx, items, firsts)
-		return stmtErr
-	})
-	if err != nil && (stmtErr == nil || len(items) == 1 || ctx.Err() != nil) {
+	var err error
+	refused := false
+	if s.dialect == Postgres {
+		// One statement is its own transaction: no BEGIN and COMMIT round
+		// trips for the acknowledgements to wait on.
+		err = s.takeMany(ctx, s.db, items, firsts)
+		refused = refusedData(err)
+	} else {
+		var stmtErr error
+		err = s.inTakeTx(ctx, func(tx *sql.Tx) error {
+			stmtErr = s.takeMany(ctx, tx, items, firsts)
+			return stmtErr
+		})
+		refused = stmtErr != nil
+	}
+	if err != nil && (!refused || len(items) == 1 || ctx.Err() != nil) {
 		return nil, err
 	}
 	res := make([]takeResult, len(items))
@@ -112,6 +124,21 @@ func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, err
 		}
 	}
 	return res, nil
+}
+
+// refusedData reports whether PostgreSQL refused a statement for what it
+// was given (a data exception, a broken constraint, a trigger's error),
+// rather than failed (a lost connection, a full disk, a shutdown).
+func refusedData(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "P0":
+		return true
+	}
+	return false
 }
 
 // On SQLite the one connection is shared with the job workers and the
@@ -164,11 +191,11 @@ type takeResult struct {
 	err   error
 }
 
-// takeMany is takeBatch's work inside its transaction, in a number of
+// takeMany is takeBatch's work (in tx, a transaction on SQLite), in a number of
 // statements that does not grow with the batch: on PostgreSQL one (a
 // round trip is what an acknowledgement waits on), on SQLite one INSERT
 // for the keys and one for the payloads of the new ones.
-func (s *DB) takeMany(ctx context.Context, tx *sql.Tx, items []takeItem, firsts []bool) error {
+func (s *DB) takeMany(ctx context.Context, tx querier, items []takeItem, firsts []bool) error {
 	now := s.Now()
 	// Keys in the batch once each (a second one is a duplicate), grouped
 	// by TTL (one in practice).
@@ -242,7 +269,7 @@ const redeliver = `payload = excluded.payload, received_at = excluded.received_a
 	owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`
 
 // keysOf runs q and returns the keys it returns.
-func keysOf(ctx context.Context, tx *sql.Tx, q string, args []any) (map[string]bool, error) {
+func keysOf(ctx context.Context, tx querier, q string, args []any) (map[string]bool, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -262,6 +289,10 @@ func keysOf(ctx context.Context, tx *sql.Tx, q string, args []any) (map[string]b
 // takeOne stores one delivery in a transaction of its own.
 func (s *DB) takeOne(ctx context.Context, it takeItem) (bool, error) {
 	firsts := make([]bool, 1)
+	if s.dialect == Postgres {
+		err := s.takeMany(ctx, s.db, []takeItem{it}, firsts)
+		return firsts[0], err
+	}
 	err := s.inTakeTx(ctx, func(tx *sql.Tx) error { return s.takeMany(ctx, tx, []takeItem{it}, firsts) })
 	return firsts[0], err
 }
