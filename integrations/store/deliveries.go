@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/internal/groupcommit"
 )
 
 // A Slack delivery (a slash command, a button click, a mention) is kept
@@ -84,6 +85,24 @@ const (
 	takeBatchMax     = 100 // deliveries per transaction; 300 parameters at most
 	takeBatchTimeout = 10 * time.Second
 )
+
+// takeOptions shape the delivery writer. On SQLite there is one writer
+// and one connection: one batch at a time, on the connection it keeps
+// through a burst. On PostgreSQL the batch is one statement whose time
+// under load is mostly the server's turn on the CPU, so a few batches go
+// at once: a delivery then waits for a free writer, not for the batch
+// before its own.
+func takeOptions(s *DB) groupcommit.Options {
+	o := groupcommit.Options{Max: takeBatchMax, Timeout: takeBatchTimeout, Parallel: 1}
+	if s.dialect == Postgres {
+		o.Parallel = takeParallelPG
+	} else {
+		o.Idle, o.IdleAfter = s.releaseTakeConn, takeConnIdle
+	}
+	return o
+}
+
+const takeParallelPG = 4
 
 type takeItem struct {
 	key, payload string

@@ -121,7 +121,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, redact(err, dsn))
 	}
-	s.takes = groupcommit.New(groupcommit.Options{Max: takeBatchMax, Timeout: takeBatchTimeout, Idle: s.releaseTakeConn, IdleAfter: takeConnIdle}, s.takeBatch)
+	s.takes = groupcommit.New(takeOptions(s), s.takeBatch)
 	return s, nil
 }
 

@@ -19,7 +19,8 @@ import (
 var ErrClosed = errors.New("the database is closing")
 
 // Committer runs batches of items of type T through one commit function,
-// one batch at a time, and hands each caller its own result.
+// up to Options.Parallel batches at a time, and hands each caller its own
+// result.
 type Committer[T, R any] struct {
 	commit    func(ctx context.Context, batch []T) ([]R, error)
 	timeout   time.Duration
@@ -31,6 +32,9 @@ type Committer[T, R any] struct {
 	quit  chan struct{}
 	done  chan struct{}
 	stop  sync.Once
+	// recv lets one loop at a time take a batch from calls, so a batch
+	// is everything waiting when a loop is free.
+	recv sync.Mutex
 	// hold is taken before each batch is gathered; see Hold. holding is
 	// set while the loop, a first call in hand, waits for it.
 	hold    sync.Mutex
@@ -56,18 +60,21 @@ type Options struct {
 	// say: once a batch is running, its outcome is wanted even by a
 	// caller that stopped waiting.
 	Timeout time.Duration
-	// Idle, if set, is called (from the one goroutine that calls commit)
-	// when no call has come for IdleAfter, and when the Committer stops:
-	// a commit function can keep a resource between the batches of a
-	// burst, and give it back when the burst is over.
+	// Parallel is how many batches may commit at once (default 1). With
+	// 1, commit is only ever called from one goroutine.
+	Parallel int
+	// Idle, if set, is called when no call has come for IdleAfter, and
+	// when the Committer stops: a commit function can keep a resource
+	// between the batches of a burst, and give it back when the burst is
+	// over. Only with Parallel 1, which keeps Idle and commit on one
+	// goroutine.
 	Idle      func()
 	IdleAfter time.Duration
 }
 
 // New starts a Committer. commit writes a batch in one transaction and
 // returns one result per item, in order; an error from it (a failed
-// commit) is every caller's error. commit is only ever called from one
-// goroutine, one batch at a time.
+// commit) is every caller's error.
 func New[T, R any](o Options, commit func(ctx context.Context, batch []T) ([]R, error)) *Committer[T, R] {
 	idle := o.Idle
 	if idle == nil {
@@ -75,7 +82,11 @@ func New[T, R any](o Options, commit func(ctx context.Context, batch []T) ([]R, 
 	}
 	c := &Committer[T, R]{commit: commit, timeout: o.Timeout, idle: idle, idleAfter: o.IdleAfter,
 		calls: make(chan *call[T, R], max(o.Max, 1)), quit: make(chan struct{}), done: make(chan struct{})}
-	go c.loop()
+	var wg sync.WaitGroup
+	for range max(o.Parallel, 1) {
+		wg.Go(c.loop)
+	}
+	go func() { wg.Wait(); c.idle(); close(c.done) }()
 	return c
 }
 
@@ -140,11 +151,11 @@ func (c *Committer[T, R]) Queued() int {
 }
 
 func (c *Committer[T, R]) loop() {
-	defer close(c.done)
-	defer func() { c.idle() }()
 	for {
+		c.recv.Lock()
 		first, ok := c.next()
 		if !ok {
+			c.recv.Unlock()
 			// Flush what was accepted before the close.
 			for {
 				select {
@@ -159,7 +170,9 @@ func (c *Committer[T, R]) loop() {
 		c.hold.Lock()
 		c.hold.Unlock()
 		c.holding.Store(false)
-		c.run(c.gather(first))
+		batch := c.gather(first)
+		c.recv.Unlock()
+		c.run(batch)
 	}
 }
 
