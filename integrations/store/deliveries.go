@@ -327,6 +327,9 @@ func placeholders(rows, width int) string {
 // when there is none. On PostgreSQL concurrent claimers skip each other's
 // rows, so each delivery has one worker at a time.
 func (s *DB) ClaimDelivery(ctx context.Context, owner string, lease time.Duration) (*Delivery, error) {
+	if s.yieldToTakes() {
+		return nil, nil
+	}
 	now := s.Now()
 	skip := ""
 	if s.dialect == Postgres {
@@ -347,6 +350,26 @@ func (s *DB) ClaimDelivery(ctx context.Context, owner string, lease time.Duratio
 	}
 	d.ReceivedAt = fromMS(received)
 	return &d, nil
+}
+
+// The work of a delivery competes with the acknowledgement of the next
+// ones for the CPU and the database (on PostgreSQL a burst of slash
+// commands being worked slowed their acknowledgements six-fold), and only
+// the acknowledgement has a deadline (Slack's 3 s). So while deliveries
+// are being stored, claims find nothing, for up to maxYield in a row; the
+// last delivery stored wakes the workers (Slack.keep), or their poll does.
+const maxYield = time.Second
+
+// yieldToTakes reports whether a claim should find nothing now because
+// deliveries are being stored.
+func (s *DB) yieldToTakes() bool {
+	if s.takes.Pending() == 0 {
+		s.yieldFrom.Store(0)
+		return false
+	}
+	now := time.Now().UnixNano()
+	s.yieldFrom.CompareAndSwap(0, now)
+	return now-s.yieldFrom.Load() < int64(maxYield)
 }
 
 // RenewDelivery extends owner's lease on key; false means owner no longer

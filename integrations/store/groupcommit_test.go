@@ -268,3 +268,31 @@ func TestTakeDeliveryAfterTTL(t *testing.T) {
 		}
 	})
 }
+
+// While deliveries are being stored, workers claim nothing (the
+// acknowledgements go first); once they are stored, the work is claimed.
+func TestClaimsYieldToTakes(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.TakeDelivery(ctx, "slack:1", "one", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		release, queued := db.HoldDeliveries()
+		defer release()
+		done := make(chan error)
+		go func() { _, err := db.TakeDelivery(ctx, "slack:2", "two", time.Hour); done <- err }()
+		for queued() < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		if d, err := db.ClaimDelivery(ctx, "w", time.Minute); err != nil || d != nil {
+			t.Errorf("claimed %+v, %v while a delivery was being stored", d, err)
+		}
+		release()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := stored(t, db); len(got) != 2 {
+			t.Errorf("claimed %v after the delivery was stored, want both", got)
+		}
+	})
+}

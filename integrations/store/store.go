@@ -51,6 +51,9 @@ type DB struct {
 	takes         *groupcommit.Committer[takeItem, takeResult]
 	takeConn      *sql.Conn
 	takeConnSince time.Time
+	// yieldFrom is when claims began yielding to deliveries being
+	// stored (unix ns; 0: they are not).
+	yieldFrom atomic.Int64
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }

@@ -39,6 +39,8 @@ type Committer[T, R any] struct {
 	// set while the loop, a first call in hand, waits for it.
 	hold    sync.Mutex
 	holding atomic.Bool
+	// pending counts the calls in Do.
+	pending atomic.Int64
 }
 
 type call[T, R any] struct {
@@ -95,6 +97,8 @@ func New[T, R any](o Options, commit func(ctx context.Context, batch []T) ([]R, 
 // if ctx ends first (the item may still be committed), and ErrClosed once
 // Close has begun.
 func (c *Committer[T, R]) Do(ctx context.Context, item T) (R, error) {
+	c.pending.Add(1)
+	defer c.pending.Add(-1)
 	var zero R
 	cl := &call[T, R]{ctx: ctx, item: item, res: make(chan result[R], 1)}
 	select {
@@ -140,6 +144,9 @@ func (c *Committer[T, R]) Hold() (release func()) {
 	c.hold.Lock()
 	return sync.OnceFunc(c.hold.Unlock)
 }
+
+// Pending is the number of calls waiting for their commit.
+func (c *Committer[T, R]) Pending() int { return int(c.pending.Load()) }
 
 // Queued is the number of calls accepted and not yet in a batch.
 func (c *Committer[T, R]) Queued() int {
