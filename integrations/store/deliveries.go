@@ -150,7 +150,7 @@ func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, err
 // rather than failed (a lost connection, a full disk, a shutdown).
 func refusedData(err error) bool {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
 		return false
 	}
 	switch pe.Code[:2] {
@@ -172,8 +172,8 @@ const (
 	takeConnHold = 50 * time.Millisecond
 )
 
-// inTakeTx runs fn in a transaction for the delivery writer (only ever
-// called from its loop): on SQLite on the connection it keeps.
+// inTakeTx runs fn in a transaction for the delivery writer (on SQLite
+// only ever called from its one loop) on the connection it keeps.
 func (s *DB) inTakeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if s.dialect != SQLite {
 		return s.inTx(ctx, fn)
