@@ -3,11 +3,16 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/mcloud/mcloud"
+	"github.com/mcloud/mcloud/internal/groupcommit"
 )
 
 // A Slack delivery (a slash command, a button click, a mention) is kept
@@ -56,27 +61,265 @@ func (s *DB) firstDelivery(ctx context.Context, q querier, key string, ttl time.
 }
 
 // TakeDelivery records key as FirstDelivery does and, when it is new,
-// stores payload to be worked, in the same transaction: once Slack is
-// told the delivery was taken, it is in the database. It reports false
-// for a duplicate, which is not stored again.
+// stores payload to be worked, durably: it returns only once the row is
+// committed, so Slack is told "taken" only for what is in the database.
+// It reports false for a duplicate, which is not stored again. Deliveries
+// that arrive together share a transaction (see takeBatch); each still
+// gets its own answer.
 func (s *DB) TakeDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error) {
-	var first bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if first, err = s.firstDelivery(ctx, tx, key, ttl); err != nil || !first {
-			return err
-		}
-		// A row left from an older delivery with this key (past the TTL,
-		// not purged yet) is replaced.
-		_, err = tx.ExecContext(ctx, s.rebind(`INSERT INTO slack_deliveries (key, payload, received_at) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, received_at = excluded.received_at,
-			owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`), key, payload, ms(s.Now()))
-		return err
-	})
+	res, err := s.takes.Do(ctx, takeItem{key: key, payload: payload, ttl: ttl})
+	if err == nil {
+		err = res.err
+	}
 	if err != nil {
 		return false, fmt.Errorf("store delivery %s: %w", key, err)
 	}
-	return first, nil
+	return res.first, nil
+}
+
+// The acknowledgement waits for its delivery's commit, so under a burst
+// of slash commands commits are what Slack waits on: on SQLite each is a
+// WAL write on the one connection the job workers also use, on PostgreSQL
+// a round trip and a WAL flush. Group commit pays one per batch.
+const (
+	takeBatchMax     = 100 // deliveries per transaction; 300 parameters at most
+	takeBatchTimeout = 10 * time.Second
+)
+
+// takeOptions shape the delivery writer. On SQLite there is one writer
+// and one connection: one batch at a time, on the connection it keeps
+// through a burst. On PostgreSQL the batch is one statement whose time
+// under load is mostly the server's turn on the CPU, so a few batches go
+// at once: a delivery then waits for a free writer, not for the batch
+// before its own.
+func takeOptions(s *DB) groupcommit.Options {
+	o := groupcommit.Options{Max: takeBatchMax, Timeout: takeBatchTimeout, Parallel: 1}
+	if s.dialect == Postgres {
+		o.Parallel = takeParallelPG
+	} else {
+		o.Idle, o.IdleAfter = s.releaseTakeConn, takeConnIdle
+	}
+	return o
+}
+
+const takeParallelPG = 4
+
+type takeItem struct {
+	key, payload string
+	ttl          time.Duration
+}
+
+// takeBatch stores a batch of deliveries in one transaction and reports
+// for each whether it was new. A key twice in the batch is new once. A
+// delivery the database refuses (something wrong with it) does not fail
+// the others: each is then stored alone, with its own answer. A failed
+// commit (the database failing, not refusing a delivery) fails them all.
+func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, error) {
+	firsts := make([]bool, len(items))
+	var err error
+	refused := false
+	if s.dialect == Postgres {
+		// One statement is its own transaction: no BEGIN and COMMIT round
+		// trips for the acknowledgements to wait on.
+		err = s.takeMany(ctx, s.db, items, firsts)
+		refused = refusedData(err)
+	} else {
+		var stmtErr error
+		err = s.inTakeTx(ctx, func(tx *sql.Tx) error {
+			stmtErr = s.takeMany(ctx, tx, items, firsts)
+			return stmtErr
+		})
+		refused = stmtErr != nil
+	}
+	if err != nil && (!refused || len(items) == 1 || ctx.Err() != nil) {
+		return nil, err
+	}
+	res := make([]takeResult, len(items))
+	for i, it := range items {
+		if err != nil {
+			res[i].first, res[i].err = s.takeOne(ctx, it)
+		} else {
+			res[i].first = firsts[i]
+		}
+	}
+	return res, nil
+}
+
+// refusedData reports whether PostgreSQL refused a statement for what it
+// was given (a data exception, a broken constraint, a trigger's error),
+// rather than failed (a lost connection, a full disk, a shutdown).
+func refusedData(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "P0":
+		return true
+	}
+	return false
+}
+
+// On SQLite the one connection is shared with the job workers and the
+// delivery workers, and database/sql hands it to a waiter at random:
+// under load each batch waited for the connection longer than it took to
+// write. The writer keeps the connection from one batch to the next
+// while deliveries keep coming (acknowledgements first, work after): it
+// gives it back when none came for takeConnIdle, and after takeConnHold
+// at most, so the workers still get their turns.
+const (
+	takeConnIdle = 5 * time.Millisecond
+	takeConnHold = 50 * time.Millisecond
+)
+
+// inTakeTx runs fn in a transaction for the delivery writer (on SQLite
+// only ever called from its one loop) on the connection it keeps.
+func (s *DB) inTakeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.dialect != SQLite {
+		return s.inTx(ctx, fn)
+	}
+	if s.takeConn != nil && time.Since(s.takeConnSince) > takeConnHold {
+		s.releaseTakeConn()
+	}
+	if s.takeConn == nil {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		s.takeConn, s.takeConnSince = conn, time.Now()
+	}
+	err := inTxOn(ctx, s.takeConn, fn)
+	if errors.Is(err, driver.ErrBadConn) {
+		s.releaseTakeConn()
+	}
+	return err
+}
+
+// releaseTakeConn gives the delivery writer's connection back to the
+// pool; the writer calls it whenever no delivery waits.
+func (s *DB) releaseTakeConn() {
+	if s.takeConn != nil {
+		s.takeConn.Close()
+		s.takeConn = nil
+	}
+}
+
+// takeResult is one delivery's answer from a batch.
+type takeResult struct {
+	first bool
+	err   error
+}
+
+// takeMany is takeBatch's work (in tx, a transaction on SQLite), in a number of
+// statements that does not grow with the batch: on PostgreSQL one (a
+// round trip is what an acknowledgement waits on), on SQLite one INSERT
+// for the keys and one for the payloads of the new ones.
+func (s *DB) takeMany(ctx context.Context, tx querier, items []takeItem, firsts []bool) error {
+	now := s.Now()
+	// Keys in the batch once each (a second one is a duplicate), grouped
+	// by TTL (one in practice).
+	type group struct {
+		keys []string
+		at   []int // index in items of each key's first occurrence
+	}
+	groups := map[time.Duration]*group{}
+	seen := map[string]bool{}
+	for i, it := range items {
+		if seen[it.key] {
+			continue
+		}
+		seen[it.key] = true
+		g := groups[it.ttl]
+		if g == nil {
+			g = &group{}
+			groups[it.ttl] = g
+		}
+		g.keys = append(g.keys, it.key)
+		g.at = append(g.at, i)
+	}
+	var fresh []int
+	for ttl, g := range groups {
+		args := make([]any, 0, 2*len(g.keys)+3)
+		var q string
+		if s.dialect == Postgres {
+			for _, i := range g.at {
+				args = append(args, items[i].key, items[i].payload)
+			}
+			args = append(args, ms(now), ms(now.Add(-ttl)), ms(now))
+			q = `WITH v (key, payload) AS (VALUES ` + placeholders(len(g.keys), 2) + `),
+				d AS (INSERT INTO dedupe (key, at) SELECT key, ?::bigint FROM v
+					ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ?::bigint RETURNING key)
+				INSERT INTO slack_deliveries (key, payload, received_at) SELECT v.key, v.payload, ?::bigint FROM v JOIN d USING (key)
+				ON CONFLICT (key) DO UPDATE SET ` + redeliver + ` RETURNING key`
+		} else {
+			for _, k := range g.keys {
+				args = append(args, k, ms(now))
+			}
+			args = append(args, ms(now.Add(-ttl)))
+			q = `INSERT INTO dedupe (key, at) VALUES ` + placeholders(len(g.keys), 2) + `
+				ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE dedupe.at < ? RETURNING key`
+		}
+		isNew, err := keysOf(ctx, tx, s.rebind(q), args)
+		if err != nil {
+			return err
+		}
+		for j, k := range g.keys {
+			if isNew[k] {
+				firsts[g.at[j]] = true
+				fresh = append(fresh, g.at[j])
+			}
+		}
+	}
+	if len(fresh) == 0 || s.dialect == Postgres {
+		return nil
+	}
+	args := make([]any, 0, 3*len(fresh))
+	for _, i := range fresh {
+		args = append(args, items[i].key, items[i].payload, ms(now))
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO slack_deliveries (key, payload, received_at) VALUES `+placeholders(len(fresh), 3)+`
+		ON CONFLICT (key) DO UPDATE SET `+redeliver, args...)
+	return err
+}
+
+// redeliver replaces a row left from an older delivery with the same key
+// (past the TTL, not purged yet).
+const redeliver = `payload = excluded.payload, received_at = excluded.received_at,
+	owner = '', lease_until = 0, attempts = 0, request_id = 0, done_at = 0`
+
+// keysOf runs q and returns the keys it returns.
+func keysOf(ctx context.Context, tx querier, q string, args []any) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys[k] = true
+	}
+	return keys, rows.Err()
+}
+
+// takeOne stores one delivery in a transaction of its own.
+func (s *DB) takeOne(ctx context.Context, it takeItem) (bool, error) {
+	firsts := make([]bool, 1)
+	if s.dialect == Postgres {
+		err := s.takeMany(ctx, s.db, []takeItem{it}, firsts)
+		return firsts[0], err
+	}
+	err := s.inTakeTx(ctx, func(tx *sql.Tx) error { return s.takeMany(ctx, tx, []takeItem{it}, firsts) })
+	return firsts[0], err
+}
+
+// placeholders is "(?, ?), (?, ?)" for rows of width columns.
+func placeholders(rows, width int) string {
+	row := "(?" + strings.Repeat(", ?", width-1) + ")"
+	return row + strings.Repeat(", "+row, rows-1)
 }
 
 // ClaimDelivery gives owner the oldest delivery nobody is working (never
@@ -84,6 +327,9 @@ func (s *DB) TakeDelivery(ctx context.Context, key, payload string, ttl time.Dur
 // when there is none. On PostgreSQL concurrent claimers skip each other's
 // rows, so each delivery has one worker at a time.
 func (s *DB) ClaimDelivery(ctx context.Context, owner string, lease time.Duration) (*Delivery, error) {
+	if s.yieldToTakes() {
+		return nil, nil
+	}
 	now := s.Now()
 	skip := ""
 	if s.dialect == Postgres {
@@ -104,6 +350,26 @@ func (s *DB) ClaimDelivery(ctx context.Context, owner string, lease time.Duratio
 	}
 	d.ReceivedAt = fromMS(received)
 	return &d, nil
+}
+
+// The work of a delivery competes with the acknowledgement of the next
+// ones for the CPU and the database (on PostgreSQL a burst of slash
+// commands being worked slowed their acknowledgements six-fold), and only
+// the acknowledgement has a deadline (Slack's 3 s). So while deliveries
+// are being stored, claims find nothing, for up to maxYield in a row; the
+// last delivery stored wakes the workers (Slack.keep), or their poll does.
+const maxYield = time.Second
+
+// yieldToTakes reports whether a claim should find nothing now because
+// deliveries are being stored.
+func (s *DB) yieldToTakes() bool {
+	if s.takes.Pending() == 0 {
+		s.yieldFrom.Store(0)
+		return false
+	}
+	now := time.Now().UnixNano()
+	s.yieldFrom.CompareAndSwap(0, now)
+	return now-s.yieldFrom.Load() < int64(maxYield)
 }
 
 // RenewDelivery extends owner's lease on key; false means owner no longer

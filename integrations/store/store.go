@@ -24,6 +24,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+
+	"github.com/mcloud/mcloud/internal/groupcommit"
 )
 
 // Dialect is the SQL flavour of the open database.
@@ -44,6 +46,14 @@ type DB struct {
 	// opened counts connections the pool opened (PostgreSQL), so a
 	// benchmark can show that the pool keeps them.
 	opened atomic.Int64
+	// takes writes Slack deliveries by group commit (deliveries.go);
+	// on SQLite it keeps takeConn while deliveries keep coming.
+	takes         *groupcommit.Committer[takeItem, takeResult]
+	takeConn      *sql.Conn
+	takeConnSince time.Time
+	// yieldFrom is when claims began yielding to deliveries being
+	// stored (unix ns; 0: they are not).
+	yieldFrom atomic.Int64
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
@@ -114,6 +124,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, redact(err, dsn))
 	}
+	s.takes = groupcommit.New(takeOptions(s), s.takeBatch)
 	return s, nil
 }
 
@@ -171,8 +182,12 @@ func redact(err error, dsn string) error {
 	return err
 }
 
-// Close closes the database.
+// Close closes the database, once the deliveries being stored are
+// committed (or have failed).
 func (s *DB) Close() error {
+	if s.takes != nil {
+		s.takes.Close()
+	}
 	if s.listen != nil {
 		s.listen.Close()
 	}
@@ -359,6 +374,9 @@ func (s *DB) queryStrings(ctx context.Context, what, query string, args ...any) 
 // Open) and PostgreSQL ones lock rows with FOR UPDATE, so concurrent
 // approvals of one request are serialised.
 func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.dialect == SQLite {
+		return s.inSQLiteTx(ctx, fn)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -368,6 +386,41 @@ func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// inSQLiteTx is inTx on SQLite, where a COMMIT that fails (a deferred
+// constraint, a full disk, an I/O error) leaves the transaction open on
+// its connection: database/sql then reuses the connection, and, it being
+// the only one, every later BEGIN would fail with "cannot start a
+// transaction within a transaction". The transaction is rolled back on
+// the connection it ran on.
+func (s *DB) inSQLiteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	return inTxOn(ctx, conn, fn)
+}
+
+// inTxOn runs fn in a transaction on conn, an SQLite connection, and
+// rolls back on the connection a transaction whose COMMIT failed.
+func inTxOn(ctx context.Context, conn *sql.Conn, fn func(tx *sql.Tx) error) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		if ctx.Err() == nil { // else database/sql rolled it back
+			conn.ExecContext(ctx, "ROLLBACK")
+		}
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // forUpdate is the row-lock suffix for the dialect.
