@@ -151,7 +151,7 @@ func (s *Slack) handleCommand(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, err.Error())
 		return
 	}
-	s.take(w, r, d, busyEphemeral)
+	s.accept(w, r, d, busyEphemeral)
 }
 
 func (s *Slack) handleInteraction(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +177,7 @@ func (s *Slack) handleInteraction(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.badRequest(w, r, err.Error())
 	default:
-		s.take(w, r, d, busyRetry)
+		s.accept(w, r, d, busyRetry)
 	}
 }
 
@@ -211,13 +211,13 @@ func (s *Slack) handleEvent(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	s.take(w, r, d, busyRetry)
+	s.accept(w, r, d, busyRetry)
 }
 
-// take submits a verified HTTP delivery and answers Slack: 200 once it is
+// accept submits a verified HTTP delivery and answers Slack: 200 once it is
 // stored (or was already: a retry or a duplicate click); busy, with
 // nothing stored, when the database does not answer in time.
-func (s *Slack) take(w http.ResponseWriter, r *http.Request, d delivery, busy func(w http.ResponseWriter)) {
+func (s *Slack) accept(w http.ResponseWriter, r *http.Request, d delivery, busy func(w http.ResponseWriter)) {
 	if err := s.submit(r.Context(), d, r.Header.Get("X-Slack-Retry-Num")); err != nil {
 		busy(w)
 		return

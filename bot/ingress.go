@@ -57,7 +57,7 @@ func (s *Slack) keep(ctx context.Context, key string, p deliveryPayload, retry s
 	if err != nil {
 		return fmt.Errorf("encode delivery: %w", err)
 	}
-	first, err := s.db.TakeDelivery(ctx, key, string(js), dedupeTTL)
+	first, err := s.db.AcceptDelivery(ctx, key, string(js), dedupeTTL)
 	if err != nil {
 		return err
 	}

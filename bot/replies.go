@@ -67,8 +67,8 @@ func newResponder(u string, at time.Time) *responder {
 	return &responder{url: u, until: at.Add(responseURLLife)}
 }
 
-// take reports whether one more answer may go through the response_url.
-func (r *responder) take(now time.Time) bool {
+// use reports whether one more answer may go through the response_url.
+func (r *responder) use(now time.Time) bool {
 	if r == nil || r.url == "" {
 		return false
 	}
@@ -85,7 +85,7 @@ func (r *responder) take(now time.Time) bool {
 // it lasts, else chat.postEphemeral. It is not kept in the outbox: it
 // answers someone waiting now, and is retried briefly instead.
 func (s *Slack) ephemeral(ctx context.Context, caller mcloud.Caller, in input, rs *responder, msg Message) {
-	if rs.take(s.now()) {
+	if rs.use(s.now()) {
 		err := s.retry(ctx, func(ctx context.Context) error { return s.respond(ctx, rs.url, msg) })
 		if err == nil {
 			return

@@ -44,7 +44,7 @@ const SlashCommand = "/mcloud"
 // SlackStore is what the Slack adapter needs of the store.
 type SlackStore interface {
 	PosterStore
-	TakeDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error)
+	AcceptDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error)
 	ClaimDelivery(ctx context.Context, owner string, lease time.Duration) (*store.Delivery, error)
 	RenewDelivery(ctx context.Context, key, owner string, lease time.Duration) (bool, error)
 	FinishDelivery(ctx context.Context, key, owner string, msgs []store.OutboxItem) (bool, error)

@@ -309,18 +309,18 @@ func TestSlackResponderLimits(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	r := newResponder("https://hooks.slack.com/commands/T0/1/x", at)
 	for i := range 5 {
-		if !r.take(at.Add(time.Minute)) {
+		if !r.use(at.Add(time.Minute)) {
 			t.Fatalf("use %d refused", i+1)
 		}
 	}
-	if r.take(at.Add(time.Minute)) {
+	if r.use(at.Add(time.Minute)) {
 		t.Fatal("a sixth use was allowed")
 	}
 	late := newResponder("https://hooks.slack.com/commands/T0/1/x", at)
-	if late.take(at.Add(30 * time.Minute)) {
+	if late.use(at.Add(30 * time.Minute)) {
 		t.Fatal("a use after 30 minutes was allowed")
 	}
-	if (&responder{}).take(at) {
+	if (&responder{}).use(at) {
 		t.Fatal("an empty response_url was used")
 	}
 }

@@ -117,7 +117,7 @@ func (s *Slack) socketCommand(e socketmode.Event, c *socketmode.Client) {
 		s.log.Warn("malformed Socket Mode slash command", "err", err)
 		return
 	}
-	s.takeEnvelope(e, c, d)
+	s.acceptEnvelope(e, c, d)
 }
 
 func (s *Slack) socketInteraction(e socketmode.Event, c *socketmode.Client) {
@@ -134,7 +134,7 @@ func (s *Slack) socketInteraction(e socketmode.Event, c *socketmode.Client) {
 		}
 		return
 	}
-	s.takeEnvelope(e, c, d)
+	s.acceptEnvelope(e, c, d)
 }
 
 // socketEventsAPI takes app mentions; other events are only acknowledged.
@@ -157,14 +157,14 @@ func (s *Slack) socketEventsAPI(e socketmode.Event, c *socketmode.Client) {
 		s.ack(e, c)
 		return
 	}
-	s.takeEnvelope(e, c, d)
+	s.acceptEnvelope(e, c, d)
 }
 
-// takeEnvelope is take for Socket Mode: the delivery is submitted before
+// acceptEnvelope is accept for Socket Mode: the delivery is submitted before
 // the envelope is acknowledged. When the database does not answer it is
 // acknowledged anyway (Slack would only show the caller an error) and
 // the caller is told directly that nothing was done.
-func (s *Slack) takeEnvelope(e socketmode.Event, c *socketmode.Client, d delivery) {
+func (s *Slack) acceptEnvelope(e socketmode.Event, c *socketmode.Client, d delivery) {
 	err := s.submit(context.Background(), d, "")
 	s.ack(e, c)
 	if err != nil {

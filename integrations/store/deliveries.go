@@ -60,14 +60,14 @@ func (s *DB) firstDelivery(ctx context.Context, q querier, key string, ttl time.
 	return n == 1, nil
 }
 
-// TakeDelivery records key as FirstDelivery does and, when it is new,
+// AcceptDelivery records key as FirstDelivery does and, when it is new,
 // stores payload to be worked, durably: it returns only once the row is
 // committed, so Slack is told "taken" only for what is in the database.
 // It reports false for a duplicate, which is not stored again. Deliveries
-// that arrive together share a transaction (see takeBatch); each still
+// that arrive together share a transaction (see acceptBatch); each still
 // gets its own answer.
-func (s *DB) TakeDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error) {
-	res, err := s.takes.Do(ctx, takeItem{key: key, payload: payload, ttl: ttl})
+func (s *DB) AcceptDelivery(ctx context.Context, key, payload string, ttl time.Duration) (bool, error) {
+	res, err := s.accepts.Do(ctx, acceptItem{key: key, payload: payload, ttl: ttl})
 	if err == nil {
 		err = res.err
 	}
@@ -86,13 +86,13 @@ const (
 	takeBatchTimeout = 10 * time.Second
 )
 
-// takeOptions shape the delivery writer. On SQLite there is one writer
+// acceptOptions shape the delivery writer. On SQLite there is one writer
 // and one connection: one batch at a time, on the connection it keeps
 // through a burst. On PostgreSQL the batch is one statement whose time
 // under load is mostly the server's turn on the CPU, so a few batches go
 // at once: a delivery then waits for a free writer, not for the batch
 // before its own.
-func takeOptions(s *DB) groupcommit.Options {
+func acceptOptions(s *DB) groupcommit.Options {
 	o := groupcommit.Options{Max: takeBatchMax, Timeout: takeBatchTimeout, Parallel: 1}
 	if s.dialect == Postgres {
 		o.Parallel = takeParallelPG
@@ -104,17 +104,17 @@ func takeOptions(s *DB) groupcommit.Options {
 
 const takeParallelPG = 4
 
-type takeItem struct {
+type acceptItem struct {
 	key, payload string
 	ttl          time.Duration
 }
 
-// takeBatch stores a batch of deliveries in one transaction and reports
+// acceptBatch stores a batch of deliveries in one transaction and reports
 // for each whether it was new. A key twice in the batch is new once. A
 // delivery the database refuses (something wrong with it) does not fail
 // the others: each is then stored alone, with its own answer. A failed
 // commit (the database failing, not refusing a delivery) fails them all.
-func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, error) {
+func (s *DB) acceptBatch(ctx context.Context, items []acceptItem) ([]acceptResult, error) {
 	firsts := make([]bool, len(items))
 	var err error
 	refused := false
@@ -134,7 +134,7 @@ func (s *DB) takeBatch(ctx context.Context, items []takeItem) ([]takeResult, err
 	if err != nil && (!refused || len(items) == 1 || ctx.Err() != nil) {
 		return nil, err
 	}
-	res := make([]takeResult, len(items))
+	res := make([]acceptResult, len(items))
 	for i, it := range items {
 		if err != nil {
 			res[i].first, res[i].err = s.takeOne(ctx, it)
@@ -204,17 +204,17 @@ func (s *DB) releaseTakeConn() {
 	}
 }
 
-// takeResult is one delivery's answer from a batch.
-type takeResult struct {
+// acceptResult is one delivery's answer from a batch.
+type acceptResult struct {
 	first bool
 	err   error
 }
 
-// takeMany is takeBatch's work (in tx, a transaction on SQLite), in a number of
+// takeMany is acceptBatch's work (in tx, a transaction on SQLite), in a number of
 // statements that does not grow with the batch: on PostgreSQL one (a
 // round trip is what an acknowledgement waits on), on SQLite one INSERT
 // for the keys and one for the payloads of the new ones.
-func (s *DB) takeMany(ctx context.Context, tx querier, items []takeItem, firsts []bool) error {
+func (s *DB) takeMany(ctx context.Context, tx querier, items []acceptItem, firsts []bool) error {
 	now := s.Now()
 	// Keys in the batch once each (a second one is a duplicate), grouped
 	// by TTL (one in practice).
@@ -306,13 +306,13 @@ func keysOf(ctx context.Context, tx querier, q string, args []any) (map[string]b
 }
 
 // takeOne stores one delivery in a transaction of its own.
-func (s *DB) takeOne(ctx context.Context, it takeItem) (bool, error) {
+func (s *DB) takeOne(ctx context.Context, it acceptItem) (bool, error) {
 	firsts := make([]bool, 1)
 	if s.dialect == Postgres {
-		err := s.takeMany(ctx, s.db, []takeItem{it}, firsts)
+		err := s.takeMany(ctx, s.db, []acceptItem{it}, firsts)
 		return firsts[0], err
 	}
-	err := s.inTakeTx(ctx, func(tx *sql.Tx) error { return s.takeMany(ctx, tx, []takeItem{it}, firsts) })
+	err := s.inTakeTx(ctx, func(tx *sql.Tx) error { return s.takeMany(ctx, tx, []acceptItem{it}, firsts) })
 	return firsts[0], err
 }
 
@@ -363,7 +363,7 @@ const maxYield = time.Second
 // yieldToTakes reports whether a claim should find nothing now because
 // deliveries are being stored.
 func (s *DB) yieldToTakes() bool {
-	if s.takes.Pending() == 0 {
+	if s.accepts.Pending() == 0 {
 		s.yieldFrom.Store(0)
 		return false
 	}

@@ -16,10 +16,10 @@ func TestDeliveryClaims(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		c := withClock(db)
-		if first, err := db.TakeDelivery(ctx, "slack:command:T0:1", `{"kind":"command"}`, time.Hour); err != nil || !first {
+		if first, err := db.AcceptDelivery(ctx, "slack:command:T0:1", `{"kind":"command"}`, time.Hour); err != nil || !first {
 			t.Fatalf("take = %v, %v", first, err)
 		}
-		if first, err := db.TakeDelivery(ctx, "slack:command:T0:1", `{"kind":"other"}`, time.Hour); err != nil || first {
+		if first, err := db.AcceptDelivery(ctx, "slack:command:T0:1", `{"kind":"other"}`, time.Hour); err != nil || first {
 			t.Fatalf("a duplicate was taken again (%v)", err)
 		}
 		d, err := db.ClaimDelivery(ctx, "A", time.Minute)
@@ -63,7 +63,7 @@ func TestDeliveryClaims(t *testing.T) {
 func TestSubmitOncePerDelivery(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		if _, err := db.TakeDelivery(ctx, "slack:command:T0:2", "{}", time.Hour); err != nil {
+		if _, err := db.AcceptDelivery(ctx, "slack:command:T0:2", "{}", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		dctx := store.WithDelivery(ctx, "slack:command:T0:2")

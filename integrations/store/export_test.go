@@ -10,5 +10,5 @@ func (s *DB) MigrateTo(ctx context.Context, v int) ([]string, error) { return s.
 // until release, so that a test can put known ones in one transaction;
 // queued tells how many wait.
 func (s *DB) HoldDeliveries() (release func(), queued func() int) {
-	return s.takes.Hold(), s.takes.Queued
+	return s.accepts.Hold(), s.accepts.Queued
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/mcloud/mcloud/internal/storetest"
 )
 
-// takeAll takes the deliveries (key, payload) concurrently, all in one
+// acceptAll accepts the deliveries (key, payload) concurrently, all in one
 // transaction, and returns each one's answer.
-func takeAll(t *testing.T, db *store.DB, deliveries [][2]string) (firsts []bool, errs []error) {
+func acceptAll(t *testing.T, db *store.DB, deliveries [][2]string) (firsts []bool, errs []error) {
 	t.Helper()
 	ctx := context.Background()
 	release, queued := db.HoldDeliveries()
@@ -22,7 +22,7 @@ func takeAll(t *testing.T, db *store.DB, deliveries [][2]string) (firsts []bool,
 	firsts, errs = make([]bool, len(deliveries)), make([]error, len(deliveries))
 	var wg sync.WaitGroup
 	for i, d := range deliveries {
-		wg.Go(func() { firsts[i], errs[i] = db.TakeDelivery(ctx, d[0], d[1], time.Hour) })
+		wg.Go(func() { firsts[i], errs[i] = db.AcceptDelivery(ctx, d[0], d[1], time.Hour) })
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for queued() < len(deliveries) {
@@ -56,14 +56,14 @@ func stored(t *testing.T, db *store.DB) map[string]string {
 // answered as if alone: a duplicate (of an older delivery, or of another
 // in the same batch) is reported as one and does not fail the others;
 // every delivery answered as new is stored with its payload.
-func TestTakeDeliveriesTogether(t *testing.T) {
+func TestAcceptDeliveriesTogether(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
-		if first, err := db.TakeDelivery(context.Background(), "slack:old", "old", time.Hour); err != nil || !first {
+		if first, err := db.AcceptDelivery(context.Background(), "slack:old", "old", time.Hour); err != nil || !first {
 			t.Fatalf("take = %v, %v", first, err)
 		}
 		stored(t, db) // claimed: only this test's batch is left to see
 		in := [][2]string{{"slack:a", "a"}, {"slack:b", "b"}, {"slack:c", "c1"}, {"slack:c", "c2"}, {"slack:old", "old again"}, {"slack:d", "d"}}
-		firsts, errs := takeAll(t, db, in)
+		firsts, errs := acceptAll(t, db, in)
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("%s answered %v", in[i][0], err)
@@ -93,14 +93,14 @@ func TestTakeDeliveriesTogether(t *testing.T) {
 // A commit that fails answers every delivery in it with an error, and
 // none of them is kept, not even its dedupe key: Slack's retry of each is
 // taken as new.
-func TestTakeDeliveriesFailedCommit(t *testing.T) {
+func TestAcceptDeliveriesFailedCommit(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		// One delivery makes the commit fail (SQLite: a deferred
 		// constraint; PostgreSQL: a deferred trigger failing as a full
 		// disk does): the database failed, not just refused a delivery.
 		poison(t, db, "poison", true)
 		in := [][2]string{{"slack:a", "a"}, {"slack:b", "b"}, {"slack:p", "poison"}, {"slack:c", "c"}}
-		firsts, errs := takeAll(t, db, in)
+		firsts, errs := acceptAll(t, db, in)
 		for i, err := range errs {
 			if err == nil {
 				t.Errorf("%s was answered (new: %v) though its commit failed", in[i][0], firsts[i])
@@ -109,7 +109,7 @@ func TestTakeDeliveriesFailedCommit(t *testing.T) {
 		if got := stored(t, db); len(got) != 0 {
 			t.Errorf("a failed commit stored %v", got)
 		}
-		firsts, errs = takeAll(t, db, [][2]string{{"slack:a", "a"}, {"slack:b", "b"}, {"slack:c", "c"}})
+		firsts, errs = acceptAll(t, db, [][2]string{{"slack:a", "a"}, {"slack:b", "b"}, {"slack:c", "c"}})
 		for i, err := range errs {
 			if err != nil || !firsts[i] {
 				t.Errorf("retry %d answered %v, %v; want taken as new", i, firsts[i], err)
@@ -123,11 +123,11 @@ func TestTakeDeliveriesFailedCommit(t *testing.T) {
 
 // One delivery the database refuses fails alone: the others in its batch
 // are stored and answered.
-func TestTakeDeliveriesOneRefused(t *testing.T) {
+func TestAcceptDeliveriesOneRefused(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		poison(t, db, "refused", false)
 		in := [][2]string{{"slack:a", "a"}, {"slack:r", "refused"}, {"slack:b", "b"}}
-		firsts, errs := takeAll(t, db, in)
+		firsts, errs := acceptAll(t, db, in)
 		if errs[1] == nil {
 			t.Error("the refused delivery was answered")
 		}
@@ -143,7 +143,7 @@ func TestTakeDeliveriesOneRefused(t *testing.T) {
 // Closing the store while deliveries wait answers each of them (stored,
 // or an error) and returns; what was answered as taken is in the database
 // when it is opened again, and a delivery after the close gets an error.
-func TestTakeDeliveriesClose(t *testing.T) {
+func TestAcceptDeliveriesClose(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		db := storetest.Open(t, dsn)
 		ctx := context.Background()
@@ -153,7 +153,7 @@ func TestTakeDeliveriesClose(t *testing.T) {
 		firsts, errs := make([]bool, n), make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { firsts[i], errs[i] = db.TakeDelivery(ctx, fmt.Sprintf("slack:%d", i), "p", time.Hour) })
+			wg.Go(func() { firsts[i], errs[i] = db.AcceptDelivery(ctx, fmt.Sprintf("slack:%d", i), "p", time.Hour) })
 		}
 		for deadline := time.Now().Add(30 * time.Second); queued() < n; time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
@@ -169,7 +169,7 @@ func TestTakeDeliveriesClose(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatal("Close did not return")
 		}
-		if _, err := db.TakeDelivery(ctx, "slack:late", "p", time.Hour); err == nil {
+		if _, err := db.AcceptDelivery(ctx, "slack:late", "p", time.Hour); err == nil {
 			t.Error("a delivery was taken by a closed store")
 		}
 		var want []string
@@ -246,16 +246,16 @@ func poison(t *testing.T, db *store.DB, payload string, atCommit bool) {
 
 // A key seen longer ago than its TTL is a new delivery again, and its
 // new payload replaces the old row.
-func TestTakeDeliveryAfterTTL(t *testing.T) {
+func TestAcceptDeliveryAfterTTL(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		c := withClock(db)
 		ctx := context.Background()
-		if first, err := db.TakeDelivery(ctx, "slack:k", "one", time.Hour); err != nil || !first {
+		if first, err := db.AcceptDelivery(ctx, "slack:k", "one", time.Hour); err != nil || !first {
 			t.Fatalf("take = %v, %v", first, err)
 		}
 		stored(t, db)
 		c.advance(2 * time.Hour)
-		firsts, errs := takeAll(t, db, [][2]string{{"slack:k", "two"}, {"slack:k", "three"}})
+		firsts, errs := acceptAll(t, db, [][2]string{{"slack:k", "two"}, {"slack:k", "three"}})
 		if errs[0] != nil || errs[1] != nil || firsts[0] == firsts[1] {
 			t.Fatalf("answers %v %v; want one new, one duplicate", firsts, errs)
 		}
@@ -274,13 +274,13 @@ func TestTakeDeliveryAfterTTL(t *testing.T) {
 func TestClaimsYieldToTakes(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		if _, err := db.TakeDelivery(ctx, "slack:1", "one", time.Hour); err != nil {
+		if _, err := db.AcceptDelivery(ctx, "slack:1", "one", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		release, queued := db.HoldDeliveries()
 		defer release()
 		done := make(chan error)
-		go func() { _, err := db.TakeDelivery(ctx, "slack:2", "two", time.Hour); done <- err }()
+		go func() { _, err := db.AcceptDelivery(ctx, "slack:2", "two", time.Hour); done <- err }()
 		for queued() < 1 {
 			time.Sleep(time.Millisecond)
 		}

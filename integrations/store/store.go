@@ -46,9 +46,9 @@ type DB struct {
 	// opened counts connections the pool opened (PostgreSQL), so a
 	// benchmark can show that the pool keeps them.
 	opened atomic.Int64
-	// takes writes Slack deliveries by group commit (deliveries.go);
+	// accepts writes Slack deliveries by group commit (deliveries.go);
 	// on SQLite it keeps takeConn while deliveries keep coming.
-	takes         *groupcommit.Committer[takeItem, takeResult]
+	accepts       *groupcommit.Committer[acceptItem, acceptResult]
 	takeConn      *sql.Conn
 	takeConnSince time.Time
 	// yieldFrom is when claims began yielding to deliveries being
@@ -124,7 +124,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, redact(err, dsn))
 	}
-	s.takes = groupcommit.New(takeOptions(s), s.takeBatch)
+	s.accepts = groupcommit.New(acceptOptions(s), s.acceptBatch)
 	return s, nil
 }
 
@@ -185,8 +185,8 @@ func redact(err error, dsn string) error {
 // Close closes the database, once the deliveries being stored are
 // committed (or have failed).
 func (s *DB) Close() error {
-	if s.takes != nil {
-		s.takes.Close()
+	if s.accepts != nil {
+		s.accepts.Close()
 	}
 	if s.listen != nil {
 		s.listen.Close()
