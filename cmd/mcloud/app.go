@@ -115,13 +115,15 @@ func openAppConfig(ctx context.Context, cfg *config.Config, dbURL string, sandbo
 	m := newMetrics(db, log)
 	svc.Observe = m.Request
 	a := &app{cfg: cfg, db: db, svc: svc, log: log, metrics: m}
-	awsAccounts, releaseAWS, err := awsDeps(ctx, cfg, sandbox, log, m.AWSCall)
+	// In the sandbox, machines the AWS emulator launches answer as SSH hosts.
+	machines := newSandboxMachines(cfg)
+	awsAccounts, releaseAWS, err := awsDeps(ctx, cfg, sandbox, log, m.AWSCall, machines)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("set up AWS: %w", err)
 	}
 	a.release = append(a.release, releaseAWS)
-	sshConnector, releaseSSH, err := sshDeps(ctx, cfg, sandbox, log, m)
+	sshConnector, releaseSSH, err := sshDeps(ctx, cfg, sandbox, log, m, machines)
 	if err != nil {
 		a.closeAll()
 		return nil, fmt.Errorf("set up SSH: %w", err)

@@ -28,9 +28,9 @@ import (
 // customer's role is assumed with its external id. MCLOUD_AWS_POLL_INTERVAL
 // (a Go duration) shortens the first poll of long waits, for emulators and
 // tests; the default is a minute, backing off to fifteen.
-func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
+func awsDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, observe aws.ObserveFunc, machines *sandboxMachines) (commands.AWSAccounts, func(), error) {
 	if sandbox {
-		return sandboxAWS(ctx, cfg, log, observe)
+		return sandboxAWS(ctx, cfg, log, observe, machines)
 	}
 	region := ""
 	for _, cu := range cfg.Customers {
@@ -105,7 +105,7 @@ func sandboxArchiveStart(now time.Time) time.Time {
 // from STANDARD to GLACIER to DEEP_ARCHIVE, tagged EBS volumes and RDS databases per environment and
 // their nightly snapshots, copied to the DR region for prod only (so the
 // backup report has something to flag).
-func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, observe aws.ObserveFunc) (commands.AWSAccounts, func(), error) {
+func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, observe aws.ObserveFunc, machines *sandboxMachines) (commands.AWSAccounts, func(), error) {
 	emu, err := awsemu.Start("127.0.0.1:0", awsemu.Options{
 		RestoreDelayFor: awsemu.ScaledRestoreTimes(sandboxAWSHour),
 		SnapshotDelay:   time.Second,
@@ -120,6 +120,7 @@ func sandboxAWS(ctx context.Context, cfg *config.Config, log *slog.Logger, obser
 	if err != nil {
 		return nil, nil, err
 	}
+	emu.SetMachines(machines.launch)
 	externalID := func(cu *config.Customer) (string, bool) {
 		if v, ok := cu.AWS.ExternalID.Value(); ok {
 			return v, true

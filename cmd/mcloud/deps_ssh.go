@@ -29,11 +29,11 @@ import (
 //
 // Nothing is dialed here: a bot whose key or agent is missing still starts,
 // and the first patch or run says what is wrong.
-func sshDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
+func sshDeps(ctx context.Context, cfg *config.Config, sandbox bool, log *slog.Logger, m *metrics.Metrics, machines *sandboxMachines) (commands.SSHConnector, func(), error) {
 	if !sandbox {
 		return commands.NewSSHConnector(cfg, observeSSH(nil, m)), func() {}, nil
 	}
-	return sandboxSSH(cfg, log, m)
+	return sandboxSSH(cfg, log, m, machines)
 }
 
 // sandboxBroken is what a patch id contains to fail the demo: it installs,
@@ -45,7 +45,7 @@ const sandboxBroken = "broken"
 // host behind it for every configured host, and points the connector at
 // them: the configured bastion name is dialed at the sandbox's loopback
 // port and pinned to the sandbox's generated keys, as are the hosts.
-func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (commands.SSHConnector, func(), error) {
+func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, machines *sandboxMachines) (commands.SSHConnector, func(), error) {
 	dir, err := os.MkdirTemp("", "mcloud-sandbox-ssh-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("sandbox ssh: %w", err)
@@ -90,6 +90,7 @@ func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (comma
 			return nil, nil, fmt.Errorf("sandbox ssh for %s: %w", cu.Name, err)
 		}
 		boxes[cu.Name] = sb
+		machines.add(cu.Name, sb, tool)
 		for _, spec := range specs {
 			hostKeys[cu.Name] = append(hostKeys[cu.Name], sb.Host(spec.Name).KnownHostsLine())
 		}
@@ -104,7 +105,9 @@ func sandboxSSH(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (comma
 		if err != nil {
 			return err
 		}
-		c.KnownHosts = append([]string{line}, hostKeys[cu.Name]...)
+		// The configured keys stay (the sandbox's are pinned beside them):
+		// a DR rebuild's session pins what its console output printed.
+		c.KnownHosts = append(append([]string{line}, hostKeys[cu.Name]...), c.KnownHosts...)
 		c.Auth = mssh.Auth{KeyFile: sb.KeyPath}
 		addr := sb.BastionAddr()
 		c.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {

@@ -278,7 +278,7 @@ func TestSSHMetricsByCustomer(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := metrics.New(metrics.Options{})
-	conn, release, err := sshDeps(context.Background(), cfg, true, slog.New(slog.DiscardHandler), m)
+	conn, release, err := sshDeps(context.Background(), cfg, true, slog.New(slog.DiscardHandler), m, newSandboxMachines(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ type cfnState struct {
 	cfnFail   map[string]string // "stack/logical" → reason
 	cfnSeq    int
 	instances map[string]*instance // by instance id
+	machines  func(*Machine)       // see SetMachines
 }
 
 // instance is an EC2 instance created by a CloudFormation stack.
