@@ -859,7 +859,7 @@ type drFacts struct {
 	AllHealthy            bool
 	// Unhealthy names the hosts and databases that never passed.
 	Unhealthy []string
-	Steps                 []drStepTime
+	Steps     []drStepTime
 }
 
 type drStepTime struct {
