@@ -497,6 +497,20 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 	// committed is set once a failover passed the point where its DNS
 	// switch may have begun.
 	committed := false
+	if failover {
+		// Another failover may have finished since this one was planned.
+		ds, err := x.svc.drStore()
+		if err != nil {
+			return "", err
+		}
+		live, err := ds.LiveRegions(ctx, cu.Name)
+		if err != nil {
+			return "", err
+		}
+		if err := alreadyFailedOver(cu, env, live, x.Job.ID); err != nil {
+			return "", err
+		}
+	}
 
 	choice, err := jobs.StepOf(ctx, x.Run, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
 		start := now()
@@ -1084,11 +1098,8 @@ func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	if err != nil {
 		return mcloud.Plan{}, err
 	}
-	for _, l := range live {
-		if l.Env == env.Name && l.Region == cu.AWS.DRRegion {
-			return mcloud.Plan{}, mcloud.Errorf(mcloud.ECONFLICT, "%s/%s already runs in %s since failover job #%d; a failback to %s is not supported yet: see docs/dr.md.",
-				cu.Name, env.Name, l.Region, l.JobID, cu.AWS.Region)
-		}
+	if err := alreadyFailedOver(cu, env, live, 0); err != nil {
+		return mcloud.Plan{}, err
 	}
 	recs := drRecords(cu, env.Name)
 	if len(recs) == 0 {
@@ -1127,6 +1138,22 @@ func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	}
 	p.Notes = append(p.Notes, "Cancelled before the DNS switch, the rebuild is deleted and the primary is untouched; after it, the DR region serves the customer.")
 	return p, nil
+}
+
+// alreadyFailedOver refuses a failover of an environment that already
+// runs in the DR region (except to the job that put it there, resuming).
+// A second failover has nowhere to go: the DR region is the only other
+// one, and going back is a failback, which needs copies of the DR
+// region's data in the primary that nothing makes; pure.
+func alreadyFailedOver(cu *config.Customer, env *config.Environment, live []store.LiveRegion, jobID int64) error {
+	for _, l := range live {
+		if l.Env == env.Name && l.Region == cu.AWS.DRRegion && l.JobID != jobID {
+			return mcloud.Errorf(mcloud.ECONFLICT, "%s/%s already runs in its DR region %s since failover job #%d, so there is nothing to fail over to; "+
+				"moving it back to %s is a failback, which mcloud does not do: follow \"Failing back\" in docs/dr.md.",
+				cu.Name, env.Name, l.Region, l.JobID, cu.AWS.Region)
+		}
+	}
+	return nil
 }
 
 // route53Account is what the DNS switch needs.

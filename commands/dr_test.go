@@ -210,7 +210,7 @@ func failoverWorld(t *testing.T, o awsemu.Options) *awsWorld {
 // point at the DR rebuild (which is kept), the schedules are paused, and
 // dr status says the DR region is live.
 func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
-	w := failoverWorld(t, awsemu.Options{})
+	w := failoverWorld(t, awsemu.Options{DBRestoreDelay: time.Second})
 	alice, bob, erin := w.as("alice", "devops"), w.as("bob", "devops"), w.as("erin", "devops")
 
 	dry := w.do(alice, "/mcloud dr failover customer-x prod --dry-run")
@@ -235,6 +235,13 @@ func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
 	two := w.do(erin, "/mcloud approve "+itoa(id))
 	if two.Job == nil {
 		t.Fatalf("a second distinct approver did not start it: %+v", two)
+	}
+	// alice asks again while the first restores: the plan still made
+	// sense then.
+	w.waitFor("the restore to start", func() bool { return strings.Contains(w.thread(), "restore databases: restoring") })
+	late := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod")
+	if late.Request == nil {
+		t.Fatalf("a second failover request while the first runs: %+v", late)
 	}
 	j := w.waitJob(two.Job.ID)
 	thread := w.thread()
@@ -271,9 +278,24 @@ func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
 	if bad := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x staging --dry-run"); bad.Error != "dr.records of customer-x points apim.customer-x.example.net at x-prod-apim-9, which is not a host of staging (nor \"bastion\"); fix mcloud.yaml." {
 		t.Errorf("a record naming an unknown host: %+v", bad.Error)
 	}
-	second := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod --dry-run")
-	if !strings.Contains(second.Error, "customer-x/prod already runs in eu-central-1 since failover job #") {
-		t.Errorf("a second failover: %+v", second)
+	// A second failover, from the DR region, has nowhere to go: refused,
+	// saying what to do instead, at the plan and (for a request planned
+	// before the first ran) when its job starts, making nothing.
+	refusal := "customer-x/prod already runs in its DR region eu-central-1 since failover job #" + itoa(j.ID) + ", so there is nothing to fail over to; " +
+		"moving it back to eu-west-1 is a failback, which mcloud does not do: follow \"Failing back\" in docs/dr.md."
+	if second := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod --dry-run"); second.Error != refusal {
+		t.Errorf("a second failover: %q", second.Error)
+	}
+	w.do(bob, "/mcloud approve "+itoa(late.Request.ID))
+	lateJob := w.do(erin, "/mcloud approve "+itoa(late.Request.ID)).Job
+	if lj := w.waitJob(lateJob.ID); lj.Status != mcloud.JobFailed || lj.Error != refusal {
+		t.Errorf("the late failover job %s: %q", lj.Status, lj.Error)
+	}
+	if n := w.emu.Calls("cloudformation:CreateChangeSet"); n != 1 || w.emu.Calls("route53:ChangeResourceRecordSets") != 1 {
+		t.Errorf("the refused failover made something: %d change sets, %d DNS changes", n, w.emu.Calls("route53:ChangeResourceRecordSets"))
+	}
+	if got := w.emu.RecordValues(xAccount, "ZCUSTX", "apim.customer-x.example.net", "A"); len(got) != 1 || got[0] != apim[0] {
+		t.Errorf("the record moved again: %v", got)
 	}
 }
 
