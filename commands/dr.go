@@ -371,6 +371,10 @@ func planDR(ctx context.Context, c *Call, failover bool) (mcloud.Plan, error) {
 	if _, err := drTemplate(c.svc.cfg, cu, env, nil, 0); err != nil {
 		return mcloud.Plan{}, err
 	}
+	// The health checks reach the rebuild over SSH.
+	if err := needSSH(c); err != nil {
+		return mcloud.Plan{}, err
+	}
 	picks, err := findDRCopies(ctx, c.svc, acct, cu, env)
 	if err != nil {
 		return mcloud.Plan{}, err
@@ -666,9 +670,12 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		ok := map[string]bool{}
 		poll := newAWSPoller(x.svc.Deps.AWS.Waits())
 		for {
-			drCheckRound(ctx, x, env, acct, drAcct, built, restores.DBs, h.Lines, ok)
+			again := drCheckRound(ctx, x, env, acct, drAcct, built, restores.DBs, h.Lines, ok)
 			if len(ok) == len(env.Hosts)+len(restores.DBs) {
 				h.Healthy = true
+				break
+			}
+			if !again {
 				break
 			}
 			if x.Cancelled(ctx) {
@@ -1348,9 +1355,11 @@ func drConsoleKey(ctx context.Context, acct *aws.Account, instanceID string) (st
 }
 
 // drCheckRound checks, once, every host and database not yet healthy,
-// writing what it saw into seen and the healthy ones into ok.
+// writing what it saw into seen and the healthy ones into ok. It returns
+// false when another round could not see anything else (the bot's SSH is
+// missing or misconfigured).
 func drCheckRound(ctx context.Context, x *Exec, env *config.Environment, acct drAccount, drAcct *aws.Account, built drBuilt, dbs []drRestore,
-	seen map[string]string, ok map[string]bool) {
+	seen map[string]string, ok map[string]bool) bool {
 	cu := x.Customer
 	pending := func(why string) {
 		for _, name := range append(hostNames(env.Hosts), drSources(dbs)...) {
@@ -1361,14 +1370,14 @@ func drCheckRound(ctx context.Context, x *Exec, env *config.Environment, acct dr
 	}
 	if x.svc.Deps.SSH == nil {
 		pending("not checked: SSH is not set up in this bot")
-		return
+		return false
 	}
 	bastion := cu.Bastion
 	if ip := built.Outputs["BastionPublicIp"]; ip != "" {
 		key, why := drConsoleKey(ctx, drAcct, built.Outputs["BastionInstanceId"])
 		if why != "" {
 			pending("not checked: the DR bastion is " + why)
-			return
+			return true
 		}
 		bastion.Host, bastion.HostKey = ip, key
 	}
@@ -1398,13 +1407,14 @@ func drCheckRound(ctx context.Context, x *Exec, env *config.Environment, acct dr
 	if err != nil {
 		x.svc.Log.Error("set up SSH to the DR rebuild", "job", x.Job.ID, "customer", cu.Name, "err", err)
 		pending("not checked: the bot could not set up SSH (see its log)")
-		return
+		return false
 	}
 	defer sess.Close()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	targets := sshTargets(&dcu, drEnv.Hosts)
 	for i, h := range drEnv.Hosts {
-		t := sshTargets(&dcu, drEnv.Hosts)[i]
+		t := targets[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -1456,6 +1466,7 @@ func drCheckRound(ctx context.Context, x *Exec, env *config.Environment, acct dr
 		_, port, _ := net.SplitHostPort(found[0].Endpoint)
 		seen[db.Source], ok[db.Source] = fmt.Sprintf("available, port %s answers in %s", port, drTook(took)), true
 	}
+	return true
 }
 
 // drProbeHost is one health check of a rebuilt host: what was seen, and

@@ -231,3 +231,13 @@ func TestDRDrillUnhealthyHostReportedFirstAndTornDown(t *testing.T) {
 		t.Errorf("the drill left %v", left)
 	}
 }
+
+// Without SSH a drill could not check health, so it is refused at the plan.
+func TestDRDrillNeedsSSH(t *testing.T) {
+	w := newAWSWorld(t, awsWorldOptions{})
+	seedDRCopies(t, w, time.Now().UTC(), time.Hour)
+	r := w.svc.Handle(context.Background(), w.as("alice", "devops"), "/mcloud dr drill customer-x prod --dry-run")
+	if r.Error != "SSH is not set up in this bot, so dr drill cannot run; ask the DevOps team." {
+		t.Errorf("a drill without SSH: %+v", r)
+	}
+}
