@@ -206,6 +206,7 @@ func TestDRDrillUnhealthyHostReportedFirstAndTornDown(t *testing.T) {
 		t.Fatalf("stored drills: %v %+v", err, runs)
 	}
 	report := runs[0].Report
+	t.Logf("report:\n%s", report)
 	first, _, _ := strings.Cut(report, "\n")
 	if !strings.HasPrefix(first, "WARNING: not healthy: x-prod-apim-2 (503 in ") || !strings.Contains(first, "x-prod-db (available; endpoint refused)") ||
 		strings.Contains(first, "x-prod-apim-1") {
