@@ -53,15 +53,20 @@ type awsWorldOptions struct {
 	rescueAfter time.Duration
 	// session is the assumed-role session length (default 1h).
 	session time.Duration
+	// cfg replaces examples/mcloud.yaml.
+	cfg *config.Config
 }
 
 var awsExternalIDs = map[string]string{"customer-x": "ext-x-7f3a9c1e", "customer-y": "ext-y-0b2d4e6f"}
 
 func newAWSWorld(t testing.TB, o awsWorldOptions) *awsWorld {
 	t.Helper()
-	cfg, err := config.Load("../examples/mcloud.yaml")
-	if err != nil {
-		t.Fatal(err)
+	cfg := o.cfg
+	if cfg == nil {
+		var err error
+		if cfg, err = config.Load("../examples/mcloud.yaml"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx := context.Background()
 	db := storetest.Open(t, "")

@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/aws"
+	mssh "github.com/mcloud/mcloud/integrations/ssh"
 	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/jobs"
 	"github.com/mcloud/mcloud/provision"
@@ -33,7 +36,8 @@ func drDrillVerb() *Verb {
 		Summary: "rebuild an environment in the DR region from its DR copies, measure RPO and RTO, then tear it down",
 		Help: "Chooses the newest DR copy of every EBS and RDS snapshot of the environment, builds its network and hosts from the " +
 			"environment's CloudFormation template as a separate stack in the DR region (data volumes from the snapshots), restores " +
-			"the databases with RestoreDBInstanceFromDBSnapshot, checks that hosts and databases are up, then deletes everything it " +
+			"the databases with RestoreDBInstanceFromDBSnapshot, checks each host's health_url and each database's endpoint through the " +
+			"rebuild's bastion, then deletes everything it " +
 			"made and verifies by tag that nothing is left. The report gives the RPO and RTO against dr.rpo_target and " +
 			"dr.rto_target. A drill never touches the primary region or any DNS record. See docs/dr.md.",
 		Examples: []string{"/mcloud dr drill customer-x prod --dry-run", "/mcloud dr drill customer-x prod"},
@@ -370,6 +374,10 @@ func planDR(ctx context.Context, c *Call, failover bool) (mcloud.Plan, error) {
 	if _, err := drTemplate(c.svc.cfg, cu, env, nil, 0); err != nil {
 		return mcloud.Plan{}, err
 	}
+	// The health checks reach the rebuild over SSH.
+	if err := needSSH(c); err != nil {
+		return mcloud.Plan{}, err
+	}
 	picks, err := findDRCopies(ctx, c.svc, acct, cu, env)
 	if err != nil {
 		return mcloud.Plan{}, err
@@ -415,7 +423,8 @@ func planDR(ctx context.Context, c *Call, failover bool) (mcloud.Plan, error) {
 		fmt.Sprintf("create stack %s in %s: VPC, subnets, security groups, bastion, %s (%s), %d GiB of data volumes (from the snapshots where there is one)",
 			stack, dr, nOf(len(e.Hosts), "host", "hosts"), e.Provision.Hosts.InstanceType, gib),
 		fmt.Sprintf("restore %s%s from the snapshots (RestoreDBInstanceFromDBSnapshot), waiting until available", nOf(ndb, "RDS database", "RDS databases"), idList(dbs)),
-		"check that every host is running and every database is available; measure RTO and each step's time")
+		"health-check through the rebuild's bastion: each host's health_url over SSH (host keys from the console output), each database's endpoint; "+
+			"retry until all answer or the RTO target has passed; measure RTO and each step's time")
 	if failover {
 		p.Steps = append(p.Steps, "keep the rebuild; mark the DR region live for "+env.Name)
 	} else {
@@ -469,8 +478,9 @@ type drRestores struct {
 }
 
 type drHealth struct {
-	Lines   map[string]string `json:"lines"` // by resource: "running", "available"...
+	Lines   map[string]string `json:"lines"` // by host or database: what its last check saw
 	Healthy bool              `json:"healthy"`
+	Bad     []string          `json:"bad,omitempty"` // what never passed
 	drSpan
 }
 
@@ -494,6 +504,20 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 	// committed is set once a failover passed the point where its DNS
 	// switch may have begun.
 	committed := false
+	if failover {
+		// Another failover may have finished since this one was planned.
+		ds, err := x.svc.drStore()
+		if err != nil {
+			return "", err
+		}
+		live, err := ds.LiveRegions(ctx, cu.Name)
+		if err != nil {
+			return "", err
+		}
+		if err := alreadyFailedOver(cu, env, live, x.Job.ID); err != nil {
+			return "", err
+		}
+	}
 
 	choice, err := jobs.StepOf(ctx, x.Attempt, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
 		start := now()
@@ -637,49 +661,57 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 
+	rpoTarget, rtoTarget := cu.Targets()
 	health, err := jobs.StepOf(ctx, x.Attempt, "health check", func(ctx context.Context) (drHealth, string, error) {
 		start := now()
-		h := drHealth{Lines: map[string]string{}, Healthy: true}
-		for _, host := range env.Hosts {
-			id := built.Outputs[provision.LogicalID(host.Name)+"InstanceId"]
-			switch out, err := drAcct.ConsoleOutput(ctx, id); {
-			case id == "":
-				h.Lines[host.Name], h.Healthy = "missing from the stack", false
-			case err != nil:
-				h.Lines[host.Name], h.Healthy = "no console output: "+aws.Classify(err).Message, false
-			case strings.Contains(out, "-----BEGIN SSH HOST KEY KEYS-----"):
-				h.Lines[host.Name] = "running, booted (" + built.Outputs[provision.LogicalID(host.Name)+"PrivateIp"] + ")"
-			default:
-				h.Lines[host.Name], h.Healthy = "running, not booted yet", false
+		// Checks go on until everything answers or the RTO target has
+		// passed since the job started (one round at least): past it the
+		// rebuild missed its target anyway, and the report shows what
+		// answered by then.
+		deadline := choice.Start.Add(rtoTarget)
+		h := drHealth{Lines: map[string]string{}}
+		ok := map[string]bool{}
+		poll := newAWSPoller(x.svc.Deps.AWS.Waits())
+		for {
+			again := drCheckRound(ctx, x, env, acct, drAcct, built, restores.DBs, h.Lines, ok)
+			if len(ok) == len(env.Hosts)+len(restores.DBs) {
+				h.Healthy = true
+				break
 			}
-		}
-		for _, d := range restores.DBs {
-			found, err := acct.FindDBInstances(ctx, dr, aws.DBInstanceQuery{Identifier: d.ID})
-			if err != nil {
-				return drHealth{}, "", x.svc.awsFailed("Reading RDS "+d.ID, err)
+			if !again {
+				break
 			}
-			if len(found) == 1 && found[0].Status == "available" {
-				h.Lines[d.Source] = "available"
-			} else {
-				h.Lines[d.Source], h.Healthy = "not available", false
+			if x.Cancelled(ctx) {
+				return drHealth{}, "", jobs.ErrCancelled
+			}
+			if now().After(deadline) {
+				break
+			}
+			if err := poll.sleep(ctx); err != nil {
+				return drHealth{}, "", err
 			}
 		}
 		h.drSpan = drSpan{start, now()}
-		verdict := "all healthy"
-		if !h.Healthy {
-			verdict = "NOT all healthy"
+		var bad []string
+		for _, name := range append(hostNames(env.Hosts), drSources(restores.DBs)...) {
+			if !ok[name] {
+				h.Bad = append(h.Bad, name)
+				bad = append(bad, name+" "+h.Lines[name])
+			}
 		}
-		return h, verdict, nil
+		if len(bad) > 0 {
+			return h, fmt.Sprintf("NOT all healthy by the RTO target: %s", strings.Join(bad, "; ")), nil
+		}
+		return h, "all healthy", nil
 	})
 	if err != nil {
 		return "", err
 	}
 
 	rep := drReport(drFacts{Customer: cu.Name, Env: env.Name, Region: dr, Failover: failover, Start: choice.Start, Healthy: health.drSpan.End,
-		Picks: choice.Picks, DBs: restores.DBs, Hosts: hostNames(env.Hosts), Health: health.Lines, AllHealthy: health.Healthy, Steps: []drStepTime{
+		Picks: choice.Picks, DBs: restores.DBs, Hosts: hostNames(env.Hosts), Health: health.Lines, AllHealthy: health.Healthy, Unhealthy: health.Bad, Steps: []drStepTime{
 			{"choose DR copies", choice.took()}, {"build the DR stack", built.took()},
 			{"restore and wait for databases", health.Start.Sub(built.End)}, {"health check", health.took()}}})
-	rpoTarget, rtoTarget := cu.Targets()
 	rep.judge(rpoTarget, rtoTarget)
 	if ds, err := x.svc.drStore(); err == nil {
 		kind := "drill"
@@ -849,7 +881,9 @@ type drFacts struct {
 	Hosts                 []string
 	Health                map[string]string
 	AllHealthy            bool
-	Steps                 []drStepTime
+	// Unhealthy names the hosts and databases that never passed.
+	Unhealthy []string
+	Steps     []drStepTime
 }
 
 type drStepTime struct {
@@ -908,12 +942,28 @@ func (r *drResult) judge(rpoTarget, rtoTarget time.Duration) {
 	if r.Failover {
 		what = "Failover"
 	}
-	var b strings.Builder
-	if len(r.Stale) > 0 {
-		fmt.Fprintf(&b, "WARNING: the newest DR copy is older than the RPO target of %s: %s.\n", humanDuration(rpoTarget), strings.Join(r.Stale, "; "))
+	// What went wrong comes first, where nobody can miss it.
+	var warn []string
+	if len(r.Unhealthy) > 0 {
+		var bad []string
+		for _, name := range r.Unhealthy {
+			bad = append(bad, fmt.Sprintf("%s (%s)", name, orNone(r.Health[name])))
+		}
+		warn = append(warn, "not healthy: "+strings.Join(bad, ", "))
 	}
-	fmt.Fprintf(&b, "%s of %s/%s in %s: RPO %s (target %s), RTO %s (target %s): %s.\n", what, r.Customer, r.Env, r.Region,
-		exactDuration(r.RPO), humanDuration(rpoTarget), exactDuration(r.RTO), humanDuration(rtoTarget), r.Outcome)
+	if len(r.Stale) > 0 {
+		warn = append(warn, fmt.Sprintf("the newest DR copy is older than the RPO target of %s: %s", humanDuration(rpoTarget), strings.Join(r.Stale, "; ")))
+	}
+	var b strings.Builder
+	if len(warn) > 0 {
+		fmt.Fprintf(&b, "WARNING: %s.\n", strings.Join(warn, "; "))
+	}
+	rto := fmt.Sprintf("RTO %s (target %s)", exactDuration(r.RTO), humanDuration(rtoTarget))
+	if !r.AllHealthy {
+		rto = fmt.Sprintf("RTO not reached: not all healthy after %s (target %s)", exactDuration(r.RTO), humanDuration(rtoTarget))
+	}
+	fmt.Fprintf(&b, "%s of %s/%s in %s: RPO %s (target %s), %s: %s.\n", what, r.Customer, r.Env, r.Region,
+		exactDuration(r.RPO), humanDuration(rpoTarget), rto, r.Outcome)
 	restoreTime := map[string]time.Duration{}
 	for _, d := range r.DBs {
 		restoreTime[d.Source] = d.Ready.Sub(d.Start)
@@ -944,7 +994,8 @@ func (r *drResult) judge(rpoTarget, rtoTarget time.Duration) {
 		steps = append(steps, fmt.Sprintf("%s %s", s.Name, exactDuration(s.Took)))
 	}
 	b.WriteString("Steps: " + strings.Join(steps, "; ") + ".\n")
-	b.WriteString("Hosts were checked by their state and console output; their health_url was not checked through the DR bastion.")
+	b.WriteString("Health: each host's health_url fetched over SSH through the DR bastion (host keys as the console output printed them); " +
+		"each database available and its endpoint accepting a connection from the bastion.")
 	r.Text = b.String()
 }
 
@@ -1057,11 +1108,8 @@ func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	if err != nil {
 		return mcloud.Plan{}, err
 	}
-	for _, l := range live {
-		if l.Env == env.Name && l.Region == cu.AWS.DRRegion {
-			return mcloud.Plan{}, mcloud.Errorf(mcloud.ECONFLICT, "%s/%s already runs in %s since failover job #%d; a failback to %s is not supported yet: see docs/dr.md.",
-				cu.Name, env.Name, l.Region, l.JobID, cu.AWS.Region)
-		}
+	if err := alreadyFailedOver(cu, env, live, 0); err != nil {
+		return mcloud.Plan{}, err
 	}
 	recs := drRecords(cu, env.Name)
 	if len(recs) == 0 {
@@ -1097,6 +1145,22 @@ func planFailover(ctx context.Context, c *Call) (mcloud.Plan, error) {
 	}
 	p.Notes = append(p.Notes, "Cancelled before the DNS switch, the rebuild is deleted and the primary is untouched; after it, the DR region serves the customer.")
 	return p, nil
+}
+
+// alreadyFailedOver refuses a failover of an environment that already
+// runs in the DR region (except to the job that put it there, resuming).
+// A second failover has nowhere to go: the DR region is the only other
+// one, and going back is a failback, which needs copies of the DR
+// region's data in the primary that nothing makes; pure.
+func alreadyFailedOver(cu *config.Customer, env *config.Environment, live []store.LiveRegion, jobID int64) error {
+	for _, l := range live {
+		if l.Env == env.Name && l.Region == cu.AWS.DRRegion && l.JobID != jobID {
+			return mcloud.Errorf(mcloud.ECONFLICT, "%s/%s already runs in its DR region %s since failover job #%d, so there is nothing to fail over to; "+
+				"moving it back to %s is a failback, which mcloud does not do: follow \"Failing back\" in docs/dr.md.",
+				cu.Name, env.Name, l.Region, l.JobID, cu.AWS.Region)
+		}
+	}
+	return nil
 }
 
 // route53Account is what the DNS switch needs.
@@ -1239,4 +1303,231 @@ func drStatus(ctx context.Context, c *Call) (Reply, error) {
 		r.Lines = append(r.Lines, line)
 	}
 	return r, nil
+}
+
+// Health checks of a rebuild go through its own bastion (the customer's,
+// when that one is external: the rebuild's security groups let it in),
+// as patch and run reach hosts. Each host's health_url is fetched through
+// the SSH connection to the host, so http://127.0.0.1:9443/... is the
+// host's own loopback, as patch checks it, and the host needs no curl. A
+// host without a health_url runs the environment's health command. Host
+// keys are the ones the instances' console output printed, as provision
+// pins them: a rebuilt machine has new keys, and nothing is trusted on
+// first use. A database counts once RDS says it is available and its
+// endpoint accepts a TCP connection from the bastion.
+
+// drSources are the databases' source names.
+func drSources(dbs []drRestore) []string {
+	out := make([]string, len(dbs))
+	for i, d := range dbs {
+		out[i] = d.Source
+	}
+	return out
+}
+
+// drAddress is where a rebuilt host's sshd answers: its private IP, on the
+// port of the configured address (the rebuild runs the same image).
+func drAddress(configured, ip string) string {
+	if _, port, err := net.SplitHostPort(configured); err == nil && port != "22" {
+		return net.JoinHostPort(ip, port)
+	}
+	return ip
+}
+
+// drConsoleKey reads an instance's host key from its console output, or
+// says why there is none yet.
+func drConsoleKey(ctx context.Context, acct *aws.Account, instanceID string) (string, string) {
+	if instanceID == "" {
+		return "", "missing from the stack"
+	}
+	out, err := acct.ConsoleOutput(ctx, instanceID)
+	if err != nil {
+		return "", "no console output (" + aws.Classify(err).Message + ")"
+	}
+	key, err := HostKeyFromConsole(out)
+	if err != nil {
+		return "", "not booted (no host key in its console output yet)"
+	}
+	return key, ""
+}
+
+// drCheckRound checks, once, every host and database not yet healthy,
+// writing what it saw into seen and the healthy ones into ok. It returns
+// false when another round could not see anything else (the bot's SSH is
+// missing or misconfigured).
+func drCheckRound(ctx context.Context, x *Exec, env *config.Environment, acct drAccount, drAcct *aws.Account, built drBuilt, dbs []drRestore,
+	seen map[string]string, ok map[string]bool) bool {
+	cu := x.Customer
+	pending := func(why string) {
+		for _, name := range append(hostNames(env.Hosts), drSources(dbs)...) {
+			if !ok[name] {
+				seen[name] = why
+			}
+		}
+	}
+	if x.svc.Deps.SSH == nil {
+		pending("not checked: SSH is not set up in this bot")
+		return false
+	}
+	bastion := cu.Bastion
+	if ip := built.Outputs["BastionPublicIp"]; ip != "" {
+		key, why := drConsoleKey(ctx, drAcct, built.Outputs["BastionInstanceId"])
+		if why != "" {
+			pending("not checked: the DR bastion is " + why)
+			return true
+		}
+		bastion.Host, bastion.HostKey = ip, key
+	}
+	drEnv := *env
+	drEnv.Hosts = nil
+	for _, h := range env.Hosts {
+		if ok[h.Name] {
+			continue
+		}
+		id := provision.LogicalID(h.Name)
+		ip := built.Outputs[id+"PrivateIp"]
+		if ip == "" {
+			seen[h.Name] = "missing from the stack"
+			continue
+		}
+		key, why := drConsoleKey(ctx, drAcct, built.Outputs[id+"InstanceId"])
+		if why != "" {
+			seen[h.Name] = why
+			continue
+		}
+		h.Address, h.HostKey = drAddress(h.Address, ip), key
+		drEnv.Hosts = append(drEnv.Hosts, h)
+	}
+	dcu := *cu
+	dcu.Bastion, dcu.Environments = bastion, []config.Environment{drEnv}
+	sess, err := x.svc.Deps.SSH.Connect(ctx, &dcu)
+	if err != nil {
+		x.svc.Log.Error("set up SSH to the DR rebuild", "job", x.Job.ID, "customer", cu.Name, "err", err)
+		pending("not checked: the bot could not set up SSH (see its log)")
+		return false
+	}
+	defer sess.Close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	targets := sshTargets(&dcu, drEnv.Hosts)
+	for i, h := range drEnv.Hosts {
+		t := targets[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			word, good := drProbeHost(ctx, sess, env.Patch, h, t)
+			mu.Lock()
+			defer mu.Unlock()
+			seen[h.Name] = word
+			if good {
+				ok[h.Name] = true
+			}
+		}()
+	}
+	wg.Wait()
+	d, canDial := sess.(interface {
+		DialViaBastion(ctx context.Context, network, addr string) (net.Conn, error)
+	})
+	for _, db := range dbs {
+		if ok[db.Source] {
+			continue
+		}
+		found, err := acct.FindDBInstances(ctx, drAcct.Region(), aws.DBInstanceQuery{Identifier: db.ID})
+		switch {
+		case err != nil:
+			seen[db.Source] = "not checked: " + aws.Classify(err).Message
+			continue
+		case len(found) != 1:
+			seen[db.Source] = "missing"
+			continue
+		case found[0].Status != "available":
+			seen[db.Source] = found[0].Status
+			continue
+		case found[0].Endpoint == "":
+			seen[db.Source] = "available, no endpoint yet"
+			continue
+		case !canDial:
+			seen[db.Source] = "available; endpoint not checked (the bot's SSH cannot dial through the bastion)"
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, healthAttemptLimit)
+		t0 := time.Now()
+		nc, err := d.DialViaBastion(actx, "tcp", found[0].Endpoint)
+		took := time.Since(t0)
+		cancel()
+		if err != nil {
+			seen[db.Source] = "available; endpoint " + drFailure(err)
+			continue
+		}
+		nc.Close()
+		_, port, _ := net.SplitHostPort(found[0].Endpoint)
+		seen[db.Source], ok[db.Source] = fmt.Sprintf("available, port %s answers in %s", port, drTook(took)), true
+	}
+	return true
+}
+
+// drProbeHost is one health check of a rebuilt host: what was seen, and
+// whether it counts as healthy.
+func drProbeHost(ctx context.Context, sess SSHSession, p config.Patch, h config.Host, t mssh.Target) (string, bool) {
+	ctx, cancel := context.WithTimeout(ctx, healthAttemptLimit)
+	defer cancel()
+	t0 := time.Now()
+	if h.HealthURL == "" {
+		cmd, _ := p.HealthProbe(h)
+		res, err := sess.Run(ctx, t, cmd)
+		if why := commandProblem(cmd, res, err); why != "" {
+			if err != nil {
+				return drFailure(err), false
+			}
+			return why, false
+		}
+		return fmt.Sprintf("`%s` ok in %s", cmd, drTook(time.Since(t0))), true
+	}
+	resp, err := sess.HTTPGet(ctx, t, h.HealthURL)
+	if err != nil {
+		return drFailure(err), false
+	}
+	word := fmt.Sprintf("%d in %s", resp.StatusCode, drTook(time.Since(t0)))
+	return word, resp.StatusCode >= 200 && resp.StatusCode <= 299
+}
+
+// drFailure is what a failed check saw, in a word or three.
+func drFailure(err error) string {
+	ssh := ""
+	if mssh.Unreached(err) {
+		ssh = "SSH "
+	}
+	switch mssh.KindOf(err) {
+	case mssh.KindConnRefused:
+		return ssh + "refused"
+	case mssh.KindTimeout:
+		return ssh + "timeout"
+	case mssh.KindBastionUnreachable:
+		return "DR bastion unreachable"
+	case mssh.KindHostKeyMismatch, mssh.KindHostKeyUnknown, mssh.KindHostKeyRevoked:
+		return "host key is not the one its console output printed"
+	case mssh.KindAuthFailed:
+		return "SSH login refused"
+	case mssh.KindConnLost:
+		return "connection lost"
+	}
+	// DialViaBastion words the bastion's refusal as a local dial would.
+	switch msg := strings.ToLower(err.Error()); {
+	case strings.Contains(msg, "refused"):
+		return ssh + "refused"
+	case strings.Contains(msg, "timed out"):
+		return ssh + "timeout"
+	}
+	return "failed: " + asClause(sshFailure(err))
+}
+
+// drTook is a check's duration as people read it: 12ms, 1.2s.
+func drTook(d time.Duration) string {
+	if d < time.Millisecond {
+		return "under 1ms"
+	}
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }

@@ -71,11 +71,15 @@ func TestDRJudge(t *testing.T) {
 		{"stale copy first", 4 * time.Hour, time.Hour, 10 * time.Minute, true, "missed the RPO target", "WARNING: the newest DR copy is older than the RPO target of 4h00m: EBS web-1 (s-1, 5h00m old)."},
 		{"slow", 6 * time.Hour, 30 * time.Minute, 41 * time.Minute, true, "missed the RTO target", "Drill of x/prod"},
 		{"both", time.Hour, 30 * time.Minute, 41 * time.Minute, true, "missed the RPO and RTO target", "WARNING:"},
-		{"unhealthy wins", 6 * time.Hour, time.Hour, time.Minute, false, "unhealthy", "Drill of"},
+		{"unhealthy wins, named first", 6 * time.Hour, time.Hour, time.Minute, false, "unhealthy", "WARNING: not healthy: db (available; endpoint refused).\nDrill of x/prod in dr-1: RPO 5h00m00s (target 6h00m), RTO not reached: not all healthy after 1m00s (target 1h00m): unhealthy."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			health, bad := map[string]string{"web-1": "200 in 12ms", "db": "available, port 5432 answers in 3ms"}, []string(nil)
+			if !tt.healthy {
+				health["db"], bad = "available; endpoint refused", []string{"db"}
+			}
 			r := drReport(drFacts{Customer: "x", Env: "prod", Region: "dr-1", Start: start, Healthy: start.Add(tt.took), Picks: picks,
-				Hosts: []string{"web-1", "web-2"}, AllHealthy: tt.healthy, Health: map[string]string{"web-1": "running", "db": "available"}})
+				Hosts: []string{"web-1", "web-2"}, AllHealthy: tt.healthy, Unhealthy: bad, Health: health})
 			r.judge(tt.rpoT, tt.rtoT)
 			if r.RPO != 5*time.Hour || r.RTO != tt.took || r.Outcome != tt.outcome || !strings.HasPrefix(r.Text, tt.first) {
 				t.Errorf("RPO %s RTO %s outcome %q text:\n%s", r.RPO, r.RTO, r.Outcome, r.Text)

@@ -80,6 +80,7 @@ func parseExact(t *testing.T, s string) time.Duration {
 // emulator recorded, tears everything down and leaves nothing tagged.
 func TestDRDrillEndToEnd(t *testing.T) {
 	w := newAWSWorld(t, awsWorldOptions{emu: awsemu.Options{DBRestoreDelay: 300 * time.Millisecond}})
+	drSandboxHosts(t, w)
 	alice, bob := w.as("alice", "devops"), w.as("bob", "devops")
 	now := time.Now().UTC()
 	age := 5*time.Hour + 12*time.Minute
@@ -138,7 +139,7 @@ func TestDRDrillEndToEnd(t *testing.T) {
 	}
 	for _, want := range []string{
 		"EBS x-prod-apim-1 data | snap-apim1new | 5h12m", "RDS x-prod-db | mcloud-job7-x-prod-db | 4h42m", "| available",
-		"EBS x-prod-shared | snap-shared | 4h12m", "host x-prod-apim-2 | - | - | new empty data volume | running, booted", "Steps: choose DR copies",
+		"EBS x-prod-shared | snap-shared | 4h12m", "host x-prod-apim-2 | - | - | new empty data volume | 200 in ", "Steps: choose DR copies",
 		"tear down: deleted stack mcloud-drill-customer-x-prod-1", "nothing tagged mcloud:job=1 is left",
 	} {
 		if !strings.Contains(thread, want) {
@@ -170,6 +171,7 @@ func TestDRDrillEndToEnd(t *testing.T) {
 // A drill whose newest copy is older than the RPO target says so first.
 func TestDRDrillOlderThanTargetSaysSoFirst(t *testing.T) {
 	w := newAWSWorld(t, awsWorldOptions{})
+	drSandboxHosts(t, w)
 	w.cfg.Customer("customer-x").DR.RPOTarget = 4 * 3600 * 1e9
 	alice, bob := w.as("alice", "devops"), w.as("bob", "devops")
 	seedDRCopies(t, w, time.Now().UTC(), 5*time.Hour)
@@ -193,6 +195,7 @@ func TestDRDrillOlderThanTargetSaysSoFirst(t *testing.T) {
 // records in its Route 53 zone for dr.records.
 func failoverWorld(t *testing.T, o awsemu.Options) *awsWorld {
 	w := newAWSWorld(t, awsWorldOptions{emu: o})
+	drSandboxHosts(t, w)
 	seedDRCopies(t, w, time.Now().UTC(), 3*time.Hour)
 	w.emu.AddRecord(awsemu.Record{AccountID: xAccount, ZoneID: "ZCUSTX", Name: "apim.customer-x.example.net", Values: []string{"203.0.113.10"}})
 	w.emu.AddRecord(awsemu.Record{AccountID: xAccount, ZoneID: "ZCUSTX", Name: "ssh.customer-x.example.net", Values: []string{"203.0.113.11"}})
@@ -207,7 +210,7 @@ func failoverWorld(t *testing.T, o awsemu.Options) *awsWorld {
 // point at the DR rebuild (which is kept), the schedules are paused, and
 // dr status says the DR region is live.
 func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
-	w := failoverWorld(t, awsemu.Options{})
+	w := failoverWorld(t, awsemu.Options{DBRestoreDelay: time.Second})
 	alice, bob, erin := w.as("alice", "devops"), w.as("bob", "devops"), w.as("erin", "devops")
 
 	dry := w.do(alice, "/mcloud dr failover customer-x prod --dry-run")
@@ -232,6 +235,13 @@ func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
 	two := w.do(erin, "/mcloud approve "+itoa(id))
 	if two.Job == nil {
 		t.Fatalf("a second distinct approver did not start it: %+v", two)
+	}
+	// alice asks again while the first restores: the plan still made
+	// sense then.
+	w.waitFor("the restore to start", func() bool { return strings.Contains(w.thread(), "restore databases: restoring") })
+	late := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod")
+	if late.Request == nil {
+		t.Fatalf("a second failover request while the first runs: %+v", late)
 	}
 	j := w.waitJob(two.Job.ID)
 	thread := w.thread()
@@ -268,9 +278,24 @@ func TestDRFailoverTwoApproversSwitchesDNS(t *testing.T) {
 	if bad := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x staging --dry-run"); bad.Error != "dr.records of customer-x points apim.customer-x.example.net at x-prod-apim-9, which is not a host of staging (nor \"bastion\"); fix mcloud.yaml." {
 		t.Errorf("a record naming an unknown host: %+v", bad.Error)
 	}
-	second := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod --dry-run")
-	if !strings.Contains(second.Error, "customer-x/prod already runs in eu-central-1 since failover job #") {
-		t.Errorf("a second failover: %+v", second)
+	// A second failover, from the DR region, has nowhere to go: refused,
+	// saying what to do instead, at the plan and (for a request planned
+	// before the first ran) when its job starts, making nothing.
+	refusal := "customer-x/prod already runs in its DR region eu-central-1 since failover job #" + itoa(j.ID) + ", so there is nothing to fail over to; " +
+		"moving it back to eu-west-1 is a failback, which mcloud does not do: follow \"Failing back\" in docs/dr.md."
+	if second := w.svc.Handle(context.Background(), alice, "/mcloud dr failover customer-x prod --dry-run"); second.Error != refusal {
+		t.Errorf("a second failover: %q", second.Error)
+	}
+	w.do(bob, "/mcloud approve "+itoa(late.Request.ID))
+	lateJob := w.do(erin, "/mcloud approve "+itoa(late.Request.ID)).Job
+	if lj := w.waitJob(lateJob.ID); lj.Status != mcloud.JobFailed || lj.Error != refusal {
+		t.Errorf("the late failover job %s: %q", lj.Status, lj.Error)
+	}
+	if n := w.emu.Calls("cloudformation:CreateChangeSet"); n != 1 || w.emu.Calls("route53:ChangeResourceRecordSets") != 1 {
+		t.Errorf("the refused failover made something: %d change sets, %d DNS changes", n, w.emu.Calls("route53:ChangeResourceRecordSets"))
+	}
+	if got := w.emu.RecordValues(xAccount, "ZCUSTX", "apim.customer-x.example.net", "A"); len(got) != 1 || got[0] != apim[0] {
+		t.Errorf("the record moved again: %v", got)
 	}
 }
 
@@ -306,6 +331,7 @@ func TestDRFailoverCancelledBeforeSwitch(t *testing.T) {
 // it made.
 func TestDRDrillCancelTearsDown(t *testing.T) {
 	w := newAWSWorld(t, awsWorldOptions{emu: awsemu.Options{DBRestoreDelay: time.Hour}})
+	drSandboxHosts(t, w)
 	alice, bob := w.as("alice", "devops"), w.as("bob", "devops")
 	seedDRCopies(t, w, time.Now().UTC(), time.Hour)
 	id := itoa(w.do(alice, "/mcloud dr drill customer-x prod").Request.ID)

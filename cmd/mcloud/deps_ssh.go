@@ -112,10 +112,11 @@ func sandboxSSH(cfg *config.Config, world *sandboxWorld, log *slog.Logger, m *me
 		if err != nil {
 			return err
 		}
-		// The configured bastion key is the real bastion's, so the sandbox
-		// bastion's replaces it (KnownHosts[0]); the hosts' pins from the
-		// configuration and from provision's inventory stay as they are.
-		c.KnownHosts = append(append([]string{line}, hostKeys[cu.Name]...), c.KnownHosts[1:]...)
+		// The sandbox bastion's key comes first and the sandbox hosts' next;
+		// the configured keys stay beside them: the hosts' pins from the
+		// configuration and from provision's inventory, and what a DR
+		// rebuild's session pins from its console output.
+		c.KnownHosts = append(append([]string{line}, hostKeys[cu.Name]...), c.KnownHosts...)
 		c.Auth = mssh.Auth{KeyFile: sb.KeyPath}
 		addr := sb.BastionAddr()
 		c.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {

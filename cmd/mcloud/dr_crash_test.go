@@ -1,14 +1,23 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/integrations/aws/awsemu"
+	"github.com/mcloud/mcloud/integrations/ssh/sshtest"
+	"github.com/mcloud/mcloud/provision"
 )
 
 // TestKill9MidDrillRestoreResumesAndTearsDown runs a drill in the real
@@ -26,6 +35,7 @@ func TestKill9MidDrillRestoreResumesAndTearsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Close()
+	drOnSSHD(t, cfg, emu)
 	const ext, acct, dr = "ext-x-kill9", "111111111111", "eu-central-1"
 	if err := emu.AddAccount(awsemu.Account{ID: acct, RoleARN: "arn:aws:iam::111111111111:role/mcloud-operator", ExternalID: ext}); err != nil {
 		t.Fatal(err)
@@ -69,6 +79,7 @@ func TestKill9MidDrillRestoreResumesAndTearsDown(t *testing.T) {
 	for _, want := range []string{
 		"Job #1 was interrupted (the process running it stopped) and is resuming from its last completed step.",
 		"Drill of customer-x/prod in eu-central-1: RPO 2h00m",
+		"Job #1: health check: all healthy",
 		"Job #1: tear down: deleted stack mcloud-drill-customer-x-prod-1",
 		"Job #1 succeeded: drill of customer-x/prod",
 	} {
@@ -87,4 +98,80 @@ func TestKill9MidDrillRestoreResumesAndTearsDown(t *testing.T) {
 	for _, v := range emu.Volumes(dr) {
 		t.Errorf("volume left in the DR region: %+v", v)
 	}
+}
+
+// drOnSSHD makes the drill's health checks reach real sshd servers on
+// loopback: customer-x's bastion and prod hosts in the configuration at
+// path become sshtest's, each host's health_url a loopback server
+// answering 200, and the emulator puts the rebuild's bastion address,
+// host instances (their console output printing the sshd keys) and
+// restored database there.
+func drOnSSHD(t *testing.T, path string, emu *awsemu.Server) {
+	t.Helper()
+	env := sshtest.Start(t, sshtest.Options{Hosts: 2, Network: sshtest.NetworkLoopback})
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }))
+	t.Cleanup(site.Close)
+	db, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	go func() {
+		for {
+			c, err := db.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	key := func(line string) string { f := strings.Fields(line); return f[1] + " " + f[2] }
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["ssh"] = map[string]any{"key_file": env.KeyPath}
+	for _, c := range doc["customers"].([]any) {
+		cu := c.(map[string]any)
+		if cu["name"] != "customer-x" {
+			continue
+		}
+		cu["bastion"] = map[string]any{"host": env.Bastion.Host, "port": env.Bastion.Port, "user": env.User, "host_key": key(env.Bastion.KnownHostsLine)}
+		for _, e := range cu["environments"].([]any) {
+			if e.(map[string]any)["name"] != "prod" {
+				continue
+			}
+			for i, h := range e.(map[string]any)["hosts"].([]any) {
+				h := h.(map[string]any)
+				h["address"], h["host_key"], h["health_url"] = env.Hosts[i].Addr(), key(env.Hosts[i].KnownHostsLine), site.URL+"/health"
+			}
+		}
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu.SetMachines(func(m *awsemu.Machine) {
+		switch {
+		case m.Kind == "address" && m.LogicalID == "BastionAddress":
+			m.Address = env.Bastion.Host
+		case m.Kind == "db":
+			m.Address, m.Port = "127.0.0.1", db.Addr().(*net.TCPAddr).Port
+		case m.Kind == "instance" && m.LogicalID == "Bastion":
+			m.HostKey = key(env.Bastion.KnownHostsLine)
+		case m.Kind == "instance":
+			for i, h := range env.Hosts {
+				if m.LogicalID == provision.LogicalID(fmt.Sprintf("x-prod-apim-%d", i+1)) {
+					m.Address, m.HostKey = h.Host, key(h.KnownHostsLine)
+				}
+			}
+		}
+	})
 }

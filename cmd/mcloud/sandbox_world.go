@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
+
+	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/aws/awsemu"
@@ -14,11 +18,17 @@ import (
 )
 
 // sandboxWorld ties the sandbox's stand-ins together, as one customer
-// world: an instance a stack builds in the AWS emulator becomes an SSH
-// host behind its customer's sandbox bastion, at the instance's private
-// address, and the instance's console output shows the host key that host
-// presents, as cloud-init prints it. So `provision` pins the key `run`
-// then meets, read from the console as in AWS, never from the sandbox.
+// world: what the AWS emulator starts answers through the customer's SSH
+// sandbox.
+//   - An instance a stack builds for a configured host becomes an SSH host
+//     behind the sandbox bastion at the instance's private address, and
+//     the instance's console output shows the host key that host presents,
+//     as cloud-init prints it. So `provision` pins the key `run` then
+//     meets, read from the console as in AWS, never from the sandbox; and
+//     a DR rebuild's hosts answer their health_url for real checks.
+//   - A DR rebuild's bastion prints the sandbox bastion's key (every
+//     bastion dial goes there), and a restored database's endpoint accepts
+//     connections through the bastion.
 //
 // It also carries out the shell's :sandbox directive, which changes the
 // stand-ins behind mcloud's back. Only `mcloud shell --sandbox` has one:
@@ -41,7 +51,7 @@ func (w *sandboxWorld) setEmulator(emu *awsemu.Server) {
 	w.mu.Lock()
 	w.emu = emu
 	w.mu.Unlock()
-	emu.OnInstanceBoot(w.boot)
+	emu.SetMachines(w.launch)
 }
 
 func (w *sandboxWorld) addBox(customer string, sb *sshsandbox.Sandbox, tool *sandboxPatchTool) {
@@ -50,43 +60,83 @@ func (w *sandboxWorld) addBox(customer string, sb *sshsandbox.Sandbox, tool *san
 	w.boxes[customer], w.tools[customer] = sb, tool
 }
 
-// boot starts the SSH host of a configured host's new instance and returns
-// its key for the console output; "" (the emulator's own key) for the
-// bastion instance and anything the configuration does not name. It runs
-// with the emulator locked, so it never calls the emulator.
-func (w *sandboxWorld) boot(b awsemu.InstanceBoot) string {
-	cu := w.cfg.Customer(b.Tags[provision.TagCustomer])
-	if cu == nil || cu.AWS.AccountID != b.Account {
-		return ""
-	}
-	env := cu.Env(b.Tags[provision.TagEnv])
-	if env == nil {
-		return ""
-	}
-	var host *config.Host
-	for i := range env.Hosts {
-		if env.Hosts[i].Name == b.Tags[provision.TagHost] {
-			host = &env.Hosts[i]
+// launch is the emulator's SetMachines hook: it runs with the emulator
+// locked, so it never calls the emulator. A machine of an account or
+// region the configuration does not name keeps the emulator's own key.
+func (w *sandboxWorld) launch(m *awsemu.Machine) {
+	// By the stack's customer tag when it has one (accounts may be shared),
+	// else by account and region.
+	var cu *config.Customer
+	for i := range w.cfg.Customers {
+		c := &w.cfg.Customers[i]
+		if c.AWS.AccountID != m.AccountID || c.AWS.Region != m.Region && c.AWS.DRRegion != m.Region {
+			continue
 		}
+		if t := m.Tags[provision.TagCustomer]; t == "" || t == c.Name {
+			cu = c
+		}
+	}
+	if cu == nil {
+		return
 	}
 	w.mu.Lock()
 	box, tool := w.boxes[cu.Name], w.tools[cu.Name]
 	w.mu.Unlock()
-	if host == nil || box == nil {
-		return ""
+	if box == nil {
+		return
+	}
+	dr := m.Region == cu.AWS.DRRegion && m.Region != cu.AWS.Region
+	switch {
+	case m.Kind == "db" && dr:
+		if err := box.AddEndpoint(net.JoinHostPort(m.Address, strconv.Itoa(m.Port))); err != nil {
+			w.log.Warn("sandbox: no endpoint for a restored database", "customer", cu.Name, "db", m.LogicalID, "err", err)
+		}
+	case m.Kind != "instance":
+	case dr && m.LogicalID == "Bastion":
+		m.HostKey = string(xssh.MarshalAuthorizedKey(box.BastionKey()))
+	default:
+		w.boot(cu, box, tool, m, dr)
+	}
+}
+
+// boot starts the SSH host of a configured host's new instance and gives
+// its key to the console output. A rebuilt host in the DR region listens
+// on its configured address's port, as dr expects of a rebuilt host's
+// sshd; one that cannot be started keeps the emulator's key, and whatever
+// reaches it is refused.
+func (w *sandboxWorld) boot(cu *config.Customer, box *sshsandbox.Sandbox, tool *sandboxPatchTool, m *awsemu.Machine, dr bool) {
+	var host *config.Host
+	for _, env := range cu.Environments {
+		for i := range env.Hosts {
+			h := &env.Hosts[i]
+			if dr && provision.LogicalID(h.Name) == m.LogicalID ||
+				!dr && env.Name == m.Tags[provision.TagEnv] && h.Name == m.Tags[provision.TagHost] {
+				host = h
+			}
+		}
+	}
+	if host == nil {
+		return
 	}
 	h := *host
-	h.Address = b.PrivateIP
+	h.Address = m.Address
+	if dr {
+		port := "22"
+		if _, p, err := net.SplitHostPort(host.Address); err == nil {
+			port = p
+		}
+		h.Address = net.JoinHostPort(m.Address, port)
+	}
 	spec, err := sandboxHost(h, tool)
 	if err == nil {
 		var added *sshsandbox.Host
 		if added, err = box.AddHost(spec); err == nil {
-			w.log.Debug("sandbox host built", "customer", cu.Name, "host", h.Name, "instance", b.ID, "address", b.PrivateIP)
-			return added.AuthorizedKey()
+			w.log.Debug("sandbox host built", "customer", cu.Name, "host", h.Name, "region", m.Region, "address", h.Address)
+			m.HostKey = added.AuthorizedKey()
+			return
 		}
 	}
-	w.log.Warn("sandbox: no SSH host for a new instance", "customer", cu.Name, "host", h.Name, "instance", b.ID, "err", err)
-	return ""
+	w.log.Warn("sandbox: no SSH host for a new instance", "customer", cu.Name, "host", h.Name, "region", m.Region, "err", err)
 }
 
 // sandboxUsage is what :sandbox does, one line per verb.

@@ -19,9 +19,20 @@ func TestEnsureDBRestoreOnceAndDelete(t *testing.T) {
 	if _, err := e.emu.AddDBSnapshot(awsemu.DBSnapshot{AccountID: testAccountID, Region: drRegion, Identifier: "db-copy", InstanceIdentifier: "app-db"}); err != nil {
 		t.Fatal(err)
 	}
+	// The embedder sees the restored database and may say where it answers.
+	var seen awsemu.Machine
+	e.emu.SetMachines(func(m *awsemu.Machine) {
+		seen = *m
+		if m.Kind == "db" {
+			m.Address, m.Port = "127.0.0.1", 15432
+		}
+	})
 	in := mcaws.DBRestore{Region: drRegion, SnapshotID: "db-copy", Identifier: "mcloud-drill9-app-db", Tags: map[string]string{"mcloud:job": "9"}}
 	d, created, err := e.acct.EnsureDBRestore(ctx, in)
-	if err != nil || !created || d.Status != "creating" || d.Engine != "postgres" {
+	if seen.Kind != "db" || seen.LogicalID != in.Identifier || !strings.HasPrefix(seen.Address, in.Identifier+".c") || seen.Port != 5432 {
+		t.Errorf("the embedder saw %+v", seen)
+	}
+	if err != nil || !created || d.Status != "creating" || d.Engine != "postgres" || d.Endpoint != "" {
 		t.Fatalf("first restore: %+v created=%v err=%v", d, created, err)
 	}
 	d, created, err = e.acct.EnsureDBRestore(ctx, in)
@@ -33,7 +44,7 @@ func TestEnsureDBRestoreOnceAndDelete(t *testing.T) {
 	}
 	time.Sleep(350 * time.Millisecond)
 	found, err := e.acct.FindDBInstances(ctx, drRegion, mcaws.DBInstanceQuery{Tags: map[string]string{"mcloud:job": "9"}})
-	if err != nil || len(found) != 1 || found[0].Status != "available" {
+	if err != nil || len(found) != 1 || found[0].Status != "available" || found[0].Endpoint != "127.0.0.1:15432" {
 		t.Fatalf("after the delay: %+v %v", found, err)
 	}
 	for range 2 {

@@ -3,7 +3,9 @@ package aws
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -26,6 +28,9 @@ type DBInstance struct {
 	Encrypted        bool
 	KMSKeyID         string
 	Tags             map[string]string
+	// Endpoint is host:port where the database answers; empty until RDS
+	// gave it one (while it is being created).
+	Endpoint string
 }
 
 // DBSnapshot is an RDS DB snapshot.
@@ -132,6 +137,9 @@ func (a *Account) FindDBInstances(ctx context.Context, region string, q DBInstan
 				ResourceID: awssdk.ToString(d.DbiResourceId), AvailabilityZone: awssdk.ToString(d.AvailabilityZone),
 				StorageGiB: awssdk.ToInt32(d.AllocatedStorage), Encrypted: awssdk.ToBool(d.StorageEncrypted),
 				KMSKeyID: awssdk.ToString(d.KmsKeyId), Tags: tags,
+			}
+			if e := d.Endpoint; e != nil && awssdk.ToString(e.Address) != "" {
+				inst.Endpoint = net.JoinHostPort(awssdk.ToString(e.Address), strconv.Itoa(int(awssdk.ToInt32(e.Port))))
 			}
 			out = append(out, inst)
 		}

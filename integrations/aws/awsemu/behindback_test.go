@@ -35,18 +35,21 @@ func applyTemplate(t *testing.T, acct *mcaws.Account, name string, create bool) 
 	return st
 }
 
-// The instance's boot says which host key its sshd presents; the console
-// output shows that key where cloud-init prints it.
-func TestInstanceBootChoosesTheConsoleHostKey(t *testing.T) {
+// The embedder that stands in for an instance's machine says which host
+// key its sshd presents; the console output shows that key where
+// cloud-init prints it.
+func TestMachineChoosesTheConsoleHostKey(t *testing.T) {
 	emu, acct := start(t, awsemu.Options{})
 	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq1aVzR2m0pYc6bX8bYF1tJ9C3m1rjJ6lH6lO8lXbQX"
-	var booted []awsemu.InstanceBoot
-	emu.OnInstanceBoot(func(b awsemu.InstanceBoot) string {
-		booted = append(booted, b)
-		return key
+	var booted []awsemu.Machine
+	emu.SetMachines(func(m *awsemu.Machine) {
+		if m.Kind == "instance" {
+			booted = append(booted, *m)
+			m.HostKey = key
+		}
 	})
 	st := applyTemplate(t, acct, "create", true)
-	if len(booted) != 1 || booted[0].Tags["mcloud:host"] != "h1" || booted[0].PrivateIP != st.Outputs["HostIp"] || booted[0].ID != st.Outputs["HostId"] {
+	if len(booted) != 1 || booted[0].Tags["mcloud:host"] != "h1" || booted[0].Address != st.Outputs["HostIp"] {
 		t.Fatalf("booted %+v, stack outputs %v", booted, st.Outputs)
 	}
 	out, err := acct.ConsoleOutput(context.Background(), st.Outputs["HostId"])

@@ -890,6 +890,9 @@ func (e *Emulator) physicalFor(st *cfnStack, logical, typ string, props map[stri
 		attrs["AvailabilityZone"], attrs["SubnetId"], attrs["VpcId"], attrs["CidrBlock"] = str("AvailabilityZone"), id, str("VpcId"), str("CidrBlock")
 	case "AWS::EC2::EIP":
 		id = fmt.Sprintf("198.51.100.%d", n%250+1)
+		m := Machine{Kind: "address", AccountID: st.account, Region: st.region, Stack: st.name, LogicalID: logical, Tags: propTags(props), Address: id}
+		e.machine(&m)
+		id = m.Address
 		attrs["PublicIp"], attrs["AllocationId"] = id, "eipalloc-"+randomID(17)
 	case "AWS::EC2::SecurityGroup":
 		attrs["GroupId"], attrs["VpcId"] = id, str("VpcId")
@@ -901,9 +904,12 @@ func (e *Emulator) physicalFor(st *cfnStack, logical, typ string, props map[stri
 				ip = subnetAddress(r.attrs["CidrBlock"], n)
 			}
 		}
+		m := Machine{Kind: "instance", AccountID: st.account, Region: st.region, Stack: st.name, LogicalID: logical, Tags: propTags(props), Address: ip}
+		e.machine(&m)
+		ip = m.Address
 		attrs["AvailabilityZone"], attrs["PrivateIp"], attrs["InstanceId"] = az, ip, id
 		attrs["PrivateDnsName"] = "ip-" + strings.ReplaceAll(ip, ".", "-") + "." + st.region + ".compute.internal"
-		e.addInstance(st, id, ip, az, props)
+		e.addInstance(st, id, ip, az, props, m.HostKey)
 	case "AWS::EC2::Volume":
 		size, _ := strconv.Atoi(str("Size"))
 		tags := map[string]string{}

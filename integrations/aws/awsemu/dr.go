@@ -80,6 +80,10 @@ func (e *Emulator) restoreDBInstance(q *queryRequest) (any, *apiError) {
 	d := &dbInstance{DBInstance: DBInstance{AccountID: q.id.account, Region: q.region, Identifier: id, Engine: s.engine, EngineVersion: s.engineVersion,
 		Class: class, StorageGiB: s.storage, Encrypted: s.encrypted, KMSKeyID: s.kms, Tags: tagsAt(q.form, "Tags.Tag")},
 		arn: arn, resourceID: "db-" + strings.ToUpper(randomID(26)), created: now, seq: e.nextSeq(), ready: now.Add(e.opts.DBRestoreDelay)}
+	d.endpoint, d.port = dbEndpoint(q.id.account, q.region, id, d.Engine)
+	m := Machine{Kind: "db", AccountID: q.id.account, Region: q.region, LogicalID: id, Tags: d.Tags, Address: d.endpoint, Port: d.port}
+	e.machine(&m)
+	d.endpoint, d.port = m.Address, m.Port
 	e.dbs[arn] = d
 	return struct {
 		DBInstance dbInstanceXML `xml:"DBInstance"`
@@ -94,12 +98,24 @@ func (d *dbInstance) status(now time.Time) string {
 }
 
 func (d *dbInstance) xml(now time.Time) dbInstanceXML {
-	return dbInstanceXML{
+	x := dbInstanceXML{
 		DBInstanceIdentifier: d.Identifier, DBInstanceClass: d.Class, Engine: d.Engine, EngineVersion: d.EngineVersion,
 		DBInstanceStatus: d.status(now), AllocatedStorage: d.StorageGiB, InstanceCreateTime: isoTime(d.created),
 		AvailabilityZone: d.Region + "a", StorageType: "gp3", StorageEncrypted: d.Encrypted, KmsKeyID: d.KMSKeyID,
 		DbiResourceID: d.resourceID, DBInstanceArn: d.arn, TagList: rdsTags(d.Tags),
 	}
+	if x.DBInstanceStatus == "available" {
+		// As in RDS, an instance has an endpoint once it is up.
+		host, port := d.endpoint, d.port
+		if host == "" {
+			host, port = dbEndpoint(d.AccountID, d.Region, d.Identifier, d.Engine)
+		}
+		x.Endpoint = &struct {
+			Address string `xml:"Address"`
+			Port    int    `xml:"Port"`
+		}{host, port}
+	}
+	return x
 }
 
 func (e *Emulator) deleteDBInstance(q *queryRequest) (any, *apiError) {

@@ -19,25 +19,7 @@ type cfnState struct {
 	cfnFail   map[string]string // "stack/logical" → reason
 	cfnSeq    int
 	instances map[string]*instance // by instance id
-	// boot, when set, says which host key a new instance's sshd presents.
-	boot func(InstanceBoot) string
-}
-
-// InstanceBoot is an instance a stack just created, as its boot sees it.
-type InstanceBoot struct {
-	Account, Region, ID, PrivateIP string
-	Tags                           map[string]string
-}
-
-// OnInstanceBoot lets a caller stand in for the SSH server of the
-// instances stacks create: f returns the host key (an authorized_keys
-// line) the instance presents, which its console output then shows as
-// cloud-init prints it; "" keeps a freshly generated key. f runs while
-// the emulator is locked: it must not call the emulator.
-func (e *Emulator) OnInstanceBoot(f func(InstanceBoot) string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.boot = f
+	machines  func(*Machine)       // see SetMachines
 }
 
 // instance is an EC2 instance created by a CloudFormation stack.
@@ -69,33 +51,22 @@ func (e *Emulator) SetConsoleOutput(instanceID, text string) error {
 	return nil
 }
 
-// addInstance records an instance a stack created; the caller holds e.mu.
-func (e *Emulator) addInstance(st *cfnStack, id, ip, az string, props map[string]any) {
+// addInstance records an instance a stack created, whose console output
+// shows hostKey (a generated one when empty); the caller holds e.mu.
+func (e *Emulator) addInstance(st *cfnStack, id, ip, az string, props map[string]any, hostKey string) {
 	if e.instances == nil {
 		e.instances = map[string]*instance{}
 	}
-	tags := map[string]string{}
-	if tl, ok := props["Tags"].([]any); ok {
-		for _, t := range tl {
-			if m, ok := t.(map[string]any); ok {
-				tags[fmt.Sprint(m["Key"])] = fmt.Sprint(m["Value"])
-			}
-		}
-	}
-	key := ""
-	if e.boot != nil {
-		key = e.boot(InstanceBoot{Account: st.account, Region: st.region, ID: id, PrivateIP: ip, Tags: tags})
-	}
-	if key == "" {
+	if hostKey == "" {
 		pub, _, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			panic(fmt.Sprintf("awsemu: host key: %v", err))
 		}
 		sp, _ := ssh.NewPublicKey(pub)
-		key = sp.Type() + " " + base64.StdEncoding.EncodeToString(sp.Marshal())
+		hostKey = sp.Type() + " " + base64.StdEncoding.EncodeToString(sp.Marshal())
 	}
 	e.instances[id] = &instance{id: id, account: st.account, region: st.region, az: az, privateIP: ip,
-		typ: fmt.Sprint(props["InstanceType"]), ami: fmt.Sprint(props["ImageId"]), tags: tags, console: HostKeyConsole(key), seq: e.nextSeq()}
+		typ: fmt.Sprint(props["InstanceType"]), ami: fmt.Sprint(props["ImageId"]), tags: propTags(props), console: HostKeyConsole(hostKey), seq: e.nextSeq()}
 }
 
 func (e *Emulator) ec2Instances(q *queryRequest) (any, *apiError) {

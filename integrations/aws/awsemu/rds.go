@@ -44,6 +44,8 @@ type dbInstance struct {
 	arn, resourceID string
 	created, ready  time.Time
 	seq             int
+	endpoint        string // host name; "" means dbEndpoint's
+	port            int
 }
 
 type dbSnapshot struct {
@@ -183,6 +185,10 @@ type dbInstanceXML struct {
 	DbiResourceID        string   `xml:"DbiResourceId"`
 	DBInstanceArn        string   `xml:"DBInstanceArn"`
 	TagList              []rdsTag `xml:"TagList>Tag"`
+	Endpoint             *struct {
+		Address string `xml:"Address"`
+		Port    int    `xml:"Port"`
+	} `xml:"Endpoint,omitempty"`
 }
 
 type dbSnapshotXML struct {

@@ -88,10 +88,11 @@ type Sandbox struct {
 	byAddr     map[string]*Host
 	ln         net.Listener
 
-	mu     sync.Mutex
-	conns  map[io.Closer]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	mu        sync.Mutex // guards hosts and byAddr too, since AddHost
+	conns     map[io.Closer]struct{}
+	endpoints map[string]bool // see AddEndpoint
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 // Start starts the sandbox.
@@ -336,8 +337,8 @@ func (s *Sandbox) serveBastion(nc net.Conn) {
 			nch.Reject(xssh.ConnectionFailed, "bad request")
 			continue
 		}
-		h := s.hostAt(net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port))))
-		if h == nil {
+		serve := s.forward(net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port))))
+		if serve == nil {
 			nch.Reject(xssh.ConnectionFailed, "Connection refused")
 			continue
 		}
@@ -354,7 +355,7 @@ func (s *Sandbox) serveBastion(nc net.Conn) {
 		go func() {
 			defer s.wg.Done()
 			defer s.untrack(conn)
-			h.serveSSH(conn)
+			serve(conn)
 		}()
 	}
 }
