@@ -33,7 +33,7 @@ func TestProvisionBuildsConvergesAndReportsDrift(t *testing.T) {
 	dry := w.do(alice, "/mcloud provision customer-x staging --dry-run")
 	text := planText(dry)
 	for _, want := range []string{
-		"Build customer-x/staging through CloudFormation stack mcloud-customer-x-staging: creates 31 resources",
+		"Build customer-x/staging through CloudFormation stack mcloud-customer-x-staging: creates 34 resources",
 		"creates the bastion instance", "creates instance x-stg-apim-1", "creates private hosted zone Zone", "creates the VPC", "creates SES email identity (DKIM) MailIdentity",
 	} {
 		if !strings.Contains(text, want) {
