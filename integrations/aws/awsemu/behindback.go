@@ -64,7 +64,7 @@ func (e *Emulator) ChangeResourceBehindBack(stack, logicalID string, props map[s
 		replaced = replacement(old.typ, changed) == "True"
 		if replaced {
 			r.physical, r.attrs = e.physicalFor(st, logicalID, old.typ, resolved)
-			e.event(st, logicalID, r.physical, old.typ, "UPDATE_IN_PROGRESS", "Requested update requires the creation of a new physical resource; hence creating one.", now)
+			e.event(st, logicalID, r.physical, old.typ, "UPDATE_IN_PROGRESS", ReplacementReason, now)
 		}
 		st.resources[logicalID] = r
 		e.event(st, logicalID, r.physical, old.typ, "UPDATE_COMPLETE", "", now)

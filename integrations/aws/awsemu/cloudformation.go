@@ -718,6 +718,10 @@ func (e *Emulator) executeChangeSet(q *queryRequest) (any, *apiError) {
 	return cfnResp("ExecuteChangeSet", q.reqID, nil), nil
 }
 
+// ReplacementReason is the reason CloudFormation gives on the
+// UPDATE_IN_PROGRESS event of a resource it replaces.
+const ReplacementReason = "Requested update requires the creation of a new physical resource; hence creating one."
+
 // ExecuteChangeSetCalls counts ExecuteChangeSet requests that reached the
 // emulator's CloudFormation, refused ones included.
 func (e *Emulator) ExecuteChangeSetCalls() int { return e.Calls("cloudformation:ExecuteChangeSet") }
@@ -853,7 +857,11 @@ func (e *Emulator) applyChange(st *cfnStack, cs *cfnChangeSet, c cfnChange, at t
 	if old != nil {
 		phys = old.physical
 	}
-	e.event(st, c.logical, phys, c.typ, verb+"_IN_PROGRESS", "", at)
+	startReason := ""
+	if old != nil && c.replacement == "True" {
+		startReason = ReplacementReason
+	}
+	e.event(st, c.logical, phys, c.typ, verb+"_IN_PROGRESS", startReason, at)
 	fail := func(reason string) string {
 		e.event(st, c.logical, phys, c.typ, verb+"_FAILED", reason, at)
 		return reason
