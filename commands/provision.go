@@ -411,16 +411,24 @@ func groupEvents(evs []aws.StackEvent, hosts map[string]string) string {
 	done := map[string][]string{}
 	var order []string
 	var failures []string
+	// CloudFormation says on a resource's UPDATE_IN_PROGRESS that it is
+	// building a new one; its UPDATE_COMPLETE is then a replacement.
+	replacing := map[string]bool{}
 	for _, e := range evs {
 		if e.Type == "AWS::CloudFormation::Stack" {
 			continue
 		}
 		noun := provision.Noun(e.LogicalID, e.Type, hosts)
 		switch {
+		case e.Status == "UPDATE_IN_PROGRESS" && strings.HasPrefix(e.Reason, "Requested update requires the creation of a new physical resource"):
+			replacing[e.LogicalID] = true
 		case strings.HasSuffix(e.Status, "_FAILED"):
 			failures = append(failures, fmt.Sprintf("%s failed: %s", noun, e.Reason))
 		case strings.HasSuffix(e.Status, "_COMPLETE"):
 			verb := map[string]string{"CREATE_COMPLETE": "created", "UPDATE_COMPLETE": "updated", "DELETE_COMPLETE": "deleted"}[e.Status]
+			if verb == "updated" && replacing[e.LogicalID] {
+				verb = "replaced"
+			}
 			if verb == "" {
 				continue
 			}

@@ -111,3 +111,30 @@ func TestUnbuiltHosts(t *testing.T) {
 		}
 	}
 }
+
+// The stack's events, grouped per outcome: a resource CloudFormation
+// builds anew in an update is "replaced", not "updated".
+func TestGroupEvents(t *testing.T) {
+	const replacing = "Requested update requires the creation of a new physical resource; hence creating one."
+	for _, c := range []struct {
+		evs  []aws.StackEvent
+		want string
+	}{
+		{[]aws.StackEvent{
+			{LogicalID: "Database", Type: "AWS::RDS::DBInstance", Status: "UPDATE_IN_PROGRESS", Reason: replacing},
+			{LogicalID: "Database", Type: "AWS::RDS::DBInstance", Status: "UPDATE_COMPLETE"},
+			{LogicalID: "DatabaseSecurityGroup", Type: "AWS::EC2::SecurityGroup", Status: "UPDATE_IN_PROGRESS"},
+			{LogicalID: "DatabaseSecurityGroup", Type: "AWS::EC2::SecurityGroup", Status: "UPDATE_COMPLETE"},
+		}, "Stack progress: replaced 1: the database; updated 1: security group DatabaseSecurityGroup"},
+		{[]aws.StackEvent{
+			{LogicalID: "VPC", Type: "AWS::EC2::VPC", Status: "CREATE_COMPLETE"},
+			{LogicalID: "ReportsDb", Type: "AWS::RDS::DBInstance", Status: "DELETE_COMPLETE"},
+			{LogicalID: "mcloud-x", Type: "AWS::CloudFormation::Stack", Status: "UPDATE_COMPLETE"},
+		}, "Stack progress: created 1: the VPC; deleted 1: database ReportsDb"},
+		{nil, ""},
+	} {
+		if got := groupEvents(c.evs, nil); got != c.want {
+			t.Errorf("groupEvents\n got %q\nwant %q", got, c.want)
+		}
+	}
+}

@@ -33,7 +33,7 @@ func TestProvisionBuildsConvergesAndReportsDrift(t *testing.T) {
 	dry := w.do(alice, "/mcloud provision customer-x staging --dry-run")
 	text := planText(dry)
 	for _, want := range []string{
-		"Build customer-x/staging through CloudFormation stack mcloud-customer-x-staging: creates 31 resources",
+		"Build customer-x/staging through CloudFormation stack mcloud-customer-x-staging: creates 34 resources",
 		"creates the bastion instance", "creates instance x-stg-apim-1", "creates private hosted zone Zone", "creates the VPC", "creates SES email identity (DKIM) MailIdentity",
 	} {
 		if !strings.Contains(text, want) {
@@ -119,6 +119,44 @@ func TestProvisionReplacingAVolumeNeedsTwoApprovers(t *testing.T) {
 	}
 	if v := w.emu.StackResource(xStagingStack, "HostXStgApim1Data"); v == oldVol || v == "" {
 		t.Fatalf("volume %q after the approved replacement (was %s)", v, oldVol)
+	}
+}
+
+// A new database class is changed in place and needs one approver; a new
+// database name replaces the instance (a new, empty one), which needs two:
+// one approval does not start it, a second approver's does.
+func TestProvisionReplacingTheDatabaseNeedsTwoApprovers(t *testing.T) {
+	w := newAWSWorld(t, awsWorldOptions{})
+	alice, bob, erin := w.as("alice", "devops"), w.as("bob", "devops"), w.as("erin", "devops")
+	w.do(alice, "/mcloud provision customer-x staging")
+	if j := w.waitJob(w.do(bob, "/mcloud approve 1").Job.ID); j.Status != mcloud.JobSucceeded {
+		t.Fatalf("build: %s %s", j.Status, j.Error)
+	}
+	oldDB := w.emu.StackResource(xStagingStack, "Database")
+	db := w.cfg.Customer("customer-x").Env("staging").Database
+
+	db.Class = "db.t3.large"
+	r := w.do(alice, "/mcloud provision customer-x staging --dry-run")
+	if text := planText(r); !strings.Contains(text, "changes the database in place (DBInstanceClass)") || strings.Contains(text, "Two approvers") {
+		t.Fatalf("a new class:\n%s", text)
+	}
+
+	db.Class, db.Name = "db.t3.medium", "apim2"
+	r = w.do(alice, "/mcloud provision customer-x staging")
+	text := planText(r)
+	if r.Request.Needed != 2 || !strings.Contains(text, "replaces the database: a new, empty database; restore it from a snapshot (DBName)") ||
+		!strings.Contains(text, "This replaces or removes the database: data there is lost. Two approvers are needed") {
+		t.Fatalf("needed %d; plan:\n%s", r.Request.Needed, text)
+	}
+	if one := w.do(bob, "/mcloud approve 2"); one.Job != nil || w.emu.ExecuteChangeSetCalls() != 1 {
+		t.Fatalf("one approval started the job")
+	}
+	j := w.waitJob(w.do(erin, "/mcloud approve 2").Job.ID)
+	if j.Status != mcloud.JobSucceeded {
+		t.Fatalf("job %s: %s\n%s", j.Status, j.Error, w.thread())
+	}
+	if now := w.emu.StackResource(xStagingStack, "Database"); now == oldDB || now == "" {
+		t.Fatalf("database %q after the approved replacement (was %s)", now, oldDB)
 	}
 }
 

@@ -325,6 +325,9 @@ type Environment struct {
 	// Provision, when set, lets `provision` build the environment through
 	// CloudFormation (see provision.go and docs/provision.md).
 	Provision *Provision `yaml:"provision"`
+	// Database, when set, is an RDS instance in the environment's
+	// rendered template (needs a provision block without a template).
+	Database *Database `yaml:"database"`
 }
 
 // Product is one product deployed in an environment, as the customer

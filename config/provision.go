@@ -57,6 +57,29 @@ type Machine struct {
 	VolumeGiB    int    `yaml:"volume_gib"`
 }
 
+// Database is the environment's RDS instance, built in the private
+// subnets and reachable from the hosts only. Replacing it (a new, empty
+// instance) needs two approvers.
+type Database struct {
+	// Engine is mysql, mariadb or postgres.
+	Engine string `yaml:"engine"`
+	// Class is the instance class (default db.t3.medium).
+	Class string `yaml:"class"`
+	// StorageGB is the allocated storage (default 20).
+	StorageGB int `yaml:"storage_gb"`
+	// Name is the database created in the instance; changing it replaces
+	// the instance.
+	Name string `yaml:"name"`
+}
+
+// Port is where the engine listens.
+func (d Database) Port() int {
+	if d.Engine == "postgres" {
+		return 5432
+	}
+	return 3306
+}
+
 // Provisioning defaults, documented in docs/provision.md.
 const (
 	DefaultVPCCIDR      = "10.0.0.0/16"
@@ -64,6 +87,8 @@ const (
 	DefaultBastionType  = "t3.micro"
 	DefaultVolumeGiB    = 50
 	DefaultBastionGiB   = 8
+	DefaultDBClass      = "db.t3.medium"
+	DefaultDBStorageGB  = 20
 	// DefaultAMI is a placeholder the sandbox accepts; real accounts
 	// configure their own image.
 	DefaultAMI = "ami-0mcloud00000000"
@@ -74,6 +99,14 @@ func (c *Config) provisionDefaults() {
 		cu := &c.Customers[i]
 		for j := range cu.Environments {
 			env := &cu.Environments[j]
+			if d := env.Database; d != nil {
+				if d.Class == "" {
+					d.Class = DefaultDBClass
+				}
+				if d.StorageGB == 0 {
+					d.StorageGB = DefaultDBStorageGB
+				}
+			}
 			p := env.Provision
 			if p == nil {
 				continue
@@ -140,6 +173,9 @@ func (c *Config) validateProvisionOps() []string {
 			}
 		}
 		for j, env := range cu.Environments {
+			if env.Database != nil {
+				validateDatabase(fmt.Sprintf("%s.environments[%d].database", path, j), env, bad)
+			}
 			if env.Provision == nil {
 				continue
 			}
@@ -184,6 +220,37 @@ func validateProvision(ep string, cu Customer, env Environment, teamCIDRs bool, 
 	checkMachine(ep+".hosts", pv.Hosts, bad)
 	for k, h := range env.Hosts {
 		checkMachine(fmt.Sprintf("%s.hosts[%d]", strings.TrimSuffix(ep, ".provision"), k), h.Machine(), bad)
+	}
+}
+
+var (
+	dbClassRE = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	dbNameRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`)
+)
+
+// validateDatabase checks an environment's database block.
+func validateDatabase(dp string, env Environment, bad complain) {
+	d := env.Database
+	if env.Provision == nil || env.Provision.Template != "" {
+		bad(dp, "needs a provision block without a template: the database is built in the template mcloud renders")
+	} else if len(env.Provision.AZs) == 1 {
+		bad(dp, "needs provision.azs to span at least 2 zones: RDS places a database only in a subnet group of two zones or more")
+	}
+	switch d.Engine {
+	case "mysql", "mariadb", "postgres":
+	case "":
+		bad(dp+".engine", "missing; name mysql, mariadb or postgres")
+	default:
+		bad(dp+".engine", "%q is not an engine mcloud builds (mysql, mariadb or postgres)", d.Engine)
+	}
+	if !dbClassRE.MatchString(d.Class) {
+		bad(dp+".class", "%q is not a database instance class like db.t3.medium", d.Class)
+	}
+	if d.StorageGB < 20 || d.StorageGB > 65536 {
+		bad(dp+".storage_gb", "%d is not a storage size from 20 to 65536 GB", d.StorageGB)
+	}
+	if !dbNameRE.MatchString(d.Name) {
+		bad(dp+".name", "%q is not a database name: a letter, then up to 62 letters, digits or underscores", d.Name)
 	}
 }
 

@@ -18,6 +18,12 @@ func TestProvisionKeysNameTheKey(t *testing.T) {
 		{"team cidr", set("team.cidrs", []string{"203.0.113.1/24"}), `team.cidrs[0]: "203.0.113.1/24" has host bits set`},
 		{"no team cidrs", del("team.cidrs"), `customers[0].environments[1].provision: needs team.cidrs`},
 		{"parameters without template", set(pv+".parameters", map[string]string{"A": "b"}), `customers[0].environments[1].provision.parameters: only used with provision.template`},
+		{"database engine", set("customers[0].environments[1].database.engine", "oracle"), `customers[0].environments[1].database.engine: "oracle" is not an engine mcloud builds (mysql, mariadb or postgres)`},
+		{"database class", set("customers[0].environments[1].database.class", "t3.medium"), `customers[0].environments[1].database.class: "t3.medium" is not a database instance class like db.t3.medium`},
+		{"database storage", set("customers[0].environments[1].database.storage_gb", 5), `customers[0].environments[1].database.storage_gb: 5 is not a storage size from 20 to 65536 GB`},
+		{"database name", set("customers[0].environments[1].database.name", "apim-db"), `customers[0].environments[1].database.name: "apim-db" is not a database name`},
+		{"database without provision", set("customers[0].environments[0].database", map[string]any{"engine": "mysql", "name": "apim"}), `customers[0].environments[0].database: needs a provision block without a template`},
+		{"database in one zone", set(pv+".azs", []string{"eu-west-1a"}), `customers[0].environments[1].database: needs provision.azs to span at least 2 zones`},
 		{"external bastion by name", set("customers[0].bastion.external", true), `customers[0].bastion.host: "bastion.customer-x.example.net" must be the external bastion's IP address`},
 	})
 }

@@ -64,6 +64,7 @@ var nouns = map[string]string{
 	"AWS::SES::EmailIdentity":               "SES email identity (DKIM)",
 	"AWS::RDS::DBInstance":                  "database",
 	"AWS::RDS::DBCluster":                   "database cluster",
+	"AWS::RDS::DBSubnetGroup":               "database subnet group",
 }
 
 // Noun names a resource for people: "the bastion instance", "instance

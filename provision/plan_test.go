@@ -26,6 +26,11 @@ func TestDescribe(t *testing.T) {
 		{provision.Change{Action: "Modify", LogicalID: "Zone", Type: "AWS::Route53::HostedZone", Replacement: "Conditional", Properties: []string{"Name"}},
 			"changes private hosted zone Zone (Name); CloudFormation may have to replace it: every record is recreated under a new zone id", true},
 		{provision.Change{Action: "Add", LogicalID: "Db", Type: "AWS::RDS::DBInstance"}, "creates database Db", false},
+		{provision.Change{Action: "Modify", LogicalID: "Database", Type: "AWS::RDS::DBInstance", Replacement: "True", Properties: []string{"DBName"}},
+			"replaces the database: a new, empty database; restore it from a snapshot (DBName)", true},
+		{provision.Change{Action: "Modify", LogicalID: "Database", Type: "AWS::RDS::DBInstance", Replacement: "False", Properties: []string{"DBInstanceClass"}},
+			"changes the database in place (DBInstanceClass)", false},
+		{provision.Change{Action: "Add", LogicalID: "DatabaseSubnetGroup", Type: "AWS::RDS::DBSubnetGroup"}, "creates the database subnet group", false},
 	} {
 		if got := provision.Describe(c.in, hosts); got != c.want {
 			t.Errorf("Describe(%+v)\n got %q\nwant %q", c.in, got, c.want)

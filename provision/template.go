@@ -203,8 +203,58 @@ func (r *renderer) render() error {
 				"Value": sub("${MailIdentity.DkimDNSTokenName" + n + "} CNAME ${MailIdentity.DkimDNSTokenValue" + n + "}")}
 		}
 	}
+	if r.env.Database != nil {
+		r.database(*r.env.Database)
+	}
 	r.out["VpcId"] = obj{"Description": r.p.VPCCIDR, "Value": ref("VPC")}
 	return nil
+}
+
+// database is the environment's RDS instance in the private subnets, which
+// only the hosts reach. Its password is RDS's to manage (in Secrets
+// Manager), so no secret is in the template. A removal or replacement
+// leaves a final snapshot; there is no deletion protection, because it
+// would make an approved replacement fail halfway (CloudFormation could not
+// delete the old instance): the stack policy and two approvers guard it.
+func (r *renderer) database(d config.Database) {
+	name := r.prefix() + "-db"
+	var subnets []any
+	for a := range r.p.AZs {
+		subnets = append(subnets, ref(r.subnetID(1, a)))
+	}
+	r.res["DatabaseSecurityGroup"] = resource("AWS::EC2::SecurityGroup", obj{
+		"GroupDescription": "mcloud " + r.prefix() + " database: " + d.Engine + " from the hosts only",
+		"GroupName":        name,
+		"VpcId":            ref("VPC"),
+		"SecurityGroupIngress": []obj{{"IpProtocol": "tcp", "FromPort": d.Port(), "ToPort": d.Port(),
+			"SourceSecurityGroupId": ref("HostsSecurityGroup"), "Description": d.Engine + " from the hosts only"}},
+		"Tags": r.tags(name),
+	})
+	r.res["DatabaseSubnetGroup"] = resource("AWS::RDS::DBSubnetGroup", obj{
+		"DBSubnetGroupDescription": "mcloud " + r.prefix() + " database: the private subnets",
+		"SubnetIds":                subnets,
+		"Tags":                     r.tags(name),
+	})
+	db := resource("AWS::RDS::DBInstance", obj{
+		"Engine":                   d.Engine,
+		"DBInstanceClass":          d.Class,
+		"AllocatedStorage":         strconv.Itoa(d.StorageGB),
+		"StorageType":              "gp3",
+		"StorageEncrypted":         true,
+		"DBName":                   d.Name,
+		"MasterUsername":           "mcloud",
+		"ManageMasterUserPassword": true,
+		"DBSubnetGroupName":        ref("DatabaseSubnetGroup"),
+		"VPCSecurityGroups":        []any{ref("DatabaseSecurityGroup")},
+		"PubliclyAccessible":       false,
+		"BackupRetentionPeriod":    7,
+		"CopyTagsToSnapshot":       true,
+		"Tags":                     r.tags(name),
+	})
+	db["DeletionPolicy"], db["UpdateReplacePolicy"] = "Snapshot", "Snapshot"
+	r.res["Database"] = db
+	r.out["DatabaseEndpoint"] = obj{"Description": name, "Value": getAtt("Database", "Endpoint.Address")}
+	r.out["DatabasePort"] = obj{"Description": name, "Value": getAtt("Database", "Endpoint.Port")}
 }
 
 func rootVolume(gib int) obj {

@@ -2,6 +2,7 @@ package provision_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,6 +100,46 @@ func TestRenderNetworkRules(t *testing.T) {
 		if strings.Contains(y, not) {
 			t.Errorf("customer-y dev (external bastion and DNS) template has %s", not)
 		}
+	}
+}
+
+// An environment that declares a database gets an RDS instance in its
+// private subnets that only the hosts' security group reaches, which keeps
+// a snapshot when removed or replaced, with its endpoint in the outputs;
+// one that declares none gets no database resources.
+func TestRenderDatabase(t *testing.T) {
+	cfg := mustConfig(t)
+	x := string(render(t, cfg, "customer-x", "staging"))
+	for _, want := range []string{
+		`"Type": "AWS::RDS::DBInstance"`, `"Engine": "mysql"`, `"DBInstanceClass": "db.t3.medium"`, `"AllocatedStorage": "20"`, `"DBName": "apim"`,
+		`"Type": "AWS::RDS::DBSubnetGroup"`, `"SubnetIds": [
+          {
+            "Ref": "PrivateSubnetA"
+          },
+          {
+            "Ref": "PrivateSubnetB"
+          }`,
+		`"FromPort": 3306`, `"Description": "mysql from the hosts only"`,
+		`"DeletionPolicy": "Snapshot"`, `"UpdateReplacePolicy": "Snapshot"`, `"ManageMasterUserPassword": true`, `"PubliclyAccessible": false`,
+		`"DatabaseEndpoint"`, `"Endpoint.Address"`,
+	} {
+		if !strings.Contains(x, want) {
+			t.Errorf("customer-x staging template lacks %s", want)
+		}
+	}
+	tpl, err := provision.Parse([]byte(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := tpl.Resources["DatabaseSecurityGroup"].Properties["SecurityGroupIngress"].([]any)
+	if len(rules) != 1 || fmt.Sprint(rules[0]) != "map[Description:mysql from the hosts only FromPort:3306 IpProtocol:tcp SourceSecurityGroupId:map[Ref:HostsSecurityGroup] ToPort:3306]" {
+		t.Errorf("the database's security group lets in %v, want 3306 from the hosts' security group only", rules)
+	}
+	if got := fmt.Sprint(tpl.Resources["Database"].Properties["VPCSecurityGroups"]); got != "[map[Ref:DatabaseSecurityGroup]]" {
+		t.Errorf("the database is in security groups %s", got)
+	}
+	if y := string(render(t, cfg, "customer-y", "dev")); strings.Contains(y, "AWS::RDS::") || strings.Contains(y, "Database") {
+		t.Error("customer-y dev declares no database but its template has one")
 	}
 }
 

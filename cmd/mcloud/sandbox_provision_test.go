@@ -114,6 +114,11 @@ func TestSandboxDirectiveOnlyInTheSandbox(t *testing.T) {
 :expect Unknown customer "customer-z"; customers: customer-x, customer-y.
 :sandbox reboot customer-x staging
 :expect Unknown :sandbox change "reboot".
+:sandbox change-database customer-x staging
+:expect customer-x/staging has no stack mcloud-customer-x-staging in the sandbox yet; provision it first.
+:sandbox change-database customer-x
+:expect :sandbox change-database needs a customer and an environment.
+:expect :sandbox change-database CUSTOMER ENV  someone renames the environment's database (DBName)
 `, "--sandbox")
 	if code != 0 {
 		t.Fatalf("with --sandbox: exit %d\n%s\n%s", code, stdout, stderr)

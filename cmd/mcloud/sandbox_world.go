@@ -140,9 +140,10 @@ func (w *sandboxWorld) boot(cu *config.Customer, box *sshsandbox.Sandbox, tool *
 }
 
 // sandboxUsage is what :sandbox does, one line per verb.
-const sandboxUsage = `:sandbox open-ssh CUSTOMER ENV      someone opens SSH (22) to 0.0.0.0/0 on the hosts' security group, in the AWS console
-:sandbox add-database CUSTOMER ENV  someone adds a database to the environment's stack with their own CloudFormation update
-:sandbox rekey CUSTOMER HOST        the machine at HOST's address now presents another SSH host key than its console output showed`
+const sandboxUsage = `:sandbox open-ssh CUSTOMER ENV         someone opens SSH (22) to 0.0.0.0/0 on the hosts' security group, in the AWS console
+:sandbox add-database CUSTOMER ENV     someone adds a database to the environment's stack with their own CloudFormation update
+:sandbox change-database CUSTOMER ENV  someone renames the environment's database (DBName) with their own CloudFormation update, which replaces it
+:sandbox rekey CUSTOMER HOST           the machine at HOST's address now presents another SSH host key than its console output showed`
 
 // directive carries out ":sandbox VERB ...": a change made outside mcloud,
 // for the tours to show what mcloud then says. It answers in one sentence.
@@ -172,7 +173,7 @@ func (w *sandboxWorld) directive(ctx context.Context, args []string) string {
 	emu, box := w.emu, w.boxes[cu.Name]
 	w.mu.Unlock()
 	switch verb {
-	case "open-ssh", "add-database":
+	case "open-ssh", "add-database", "change-database":
 		env := cu.Env(args[1])
 		if env == nil {
 			return usage(fmt.Sprintf("Unknown environment %q for %s; it has: %s.", args[1], cu.Name, strings.Join(cu.EnvNames(), ", ")))
@@ -187,6 +188,9 @@ func (w *sandboxWorld) directive(ctx context.Context, args []string) string {
 				return fmt.Sprintf("Could not open SSH on %s/%s: %v.", cu.Name, env.Name, err)
 			}
 			return fmt.Sprintf("Sandbox: someone opened SSH (22) to 0.0.0.0/0 on security group HostsSecurityGroup (%s) of %s/%s in the AWS console, outside mcloud.", sg, cu.Name, env.Name)
+		}
+		if verb == "change-database" {
+			return w.changeDatabase(emu, cu, env, stack)
 		}
 		id := cu.Name + "-" + env.Name + "-reports"
 		err := emu.AddResourceBehindBack(stack, "ReportsDb", "AWS::RDS::DBInstance", map[string]any{
@@ -211,4 +215,20 @@ func (w *sandboxWorld) directive(ctx context.Context, args []string) string {
 		return fmt.Sprintf("Sandbox: %s (%s) now presents another SSH host key than the one its console output showed.", h.Name, h.Address)
 	}
 	return usage(fmt.Sprintf("Unknown :sandbox change %q.", verb))
+}
+
+// changeDatabase renames the environment's database as a colleague's own
+// CloudFormation update would (overriding the stack policy for it):
+// DBName forces a new instance, so the stack's database is replaced, and
+// mcloud's next plan, which sets mcloud.yaml's name back, replaces it again.
+func (w *sandboxWorld) changeDatabase(emu *awsemu.Server, cu *config.Customer, env *config.Environment, stack string) string {
+	if env.Database == nil || emu.StackResource(stack, "Database") == "" {
+		return fmt.Sprintf("%s/%s has no database in stack %s; give the environment a database in mcloud.yaml and provision it first.", cu.Name, env.Name, stack)
+	}
+	name := env.Database.Name + "_v2"
+	if _, err := emu.ChangeResourceBehindBack(stack, "Database", map[string]any{"DBName": name}); err != nil {
+		return fmt.Sprintf("Could not change the database of %s: %v.", stack, err)
+	}
+	return fmt.Sprintf("Sandbox: someone renamed the database of %s to %s with their own CloudFormation update, outside mcloud.yaml; CloudFormation replaced it with a new instance (%s).",
+		stack, name, emu.StackResource(stack, "Database"))
 }

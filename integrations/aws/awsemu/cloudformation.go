@@ -49,9 +49,19 @@ var cfnTypes = map[string]cfnType{
 	"AWS::Route53::HostedZone":              {attrs: []string{"Id", "NameServers"}, replace: []string{"Name"}, prefix: "Z"},
 	"AWS::Route53::RecordSet":               {replace: []string{"Name", "Type", "HostedZoneId", "HostedZoneName"}, prefix: ""},
 	"AWS::SES::EmailIdentity":               {attrs: []string{"DkimDNSTokenName1", "DkimDNSTokenName2", "DkimDNSTokenName3", "DkimDNSTokenValue1", "DkimDNSTokenValue2", "DkimDNSTokenValue3"}, replace: []string{"EmailIdentity"}, prefix: ""},
-	"AWS::RDS::DBInstance":                  {attrs: []string{"Endpoint.Address", "Endpoint.Port", "DBInstanceArn"}, replace: []string{"DBInstanceIdentifier", "Engine", "DBName", "MasterUsername", "AvailabilityZone", "StorageEncrypted", "KmsKeyId", "DBSubnetGroupName"}, prefix: ""},
+	"AWS::RDS::DBInstance":                  {attrs: []string{"Endpoint.Address", "Endpoint.Port", "DBInstanceArn"}, replace: dbInstanceReplaces, prefix: ""},
 	"AWS::RDS::DBSubnetGroup":               {replace: []string{"DBSubnetGroupName"}, prefix: ""},
 }
+
+// dbInstanceReplaces are the AWS::RDS::DBInstance properties whose change
+// makes CloudFormation build a new instance ("Update requires:
+// Replacement" in the AWS::RDS::DBInstance reference); DBInstanceClass,
+// AllocatedStorage, EngineVersion, BackupRetentionPeriod and the rest are
+// changed in place. AvailabilityZone replaces a single-AZ instance, the
+// only kind mcloud renders.
+var dbInstanceReplaces = []string{"AvailabilityZone", "CharacterSetName", "DBClusterIdentifier", "DBInstanceIdentifier", "DBName",
+	"DBSnapshotIdentifier", "DBSubnetGroupName", "Engine", "KmsKeyId", "MasterUsername", "NcharCharacterSetName",
+	"SourceDBInstanceIdentifier", "SourceRegion", "StorageEncrypted", "Timezone"}
 
 // ResourceTypes lists the CloudFormation resource types the emulator can
 // create, each with the attributes Fn::GetAtt may read from it.
@@ -708,6 +718,10 @@ func (e *Emulator) executeChangeSet(q *queryRequest) (any, *apiError) {
 	return cfnResp("ExecuteChangeSet", q.reqID, nil), nil
 }
 
+// ReplacementReason is the reason CloudFormation gives on the
+// UPDATE_IN_PROGRESS event of a resource it replaces.
+const ReplacementReason = "Requested update requires the creation of a new physical resource; hence creating one."
+
 // ExecuteChangeSetCalls counts ExecuteChangeSet requests that reached the
 // emulator's CloudFormation, refused ones included.
 func (e *Emulator) ExecuteChangeSetCalls() int { return e.Calls("cloudformation:ExecuteChangeSet") }
@@ -843,7 +857,11 @@ func (e *Emulator) applyChange(st *cfnStack, cs *cfnChangeSet, c cfnChange, at t
 	if old != nil {
 		phys = old.physical
 	}
-	e.event(st, c.logical, phys, c.typ, verb+"_IN_PROGRESS", "", at)
+	startReason := ""
+	if old != nil && c.replacement == "True" {
+		startReason = ReplacementReason
+	}
+	e.event(st, c.logical, phys, c.typ, verb+"_IN_PROGRESS", startReason, at)
 	fail := func(reason string) string {
 		e.event(st, c.logical, phys, c.typ, verb+"_FAILED", reason, at)
 		return reason
@@ -935,12 +953,24 @@ func (e *Emulator) physicalFor(st *cfnStack, logical, typ string, props map[stri
 			attrs["DkimDNSTokenName"+strconv.Itoa(i)] = tok + "._domainkey." + id
 			attrs["DkimDNSTokenValue"+strconv.Itoa(i)] = tok + ".dkim.amazonses.com"
 		}
+	case "AWS::RDS::DBSubnetGroup":
+		id = str("DBSubnetGroupName")
+		if id == "<nil>" {
+			id = strings.ToLower(st.name + "-" + logical + "-" + randomID(6))
+		}
 	case "AWS::RDS::DBInstance":
 		id = str("DBInstanceIdentifier")
 		if id == "<nil>" {
 			id = strings.ToLower(st.name + "-" + logical + "-" + randomID(6))
 		}
-		attrs["Endpoint.Address"], attrs["Endpoint.Port"] = id+"."+st.region+".rds.amazonaws.com", "5432"
+		port := "3306"
+		switch {
+		case props["Port"] != nil:
+			port = str("Port")
+		case strings.HasPrefix(str("Engine"), "postgres"):
+			port = "5432"
+		}
+		attrs["Endpoint.Address"], attrs["Endpoint.Port"] = id+"."+st.region+".rds.amazonaws.com", port
 		attrs["DBInstanceArn"] = "arn:aws:rds:" + st.region + ":" + st.account + ":db:" + id
 	}
 	return id, attrs
