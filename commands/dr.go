@@ -290,6 +290,10 @@ func drProvision(cu *config.Customer, env *config.Environment) config.Environmen
 		h.AMI, h.InstanceType, h.VolumeGiB = m.AMI, m.InstanceType, m.VolumeGiB
 	}
 	out.Provision = &p
+	// The rebuild's databases are restored from their DR snapshots
+	// (RestoreDBInstanceFromDBSnapshot), never created empty from the
+	// template.
+	out.Database = nil
 	return out
 }
 

@@ -106,3 +106,25 @@ func TestDRTrend(t *testing.T) {
 		}
 	}
 }
+
+// A DR rebuild restores an environment's databases from their DR copies:
+// the template it renders creates none of its own, even for an environment
+// whose provision template declares one.
+func TestDRTemplateCreatesNoEmptyDatabase(t *testing.T) {
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cu := cfg.Customer("customer-x")
+	env := cu.Env("staging")
+	if env.Database == nil {
+		t.Fatal("customer-x staging declares no database in the example; this test needs one")
+	}
+	tpl, err := drTemplate(cfg, cu, env, nil, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tpl, "AWS::RDS::DBInstance") {
+		t.Fatalf("the DR template creates a database:\n%s", tpl)
+	}
+}
