@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/commands"
+	"github.com/mcloud/mcloud/config/configtest"
 	mssh "github.com/mcloud/mcloud/integrations/ssh"
 	"github.com/mcloud/mcloud/integrations/store"
 )
@@ -42,27 +43,14 @@ func startPatchWorld(t *testing.T) *patchWorld {
 	t.Setenv("MCLOUD_ICINGA_TOKEN", icingaToken)
 	t.Setenv("MCLOUD_ICINGA_API_PASSWORD", icingaAPIPwd)
 	t.Setenv("MCLOUD_AM_TOKEN", alertsToken)
-	path := writeConfig(t, func(s string) string {
-		out := strings.Replace(s, "\ncustomers:\n", fmt.Sprintf(`
-alerts:
-  alertmanager:
-    token: ${MCLOUD_AM_TOKEN}
-  icinga2:
-    token: ${MCLOUD_ICINGA_TOKEN}
-    api: %s
-    api_user: mcloud
-    api_password: ${MCLOUD_ICINGA_API_PASSWORD}
-    api_ca: %s
-
-customers:
-`, ic.api, filepath.Join(ic.dir, "ca.crt")), 1)
-		out = strings.Replace(out, "          health_retries: 2\n          health_interval: 3s\n",
-			"          health_check: \"cat /tmp/mcloud-release\"\n          health_retries: 100\n          health_interval: 300ms\n", 1)
-		if !strings.Contains(out, "icinga2:") || !strings.Contains(out, "mcloud-release") {
-			t.Fatal("the example configuration changed under this test")
-		}
-		return out
-	})
+	path := configtest.Example(t).
+		Set("alerts.alertmanager", map[string]any{"token": "${MCLOUD_AM_TOKEN}"}).
+		Set("alerts.icinga2", map[string]any{"token": "${MCLOUD_ICINGA_TOKEN}", "api": ic.api, "api_user": "mcloud",
+			"api_password": "${MCLOUD_ICINGA_API_PASSWORD}", "api_ca": filepath.Join(ic.dir, "ca.crt")}).
+		Set("customers[customer-x].environments[prod].patch.health_check", "cat /tmp/mcloud-release").
+		Set("customers[customer-x].environments[prod].patch.health_retries", 100).
+		Set("customers[customer-x].environments[prod].patch.health_interval", "300ms").
+		Write()
 	cfg, err := loadConfig(path)
 	if err != nil {
 		t.Fatal(err)
