@@ -499,15 +499,10 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		return "", err
 	}
 	dr := cu.AWS.DRRegion
-	drAcct := acct.InRegion(dr)
-	now := x.svc.Now
 	job := strconv.FormatInt(x.Job.ID, 10)
-	stack := drStackName(cu.Name, env.Name, x.Job.ID, failover)
-	tags := map[string]string{TagCustomer: cu.Name, TagEnv: env.Name, TagJob: job}
-	jobTag := map[string]string{TagJob: job}
-	// committed is set once a failover passed the point where its DNS
-	// switch may have begun.
-	committed := false
+	r := &drRebuild{x: x, cu: cu, env: env, acct: acct, drAcct: acct.InRegion(dr), dr: dr, job: job, failover: failover, now: x.svc.Now,
+		stack: drStackName(cu.Name, env.Name, x.Job.ID, failover),
+		tags:  map[string]string{TagCustomer: cu.Name, TagEnv: env.Name, TagJob: job}}
 	if failover {
 		// Another failover may have finished since this one was planned.
 		ds, err := x.svc.drStore()
@@ -523,190 +518,30 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		}
 	}
 
-	choice, err := jobs.StepOf(ctx, x.Attempt, "choose DR copies", func(ctx context.Context) (drChoice, string, error) {
-		start := now()
-		picks, err := findDRCopies(ctx, x.svc, acct, cu, env)
-		if err != nil {
-			return drChoice{}, "", err
-		}
-		var parts []string
-		for _, p := range picks {
-			parts = append(parts, fmt.Sprintf("%s %s (%s old)", p.Kind, p.Snapshot, humanDuration(start.Sub(p.Taken))))
-		}
-		return drChoice{Start: start, Picks: picks, drSpan: drSpan{start, now()}}, "chose " + strings.Join(parts, ", "), nil
-	})
+	choice, err := jobs.StepOf(ctx, x.Attempt, "choose DR copies", r.chooseCopies)
 	if err != nil {
 		return "", err
 	}
-
 	// Declared before anything is made: whatever exists of the rebuild
 	// when a drill ends, however it ends, is deleted. A failover keeps
 	// its rebuild once its DNS switch began (the customer may be on it),
 	// and deletes it when it failed or was cancelled before.
-	x.Cleanup("tear down", func(ctx context.Context, end *jobs.Ending) (string, error) {
-		if failover && (committed || end.Status == mcloud.JobSucceeded) {
-			return "", nil
-		}
-		ctx = context.WithoutCancel(ctx)
-		text, left := drTeardown(ctx, x, acct, drAcct, stack, jobTag)
-		if len(left) > 0 {
-			msg := "could not remove " + strings.Join(left, ", ") + " in " + dr + "; delete them by hand (tag " + TagJob + "=" + job + ")"
-			x.svc.Log.Error("dr teardown left resources", "job", x.Job.ID, "left", left)
-			x.drLeftovers(ctx, msg)
-			return "", mcloud.Errorf(mcloud.ECONFLICT, "%s", msg)
-		}
-		return text, nil
-	})
-
-	built, err := jobs.StepOf(ctx, x.Attempt, "build the DR stack", func(ctx context.Context) (drBuilt, string, error) {
-		start := now()
-		body, err := drTemplate(x.svc.cfg, cu, env, choice.Picks, x.Job.ID)
-		if err != nil {
-			return drBuilt{}, "", err
-		}
-		if err := drExecute(ctx, x, drAcct, stack, "mcloud-"+job, body, tags); err != nil {
-			return drBuilt{}, "", err
-		}
-		st, err := waitStack(ctx, x, drAcct, stack, hostIDs(env))
-		if err != nil {
-			return drBuilt{}, "", err
-		}
-		if st.Status != "CREATE_COMPLETE" && st.Status != "UPDATE_COMPLETE" {
-			return drBuilt{}, "", stackFailed(ctx, x, drAcct, stack, st, hostIDs(env))
-		}
-		// Volumes that are no host's data disk are made beside the stack.
-		az := dr + "a"
-		var vols []string
-		for _, p := range choice.Picks {
-			if p.Kind != "EBS" || p.Host != "" {
-				continue
-			}
-			vt := map[string]string{TagCustomer: cu.Name, TagEnv: env.Name, TagJob: job, "Name": p.Source, "mcloud:snapshot": p.Snapshot}
-			v, _, err := acct.EnsureVolumeFromSnapshot(ctx, dr, p.Snapshot, az, vt)
-			if err != nil {
-				return drBuilt{}, "", x.svc.awsFailed("Creating a volume from "+p.Snapshot, err)
-			}
-			vols = append(vols, v.ID)
-		}
-		text := fmt.Sprintf("stack %s is %s in %s", stack, st.Status, dr)
-		if len(vols) > 0 {
-			text += "; volumes " + strings.Join(vols, ", ")
-		}
-		return drBuilt{Stack: stack, Outputs: st.Outputs, drSpan: drSpan{start, now()}}, text, nil
-	})
+	x.Cleanup("tear down", r.tearDown)
+	built, err := jobs.StepOf(ctx, x.Attempt, "build the DR stack", func(ctx context.Context) (drBuilt, string, error) { return r.build(ctx, choice) })
 	if err != nil {
 		return "", err
 	}
-
-	restores, err := jobs.StepOf(ctx, x.Attempt, "restore databases", func(ctx context.Context) (drRestores, string, error) {
-		start := now()
-		var out drRestores
-		for _, p := range choice.Picks {
-			if p.Kind != "RDS" {
-				continue
-			}
-			id := drDBID(x.Job.ID, p.Source, failover)
-			_, _, err := acct.EnsureDBRestore(ctx, aws.DBRestore{Region: dr, SnapshotID: p.Snapshot, Identifier: id, Tags: tags})
-			if err != nil {
-				return drRestores{}, "", x.svc.awsFailed("Restoring RDS "+p.Source+" from "+p.Snapshot, err)
-			}
-			out.DBs = append(out.DBs, drRestore{Source: p.Source, ID: id, Snapshot: p.Snapshot, Start: now()})
-		}
-		out.drSpan = drSpan{start, now()}
-		var ids []string
-		for _, d := range out.DBs {
-			ids = append(ids, d.ID)
-		}
-		return out, fmt.Sprintf("restoring %s%s in %s", nOf(len(ids), "database", "databases"), idList(ids), dr), nil
-	})
+	restores, err := jobs.StepOf(ctx, x.Attempt, "restore databases", func(ctx context.Context) (drRestores, string, error) { return r.restoreDBs(ctx, choice) })
 	if err != nil {
 		return "", err
 	}
-
-	restores, err = jobs.StepOf(ctx, x.Attempt, "wait for databases", func(ctx context.Context) (drRestores, string, error) {
-		start := now()
-		out := restores
-		poll := newAWSPoller(x.svc.Deps.AWS.Waits())
-		deadline := start.Add(x.svc.Deps.AWS.Waits().SnapshotMaxWait)
-		for {
-			pending := 0
-			for i := range out.DBs {
-				d := &out.DBs[i]
-				if !d.Ready.IsZero() {
-					continue
-				}
-				found, err := acct.FindDBInstances(ctx, dr, aws.DBInstanceQuery{Identifier: d.ID})
-				if err != nil {
-					return drRestores{}, "", x.svc.awsFailed("Reading RDS "+d.ID, err)
-				}
-				if len(found) == 1 && found[0].Status == "available" {
-					d.Ready = now()
-				} else {
-					pending++
-				}
-			}
-			if pending == 0 {
-				break
-			}
-			if x.Cancelled(ctx) {
-				return drRestores{}, "", jobs.ErrCancelled
-			}
-			if now().After(deadline) {
-				return drRestores{}, "", mcloud.Errorf(mcloud.ECONFLICT, "%s still not available after %s.", nOf(pending, "restored database is", "restored databases are"), humanDuration(now().Sub(start)))
-			}
-			if err := poll.sleep(ctx); err != nil {
-				return drRestores{}, "", err
-			}
-		}
-		out.drSpan = drSpan{start, now()}
-		return out, fmt.Sprintf("%s available", nOf(len(out.DBs), "database", "databases")), nil
-	})
+	restores, err = jobs.StepOf(ctx, x.Attempt, "wait for databases", func(ctx context.Context) (drRestores, string, error) { return r.waitDBs(ctx, restores) })
 	if err != nil {
 		return "", err
 	}
-
 	rpoTarget, rtoTarget := cu.Targets()
 	health, err := jobs.StepOf(ctx, x.Attempt, "health check", func(ctx context.Context) (drHealth, string, error) {
-		start := now()
-		// Checks go on until everything answers or the RTO target has
-		// passed since the job started (one round at least): past it the
-		// rebuild missed its target anyway, and the report shows what
-		// answered by then.
-		deadline := choice.Start.Add(rtoTarget)
-		h := drHealth{Lines: map[string]string{}}
-		ok := map[string]bool{}
-		poll := newAWSPoller(x.svc.Deps.AWS.Waits())
-		for {
-			again := drCheckRound(ctx, x, env, acct, drAcct, built, restores.DBs, h.Lines, ok)
-			if len(ok) == len(env.Hosts)+len(restores.DBs) {
-				h.Healthy = true
-				break
-			}
-			if !again {
-				break
-			}
-			if x.Cancelled(ctx) {
-				return drHealth{}, "", jobs.ErrCancelled
-			}
-			if now().After(deadline) {
-				break
-			}
-			if err := poll.sleep(ctx); err != nil {
-				return drHealth{}, "", err
-			}
-		}
-		h.drSpan = drSpan{start, now()}
-		var bad []string
-		for _, name := range append(hostNames(env.Hosts), drSources(restores.DBs)...) {
-			if !ok[name] {
-				h.Bad = append(h.Bad, name)
-				bad = append(bad, name+" "+h.Lines[name])
-			}
-		}
-		if len(bad) > 0 {
-			return h, fmt.Sprintf("NOT all healthy by the RTO target: %s", strings.Join(bad, "; ")), nil
-		}
-		return h, "all healthy", nil
+		return r.checkHealth(ctx, choice.Start.Add(rtoTarget), built, restores)
 	})
 	if err != nil {
 		return "", err
@@ -737,10 +572,208 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		}); err != nil {
 			return "", err
 		}
-		committed = true
+		r.committed = true
 		return runFailoverSwitch(ctx, x, env, built)
 	}
 	return fmt.Sprintf("drill of %s/%s in %s: RPO %s, RTO %s (%s); tearing down", cu.Name, env.Name, dr, humanDuration(rep.RPO), humanDuration(rep.RTO), rep.Outcome), nil
+}
+
+// drRebuild is one drill's or failover's rebuild in the DR region: each
+// method is one checkpointed step of runDR, and what a step needs of the
+// ones before it is passed in as their saved result, so a resumed job
+// gets it back.
+type drRebuild struct {
+	x         *Exec
+	cu        *config.Customer
+	env       *config.Environment
+	acct      drAccount
+	drAcct    *aws.Account
+	dr, job   string
+	stack     string
+	tags      map[string]string // customer, environment and job: what the rebuild makes
+	failover  bool
+	now       func() time.Time
+	committed bool // a failover passed the point where its DNS switch may have begun
+}
+
+func (r *drRebuild) chooseCopies(ctx context.Context) (drChoice, string, error) {
+	now := r.now
+	start := now()
+	picks, err := findDRCopies(ctx, r.x.svc, r.acct, r.cu, r.env)
+	if err != nil {
+		return drChoice{}, "", err
+	}
+	var parts []string
+	for _, p := range picks {
+		parts = append(parts, fmt.Sprintf("%s %s (%s old)", p.Kind, p.Snapshot, humanDuration(start.Sub(p.Taken))))
+	}
+	return drChoice{Start: start, Picks: picks, drSpan: drSpan{start, now()}}, "chose " + strings.Join(parts, ", "), nil
+}
+
+// tearDown is the rebuild's cleanup step.
+func (r *drRebuild) tearDown(ctx context.Context, end *jobs.Ending) (string, error) {
+	x := r.x
+	if r.failover && (r.committed || end.Status == mcloud.JobSucceeded) {
+		return "", nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	text, left := drTeardown(ctx, x, r.acct, r.drAcct, r.stack, map[string]string{TagJob: r.job})
+	if len(left) > 0 {
+		msg := "could not remove " + strings.Join(left, ", ") + " in " + r.dr + "; delete them by hand (tag " + TagJob + "=" + r.job + ")"
+		x.svc.Log.Error("dr teardown left resources", "job", x.Job.ID, "left", left)
+		x.drLeftovers(ctx, msg)
+		return "", mcloud.Errorf(mcloud.ECONFLICT, "%s", msg)
+	}
+	return text, nil
+}
+
+// build makes the rebuild's stack from the environment's template, with
+// each host's data volume from its chosen snapshot.
+func (r *drRebuild) build(ctx context.Context, choice drChoice) (drBuilt, string, error) {
+	x, cu, env, acct, drAcct, dr, now := r.x, r.cu, r.env, r.acct, r.drAcct, r.dr, r.now
+	start := now()
+	body, err := drTemplate(x.svc.cfg, cu, env, choice.Picks, x.Job.ID)
+	if err != nil {
+		return drBuilt{}, "", err
+	}
+	if err := drExecute(ctx, x, drAcct, r.stack, "mcloud-"+r.job, body, r.tags); err != nil {
+		return drBuilt{}, "", err
+	}
+	st, err := waitStack(ctx, x, drAcct, r.stack, hostIDs(env))
+	if err != nil {
+		return drBuilt{}, "", err
+	}
+	if st.Status != "CREATE_COMPLETE" && st.Status != "UPDATE_COMPLETE" {
+		return drBuilt{}, "", stackFailed(ctx, x, drAcct, r.stack, st, hostIDs(env))
+	}
+	// Volumes that are no host's data disk are made beside the stack.
+	az := dr + "a"
+	var vols []string
+	for _, p := range choice.Picks {
+		if p.Kind != "EBS" || p.Host != "" {
+			continue
+		}
+		vt := map[string]string{TagCustomer: cu.Name, TagEnv: env.Name, TagJob: r.job, "Name": p.Source, "mcloud:snapshot": p.Snapshot}
+		v, _, err := acct.EnsureVolumeFromSnapshot(ctx, dr, p.Snapshot, az, vt)
+		if err != nil {
+			return drBuilt{}, "", x.svc.awsFailed("Creating a volume from "+p.Snapshot, err)
+		}
+		vols = append(vols, v.ID)
+	}
+	text := fmt.Sprintf("stack %s is %s in %s", r.stack, st.Status, dr)
+	if len(vols) > 0 {
+		text += "; volumes " + strings.Join(vols, ", ")
+	}
+	return drBuilt{Stack: r.stack, Outputs: st.Outputs, drSpan: drSpan{start, now()}}, text, nil
+}
+
+// restoreDBs starts restoring each chosen RDS copy.
+func (r *drRebuild) restoreDBs(ctx context.Context, choice drChoice) (drRestores, string, error) {
+	x, acct, dr, now := r.x, r.acct, r.dr, r.now
+	start := now()
+	var out drRestores
+	for _, p := range choice.Picks {
+		if p.Kind != "RDS" {
+			continue
+		}
+		id := drDBID(x.Job.ID, p.Source, r.failover)
+		_, _, err := acct.EnsureDBRestore(ctx, aws.DBRestore{Region: dr, SnapshotID: p.Snapshot, Identifier: id, Tags: r.tags})
+		if err != nil {
+			return drRestores{}, "", x.svc.awsFailed("Restoring RDS "+p.Source+" from "+p.Snapshot, err)
+		}
+		out.DBs = append(out.DBs, drRestore{Source: p.Source, ID: id, Snapshot: p.Snapshot, Start: now()})
+	}
+	out.drSpan = drSpan{start, now()}
+	var ids []string
+	for _, d := range out.DBs {
+		ids = append(ids, d.ID)
+	}
+	return out, fmt.Sprintf("restoring %s%s in %s", nOf(len(ids), "database", "databases"), idList(ids), dr), nil
+}
+
+// waitDBs waits durably until every restored database is available.
+func (r *drRebuild) waitDBs(ctx context.Context, restores drRestores) (drRestores, string, error) {
+	x, acct, dr, now := r.x, r.acct, r.dr, r.now
+	start := now()
+	out := restores
+	poll := newAWSPoller(x.svc.Deps.AWS.Waits())
+	deadline := start.Add(x.svc.Deps.AWS.Waits().SnapshotMaxWait)
+	for {
+		pending := 0
+		for i := range out.DBs {
+			d := &out.DBs[i]
+			if !d.Ready.IsZero() {
+				continue
+			}
+			found, err := acct.FindDBInstances(ctx, dr, aws.DBInstanceQuery{Identifier: d.ID})
+			if err != nil {
+				return drRestores{}, "", x.svc.awsFailed("Reading RDS "+d.ID, err)
+			}
+			if len(found) == 1 && found[0].Status == "available" {
+				d.Ready = now()
+			} else {
+				pending++
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		if x.Cancelled(ctx) {
+			return drRestores{}, "", jobs.ErrCancelled
+		}
+		if now().After(deadline) {
+			return drRestores{}, "", mcloud.Errorf(mcloud.ECONFLICT, "%s still not available after %s.", nOf(pending, "restored database is", "restored databases are"), humanDuration(now().Sub(start)))
+		}
+		if err := poll.sleep(ctx); err != nil {
+			return drRestores{}, "", err
+		}
+	}
+	out.drSpan = drSpan{start, now()}
+	return out, fmt.Sprintf("%s available", nOf(len(out.DBs), "database", "databases")), nil
+}
+
+// checkHealth checks every host and database through the DR bastion
+// until all answer or deadline (the RTO target after the job started)
+// has passed, one round at least.
+func (r *drRebuild) checkHealth(ctx context.Context, deadline time.Time, built drBuilt, restores drRestores) (drHealth, string, error) {
+	x, env, acct, drAcct, now := r.x, r.env, r.acct, r.drAcct, r.now
+	start := now()
+	// Past the RTO target the rebuild missed it anyway, and the report
+	// shows what answered by then.
+	h := drHealth{Lines: map[string]string{}}
+	ok := map[string]bool{}
+	poll := newAWSPoller(x.svc.Deps.AWS.Waits())
+	for {
+		again := drCheckRound(ctx, x, env, acct, drAcct, built, restores.DBs, h.Lines, ok)
+		if len(ok) == len(env.Hosts)+len(restores.DBs) {
+			h.Healthy = true
+			break
+		}
+		if !again {
+			break
+		}
+		if x.Cancelled(ctx) {
+			return drHealth{}, "", jobs.ErrCancelled
+		}
+		if now().After(deadline) {
+			break
+		}
+		if err := poll.sleep(ctx); err != nil {
+			return drHealth{}, "", err
+		}
+	}
+	h.drSpan = drSpan{start, now()}
+	var bad []string
+	for _, name := range append(hostNames(env.Hosts), drSources(restores.DBs)...) {
+		if !ok[name] {
+			h.Bad = append(h.Bad, name)
+			bad = append(bad, name+" "+h.Lines[name])
+		}
+	}
+	if len(bad) > 0 {
+		return h, fmt.Sprintf("NOT all healthy by the RTO target: %s", strings.Join(bad, "; ")), nil
+	}
+	return h, "all healthy", nil
 }
 
 // drExecute creates the rebuild's stack through a change set and executes
