@@ -398,3 +398,45 @@ func (w *sshWorld) nextProcess() {
 		q.Stop(sctx)
 	})
 }
+
+// A failed host whose rollback cannot even start (the bot can no longer
+// set up SSH) is named in the thread and the job's error for a person to
+// check, and its downtime is removed all the same, after the rollback.
+func TestPatchRollbackThatCannotStartStillEndsTheDowntime(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{hosts: 2})
+	d := newTestDowntimes(w)
+	w.writePatch("P-26", "twenty-six")
+	w.mark(0, "breaks")
+	ssh := &firstSSHOnly{SSHConnector: w.svc.Deps.SSH}
+	w.svc.Deps.SSH = ssh
+	r, job := w.request("carol", "customer-x-shared", "/mcloud patch customer-x prod P-26")
+	j := w.waitJob(job)
+	if j.Status != mcloud.JobFailed || !strings.Contains(j.Error, "the rollback on host-1 could not start") || !strings.Contains(j.Error, "so it needs a person now") {
+		t.Fatalf("job %s: %s", j.Status, j.Error)
+	}
+	if d.stillOpen() != 0 {
+		t.Errorf("the failed patch left %d downtimes", d.stillOpen())
+	}
+	if th := w.thread(r.Request.ID); !containsInOrder(th,
+		"Job #1: the rollback on host-1 could not start (",
+		"Job #1: end downtimes: the downtime of host-1 is removed",
+		"Job #1 failed: ") {
+		t.Errorf("thread:\n%s", strings.Join(th, "\n"))
+	}
+	if n := ssh.calls.Load(); n != 2 {
+		t.Errorf("SSH was set up %d times, want 2 (the job, its rollback)", n)
+	}
+}
+
+// firstSSHOnly sets up SSH once, then fails like a key that went away.
+type firstSSHOnly struct {
+	commands.SSHConnector
+	calls atomic.Int64
+}
+
+func (s *firstSSHOnly) Connect(ctx context.Context, cu *config.Customer) (commands.SSHSession, error) {
+	if s.calls.Add(1) > 1 {
+		return nil, errors.New("ssh: the key file is gone")
+	}
+	return s.SSHConnector.Connect(ctx, cu)
+}
