@@ -1,7 +1,10 @@
 package monitoring
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -18,28 +21,40 @@ func (c *Icinga2API) RemoveDowntimesCommented(ctx context.Context, author, prefi
 	if prefix == "" || strings.ContainsAny(prefix, "*?") {
 		return 0, fmt.Errorf("remove downtimes from Icinga2: %q is not a usable comment prefix", prefix)
 	}
-	req := map[string]any{"type": "Downtime", "filter": "downtime.author==a && match(p, downtime.comment)",
-		"filter_vars": map[string]string{"a": author, "p": prefix + "*"}}
+	// Listed, then removed by name: remove-downtime with a filter that
+	// matches nothing answers 500, like a real failure.
+	body, _ := json.Marshal(map[string]any{"filter": "downtime.author==a && match(p, downtime.comment)",
+		"filter_vars": map[string]string{"a": author, "p": prefix + "*"}, "attrs": []string{"name"}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/v1/objects/downtimes", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.SetBasicAuth(c.User, c.Password)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-HTTP-Method-Override", http.MethodGet)
 	var out struct {
 		Results []struct {
-			Code   float64 `json:"code"`
-			Status string  `json:"status"`
+			Name string `json:"name"`
 		} `json:"results"`
 	}
-	if err := c.post(ctx, "/v1/actions/remove-downtime", req, &out); err != nil {
+	if err := do(c.Client, req, &out); err != nil {
 		if strings.HasPrefix(err.Error(), "HTTP 404") {
 			return 0, nil // no downtime matched
 		}
-		return 0, fmt.Errorf("remove downtimes %q from Icinga2: %w", prefix, err)
+		return 0, fmt.Errorf("list downtimes %q in Icinga2: %w", prefix, err)
 	}
+	var errs []error
 	n := 0
 	for _, r := range out.Results {
-		if r.Code != 200 {
-			return n, fmt.Errorf("remove downtimes %q from Icinga2: %s", prefix, r.Status)
+		// One already gone (a service's went with its host's) is no error.
+		if err := c.RemoveDowntime(ctx, r.Name); err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // ExpireCommented expires every active or pending Alertmanager silence
