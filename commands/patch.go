@@ -102,6 +102,10 @@ type Downtimer interface {
 	Systems() []string
 	Schedule(ctx context.Context, host, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error)
 	Remove(ctx context.Context, ds []mcloud.Downtime) error
+	// RemoveCommented removes what author set with a comment starting
+	// with prefix, and says how many: a job's downtimes whose ids were
+	// never saved (the bot died between setting and saving them).
+	RemoveCommented(ctx context.Context, author, prefix string) (int, error)
 }
 
 // workStore records the host a job is changing, so that alerts for it
@@ -116,6 +120,13 @@ type hostQuiet struct {
 	Downtimes []mcloud.Downtime `json:"downtimes,omitempty"`
 	Until     time.Time         `json:"until"`
 }
+
+// downtimeAuthor is the author of every downtime mcloud sets, and
+// jobComment the start of their comment: together they find a job's
+// downtimes in monitoring without their ids.
+const downtimeAuthor = "mcloud"
+
+func jobComment(id int64) string { return fmt.Sprintf("mcloud job #%d: ", id) }
 
 // downtimeCall bounds one call to a monitoring API made while the bot
 // may be shutting down: a downtime is removed even then.
@@ -140,23 +151,39 @@ type patchFile struct {
 // host; Plan and Execute share it, so the job re-checks what was approved
 // against the configuration it runs with.
 func newRollout(cu *config.Customer, env *config.Environment, params mcloud.Params) (*rollout, error) {
-	r := &rollout{cu: cu, env: env, pt: env.Patch, id: params["patch-id"]}
-	if !patchIDRE.MatchString(r.id) {
-		return nil, invalid("%q is not a patch id: use letters, digits, dots, dashes, underscores and plus signs, like WSO2-2024-0042", r.id)
-	}
-	if !r.pt.Configured() {
-		return nil, mcloud.Errorf(mcloud.ECONFLICT, "%s/%s has no patch settings yet (patch.apply and patch.rollback of that environment in mcloud.yaml), so the bot cannot patch it; ask the DevOps team.", cu.Name, env.Name)
-	}
-	var err error
-	if r.hosts, err = selectHosts(cu, env, params["hosts"]); err != nil {
+	r := &rollout{}
+	if err := r.configure(cu, env, params); err != nil {
 		return nil, err
 	}
-	if r.pt.Source != "" {
-		if r.file, err = readPatchFile(r.pt.Source, r.id); err != nil {
-			return nil, err
-		}
+	if err := r.readFile(); err != nil {
+		return nil, err
 	}
 	return r, nil
+}
+
+// configure checks what the configuration and the parameters say, without
+// reading the patch file: a job that only unwinds needs no more.
+func (r *rollout) configure(cu *config.Customer, env *config.Environment, params mcloud.Params) error {
+	r.cu, r.env, r.pt, r.id = cu, env, env.Patch, params["patch-id"]
+	if !patchIDRE.MatchString(r.id) {
+		return invalid("%q is not a patch id: use letters, digits, dots, dashes, underscores and plus signs, like WSO2-2024-0042", r.id)
+	}
+	if !r.pt.Configured() {
+		return mcloud.Errorf(mcloud.ECONFLICT, "%s/%s has no patch settings yet (patch.apply and patch.rollback of that environment in mcloud.yaml), so the bot cannot patch it; ask the DevOps team.", cu.Name, env.Name)
+	}
+	var err error
+	r.hosts, err = selectHosts(cu, env, params["hosts"])
+	return err
+}
+
+// readFile reads the file patch.source names, if any.
+func (r *rollout) readFile() error {
+	if r.pt.Source == "" {
+		return nil
+	}
+	var err error
+	r.file, err = readPatchFile(r.pt.Source, r.id)
+	return err
 }
 
 func readPatchFile(source, id string) (*patchFile, error) {
@@ -255,28 +282,25 @@ func (r *rollout) describe(h config.Host) string {
 }
 
 func executePatch(ctx context.Context, x *Exec) (string, error) {
-	r, err := newRollout(x.Customer, x.Env, x.Params)
-	if err != nil {
+	// The cleanups are declared before anything that can fail: an attempt
+	// that only unwinds after the bot died (often because the bastion was
+	// unreachable) must end the downtimes even if the bastion, the patch
+	// file or the configuration changed meanwhile. They run newest first:
+	// the downtime ends after the rollback.
+	r := &rollout{x: x, quiet: map[int]hostQuiet{}}
+	x.Cleanup("end downtimes", r.endDowntimes)
+	x.Cleanup("roll back", r.rollBack)
+	defer r.closeSession()
+	if err := r.configure(x.Customer, x.Env, x.Params); err != nil {
 		return "", err
 	}
-	if r.file != nil && r.file.sum != x.Params["sha256"] {
-		return "", mcloud.Errorf(mcloud.ECONFLICT, "The file for patch %s changed after its plan was approved (sha256 is now %s), so nothing was run; ask again to have the new file approved.", r.id, r.file.sum[:16])
-	}
-	if r.sess, err = x.connectSSH(ctx); err != nil {
-		return "", err
-	}
-	defer r.sess.Close()
-	r.x, r.targets = x, sshTargets(x.Customer, r.hosts)
+	r.targets = sshTargets(x.Customer, r.hosts)
 
+	// The patch file is checked and the bastion reached inside the first
+	// step, so an attempt that passes it without running it needs neither.
 	if _, err := x.Step(ctx, "reach hosts", r.reachAll); err != nil {
 		return "", r.stopped(ctx, err)
 	}
-	// A failed host is rolled back by a cleanup step: it runs after the
-	// job fails, even if a cancel was asked for meanwhile, and once.
-	// Cleanups run newest first: the downtime ends after the rollback.
-	r.quiet = map[int]hostQuiet{}
-	x.Cleanup("end downtimes", r.endDowntimes)
-	x.Cleanup("roll back", r.rollBack)
 	for i, h := range r.hosts {
 		if err := ctx.Err(); err != nil {
 			return "", err // shutting down: no new host is started
@@ -298,6 +322,33 @@ func executePatch(ctx context.Context, x *Exec) (string, error) {
 		delete(r.quiet, i)
 	}
 	return fmt.Sprintf("%s is on %s of %s/%s: %s", r.id, nOf(len(r.done), "host", "hosts"), x.Customer.Name, x.Env.Name, strings.Join(r.done, ", ")), nil
+}
+
+// connect reads and checks the patch file and opens the job's SSH
+// session, once, when a step first needs a host.
+func (r *rollout) connect(ctx context.Context) error {
+	if r.sess != nil {
+		return nil
+	}
+	if err := r.readFile(); err != nil {
+		return err
+	}
+	if r.file != nil && r.file.sum != r.x.Params["sha256"] {
+		return mcloud.Errorf(mcloud.ECONFLICT, "The file for patch %s changed after its plan was approved (sha256 is now %s), so nothing was run; ask again to have the new file approved.", r.id, r.file.sum[:16])
+	}
+	sess, err := r.x.connectSSH(ctx)
+	if err != nil {
+		return err
+	}
+	r.sess = sess
+	return nil
+}
+
+func (r *rollout) closeSession() {
+	if r.sess != nil {
+		r.sess.Close()
+		r.sess = nil
+	}
 }
 
 // stopped says, for a cancel, where the rollout stopped; the job runner
@@ -328,6 +379,9 @@ func (r *rollout) standing(i int) string {
 // bastion or a host key that changed stops the rollout while nothing is
 // half done.
 func (r *rollout) reachAll(ctx context.Context) (string, error) {
+	if err := r.connect(ctx); err != nil {
+		return "", err
+	}
 	results := r.sess.RunAll(ctx, r.targets, "true")
 	var bad, why []string
 	for _, res := range results {
@@ -354,6 +408,9 @@ func (r *rollout) reachAll(ctx context.Context) (string, error) {
 // patchHost is one host's whole procedure. Its failure is the rollout's
 // halt; the rollBack cleanup then undoes what it changed.
 func (r *rollout) patchHost(ctx context.Context, i int) (string, error) {
+	if err := r.connect(ctx); err != nil {
+		return "", err // nothing was changed on the host
+	}
 	h, v := r.hosts[i], r.vars(r.hosts[i])
 	start := time.Now()
 	r.x.Say(ctx, fmt.Sprintf("Job #%d: patching %s (%d of %d).", r.x.Job.ID, h.Name, i+1, len(r.hosts)))
@@ -522,6 +579,8 @@ func (r *rollout) rollBack(ctx context.Context, end *jobs.Ending) (string, error
 	// The job's session ended with its work; the rollback has its own.
 	sess, err := r.x.connectSSH(ctx)
 	if err != nil {
+		r.x.Say(ctx, fmt.Sprintf("Job #%d: the rollback on %s could not start (%s); %s needs a person to check it now.",
+			id, host.Name, strings.TrimSuffix(mcloud.ErrorMessage(err), "."), host.Name))
 		end.Fail(mcloud.ErrorMessage(r.haltError(fmt.Sprintf("the rollback on %s could not start (%s), so it needs a person now",
 			host.Name, strings.TrimSuffix(mcloud.ErrorMessage(err), ".")))))
 		return "", nil
@@ -579,10 +638,10 @@ func (r *rollout) quietHost(ctx context.Context, i int) (hostQuiet, string, erro
 	if dt == nil {
 		return q, fmt.Sprintf("none (no monitoring API is configured for downtimes); alerts for %s come to this thread until it is done", h.Name), nil
 	}
-	comment := fmt.Sprintf("mcloud job #%d: patch %s of %s/%s", x.Job.ID, r.id, x.Customer.Name, x.Env.Name)
+	comment := fmt.Sprintf("%spatch %s of %s/%s", jobComment(x.Job.ID), r.id, x.Customer.Name, x.Env.Name)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), downtimeCall)
 	defer cancel()
-	set, err := dt.Schedule(cctx, h.Name, h.Address, q.Until, "mcloud", comment)
+	set, err := dt.Schedule(cctx, h.Name, h.Address, q.Until, downtimeAuthor, comment)
 	q.Downtimes = set
 	if err != nil {
 		x.svc.Log.Warn("schedule downtime", "job", x.Job.ID, "host", h.Name, "set", len(set), "err", err)
@@ -633,9 +692,11 @@ func (r *rollout) removeDowntimes(ctx context.Context, h config.Host, q hostQuie
 }
 
 // endDowntimes is the rollout's cleanup step: however the job ends
-// (failed, cancelled mid-host, or resumed after its process died), the
+// (failed, cancelled mid-host, or unwound after its process died), the
 // downtime of the host it was on is removed and the host is no longer
-// under its work.
+// under its work. It needs only the store and the monitoring APIs: by
+// the ids its "downtime" steps saved, then by the job's comment, for a
+// downtime set by an attempt that died before saving its ids.
 func (r *rollout) endDowntimes(ctx context.Context, _ *jobs.Ending) (string, error) {
 	x := r.x
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), downtimeCall)
@@ -657,6 +718,15 @@ func (r *rollout) endDowntimes(ctx context.Context, _ *jobs.Ending) (string, err
 			said = append(said, fmt.Sprintf("the downtime of %s is removed", h.Name))
 		}
 		delete(r.quiet, i)
+	}
+	if dt := x.svc.Deps.Downtimes; dt != nil {
+		n, err := dt.RemoveCommented(ctx, downtimeAuthor, jobComment(x.Job.ID))
+		if err != nil {
+			x.svc.Log.Warn("remove downtimes by job comment", "job", x.Job.ID, "removed", n, "err", err)
+			said = append(said, fmt.Sprintf("monitoring could not be searched for other downtimes of job #%d (the DevOps team has the details in the bot's log); any left end by themselves", x.Job.ID))
+		} else if n > 0 {
+			said = append(said, fmt.Sprintf("%s whose ids were not saved, found by the job's comment, removed", nOf(n, "downtime", "downtimes")))
+		}
 	}
 	return strings.Join(said, "; "), nil
 }

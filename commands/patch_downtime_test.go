@@ -9,11 +9,14 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/alerts"
+	"github.com/mcloud/mcloud/commands"
+	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/jobs"
 )
 
@@ -28,10 +31,11 @@ type testDowntimes struct {
 	failSchedule bool
 	open         map[string]string // id: host
 	comments     []string
+	commented    map[string]string // id: author + ": " + comment
 }
 
 func newTestDowntimes(w *sshWorld) *testDowntimes {
-	d := &testDowntimes{w: w, open: map[string]string{}}
+	d := &testDowntimes{w: w, open: map[string]string{}, commented: map[string]string{}}
 	w.svc.Deps.Downtimes = d
 	return d
 }
@@ -48,6 +52,7 @@ func (d *testDowntimes) Schedule(ctx context.Context, host, address string, end 
 	id := fmt.Sprintf("dt-%d", d.n)
 	d.open[id] = host
 	d.comments = append(d.comments, author+": "+comment)
+	d.commented[id] = author + ": " + comment
 	d.record(host + " downtime set")
 	return []mcloud.Downtime{{Source: "test", ID: id}}, nil
 }
@@ -62,6 +67,20 @@ func (d *testDowntimes) Remove(ctx context.Context, ds []mcloud.Downtime) error 
 		}
 	}
 	return nil
+}
+
+func (d *testDowntimes) RemoveCommented(ctx context.Context, author, prefix string) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for id, host := range d.open {
+		if strings.HasPrefix(d.commented[id], author+": "+prefix) {
+			d.record(host + " downtime removed by its comment")
+			delete(d.open, id)
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (d *testDowntimes) record(line string) {
@@ -257,9 +276,97 @@ func TestPatchEndsTheDowntimeHoweverItEnds(t *testing.T) {
 func TestPatchInterruptedStillEndsItsDowntime(t *testing.T) {
 	w := startSSHWorld(t, worldOptions{hosts: 2})
 	d := newTestDowntimes(w)
-	w.writePatch("P-23", "twenty-three")
+	reqID, job := w.interruptMidHost(d, "P-23")
+	w.nextProcess()
+	j := w.waitJob(job)
+	if j.Status != mcloud.JobFailed || !strings.Contains(j.Error, "not resumed because patch is not safe to repeat automatically") {
+		t.Fatalf("job %s: %s", j.Status, j.Error)
+	}
+	if d.stillOpen() != 0 {
+		t.Errorf("the interrupted patch left %d downtimes", d.stillOpen())
+	}
+	if got := w.hostLog(1); len(got) != 0 {
+		t.Errorf("host-2 was touched after the interruption: %q", got)
+	}
+	if th := w.thread(reqID); !containsInOrder(th, "Job #1: end downtimes: the downtime of host-1 is removed", "Job #1 failed: interrupted") {
+		t.Errorf("thread:\n%s", strings.Join(th, "\n"))
+	}
+}
+
+// The process often dies because the bastion went away; and the patch
+// file may change before the next one starts. Ending the downtime needs
+// neither: the next process ends it without SSH and without the file.
+func TestPatchInterruptedEndsItsDowntimeWithoutBastionOrPatchFile(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{hosts: 2})
+	d := newTestDowntimes(w)
+	reqID, job := w.interruptMidHost(d, "P-24")
+	w.env.Bastion.Stop()
+	w.writePatch("P-24", "a different file")
+	ssh := &refusingSSH{}
+	w.svc.Deps.SSH = ssh
+	w.nextProcess()
+	j := w.waitJob(job)
+	if j.Status != mcloud.JobFailed || !strings.Contains(j.Error, "not resumed because patch is not safe to repeat automatically") {
+		t.Fatalf("job %s: %s", j.Status, j.Error)
+	}
+	if d.stillOpen() != 0 {
+		t.Errorf("with the bastion unreachable and the patch file changed, the interrupted patch left %d downtimes", d.stillOpen())
+	}
+	if n := ssh.calls.Load(); n != 0 {
+		t.Errorf("unwinding the job set up SSH %d times", n)
+	}
+	if th := w.thread(reqID); !containsInOrder(th, "Job #1: end downtimes: the downtime of host-1 is removed", "Job #1 failed: interrupted") {
+		t.Errorf("thread:\n%s", strings.Join(th, "\n"))
+	}
+}
+
+// A process that dies after setting a host's downtime but before saving
+// its ids leaves nothing behind either: the next process finds it by the
+// job's comment, and leaves another job's downtime alone.
+func TestPatchInterruptedRemovesAnUnsavedDowntimeByItsComment(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{hosts: 2})
+	d := newTestDowntimes(w)
+	reqID, job := w.interruptMidHost(d, "P-25")
+	// The crash came between the downtime and its checkpoint.
+	if _, err := w.db.SQL().ExecContext(context.Background(), `DELETE FROM job_steps WHERE job_id = $1 AND name = 'downtime host-1'`, job); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.open["other"], d.commented["other"] = "host-2", "mcloud: mcloud job #10: patch P-9 of customer-x/prod"
+	d.mu.Unlock()
+	w.nextProcess()
+	if j := w.waitJob(job); j.Status != mcloud.JobFailed {
+		t.Fatalf("job %s: %s", j.Status, j.Error)
+	}
+	d.mu.Lock()
+	_, other := d.open["other"]
+	open := len(d.open)
+	d.mu.Unlock()
+	if !other || open != 1 {
+		t.Errorf("downtimes open after the job: %d (job #10's still open: %v); want only job #10's", open, other)
+	}
+	if th := w.thread(reqID); !containsInOrder(th, "Job #1: end downtimes: 1 downtime whose ids were not saved, found by the job's comment, removed", "Job #1 failed: interrupted") {
+		t.Errorf("thread:\n%s", strings.Join(th, "\n"))
+	}
+}
+
+// refusingSSH is an SSH set-up that cannot work (a key gone, a bastion
+// away): it counts who asks.
+type refusingSSH struct{ calls atomic.Int64 }
+
+func (s *refusingSSH) Connect(context.Context, *config.Customer) (commands.SSHSession, error) {
+	s.calls.Add(1)
+	return nil, errors.New("ssh: the key file is gone")
+}
+
+// interruptMidHost starts a patch and stops the bot's process while the
+// patch is applied on host-1, with host-1's downtime set and saved.
+func (w *sshWorld) interruptMidHost(d *testDowntimes, patch string) (requestID, job int64) {
+	t := w.t
+	t.Helper()
+	w.writePatch(patch, "the file of "+patch)
 	w.mark(0, "block-apply")
-	r, job := w.request("carol", "customer-x-shared", "/mcloud patch customer-x prod P-23")
+	r, job := w.request("carol", "customer-x-shared", "/mcloud patch customer-x prod "+patch)
 	w.waitFor("host-1's apply to start", func() bool { return w.exists(0, "apply-started") })
 	stopped := make(chan struct{})
 	go func() { w.stop(); close(stopped) }()
@@ -269,8 +376,12 @@ func TestPatchInterruptedStillEndsItsDowntime(t *testing.T) {
 	if j, _ := w.db.Job(context.Background(), job); j.Status != mcloud.JobRunning || d.stillOpen() != 1 {
 		t.Fatalf("job %s with %d downtimes open; want it left running with host-1's downtime", j.Status, d.stillOpen())
 	}
+	return r.Request.ID, job
+}
 
-	// The next process.
+// nextProcess starts the job queue again, as the next process would.
+func (w *sshWorld) nextProcess() {
+	t := w.t
 	q, err := jobs.New(w.db, w.svc, jobs.Options{PollInterval: 50 * time.Millisecond, RescueAfter: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -286,17 +397,46 @@ func TestPatchInterruptedStillEndsItsDowntime(t *testing.T) {
 		defer c()
 		q.Stop(sctx)
 	})
+}
+
+// A failed host whose rollback cannot even start (the bot can no longer
+// set up SSH) is named in the thread and the job's error for a person to
+// check, and its downtime is removed all the same, after the rollback.
+func TestPatchRollbackThatCannotStartStillEndsTheDowntime(t *testing.T) {
+	w := startSSHWorld(t, worldOptions{hosts: 2})
+	d := newTestDowntimes(w)
+	w.writePatch("P-26", "twenty-six")
+	w.mark(0, "breaks")
+	ssh := &firstSSHOnly{SSHConnector: w.svc.Deps.SSH}
+	w.svc.Deps.SSH = ssh
+	r, job := w.request("carol", "customer-x-shared", "/mcloud patch customer-x prod P-26")
 	j := w.waitJob(job)
-	if j.Status != mcloud.JobFailed || !strings.Contains(j.Error, "not resumed because patch is not safe to repeat automatically") {
+	if j.Status != mcloud.JobFailed || !strings.Contains(j.Error, "the rollback on host-1 could not start") || !strings.Contains(j.Error, "so it needs a person now") {
 		t.Fatalf("job %s: %s", j.Status, j.Error)
 	}
 	if d.stillOpen() != 0 {
-		t.Errorf("the interrupted patch left %d downtimes", d.stillOpen())
+		t.Errorf("the failed patch left %d downtimes", d.stillOpen())
 	}
-	if got := w.hostLog(1); len(got) != 0 {
-		t.Errorf("host-2 was touched after the interruption: %q", got)
-	}
-	if th := w.thread(r.Request.ID); !containsInOrder(th, "Job #1: end downtimes: the downtime of host-1 is removed", "Job #1 failed: interrupted") {
+	if th := w.thread(r.Request.ID); !containsInOrder(th,
+		"Job #1: the rollback on host-1 could not start (",
+		"Job #1: end downtimes: the downtime of host-1 is removed",
+		"Job #1 failed: ") {
 		t.Errorf("thread:\n%s", strings.Join(th, "\n"))
 	}
+	if n := ssh.calls.Load(); n != 2 {
+		t.Errorf("SSH was set up %d times, want 2 (the job, its rollback)", n)
+	}
+}
+
+// firstSSHOnly sets up SSH once, then fails like a key that went away.
+type firstSSHOnly struct {
+	commands.SSHConnector
+	calls atomic.Int64
+}
+
+func (s *firstSSHOnly) Connect(ctx context.Context, cu *config.Customer) (commands.SSHSession, error) {
+	if s.calls.Add(1) > 1 {
+		return nil, errors.New("ssh: the key file is gone")
+	}
+	return s.SSHConnector.Connect(ctx, cu)
 }

@@ -293,7 +293,17 @@ func (q *Queue) work(ctx context.Context, id int64) error {
 				why = fmt.Sprintf("it was interrupted %d times", job.Attempt-1)
 			}
 			msg := fmt.Sprintf("interrupted: the process running it stopped mid-job; not resumed because %s. Check what it did and run it again if needed.", why)
-			if u, ok := q.runner.(Unwinder); !ok || !u.Unwinds(job.Verb) || job.Attempt > maxInterrupted {
+			u, ok := q.runner.(Unwinder)
+			unwinds := ok && u.Unwinds(job.Verb)
+			if unwinds && job.Attempt > maxInterrupted+1 {
+				// Its cleanups get one attempt past the limit (what they
+				// undo, a downtime, hides real outages); this is a later
+				// one, so that attempt died too, before recording how
+				// the job ends: running them again could kill this one.
+				msg = fmt.Sprintf("interrupted: the process running it stopped mid-job %d times, also while running its cleanup steps, so neither its work nor its cleanups (done: %s) are run again; a person must finish them.",
+					job.Attempt-1, attempt.progressOf(ctx))
+			}
+			if !unwinds || job.Attempt > maxInterrupted+1 {
 				q.finish(ctx, attempt, mcloud.JobFailed, msg, "failed after interruption: "+msg)
 				return nil
 			}

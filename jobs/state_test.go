@@ -414,3 +414,50 @@ func TestInterruptedNonResumableJobUnwindsItsCleanups(t *testing.T) {
 		})
 	}
 }
+
+// A verb that Unwinds gets its cleanup steps run once even when the job
+// was interrupted more often than is resumed (what they undo, a
+// downtime, hides real outages meanwhile); an attempt after that one,
+// which means the cleanups' own attempt died too, fails the job saying
+// that a person must finish them.
+func TestJobInterruptedTooOftenStillUnwindsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		before  int // attempts that died before the queue takes the job
+		cleaned int64
+		says    string
+	}{
+		{5, 1, "not resumed because it was interrupted 5 times"},
+		{6, 0, "stopped mid-job 6 times, also while running its cleanup steps, so neither its work nor its cleanups (done: find hosts) are run again; a person must finish them."},
+	} {
+		t.Run(fmt.Sprintf("after %d", tc.before), func(t *testing.T) {
+			r := &stateRunner{}
+			db := storetest.Open(t, "")
+			q := newQueue(t, db, unwinder{r})
+			job := submit(t, db, q)
+			ctx := context.Background()
+			var j *mcloud.Job
+			for i := 0; i < tc.before; i++ {
+				var err error
+				if j, _, err = db.StartJob(ctx, job.ID, db.Now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.SaveCheckpoint(ctx, j, store.Checkpoint{Step: store.Step{Name: "find hosts", Value: "found 1 host",
+				State: `{"hosts":["host-1"],"found":"2026-12-01T06:00:00Z"}`}, Detail: "find hosts: found 1 host"}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1100 * time.Millisecond) // its heartbeat goes quiet
+			start(t, q)
+			j = waitStatus(t, db, job.ID, mcloud.JobFailed)
+			if !strings.Contains(j.Error, tc.says) {
+				t.Errorf("error = %q\nwant it to say %q", j.Error, tc.says)
+			}
+			if r.cleaned.Load() != tc.cleaned {
+				t.Errorf("cleanup ran %d times, want %d", r.cleaned.Load(), tc.cleaned)
+			}
+			if r.found.Load()+r.used.Load() != 0 {
+				t.Errorf("the interrupted job ran its steps again: find %d, use %d", r.found.Load(), r.used.Load())
+			}
+		})
+	}
+}
