@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,6 +60,13 @@ func TestAckVerb(t *testing.T) {
 	ctx := context.Background()
 	var silence map[string]any
 	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.URL.Path == "/api/v2/alerts" {
+			// Alertmanager's view: the alert's host came from its host
+			// label, and it names its customer; "b" has only an alertname.
+			io.WriteString(w, `[{"fingerprint":"a","labels":{"alertname":"DiskFull","host":"x-prod-apim-1","customer":"customer-x"}},
+				{"fingerprint":"b","labels":{"alertname":"Watchdog"}}]`)
+			return
+		}
 		if r.Method != "POST" || r.URL.Path != "/api/v2/silences" {
 			http.NotFound(w, r)
 			return
@@ -86,6 +94,12 @@ func TestAckVerb(t *testing.T) {
 	if silence["createdBy"] != "alice" || silence["comment"] != "cleaning up /var" {
 		t.Errorf("silence sent: %v", silence)
 	}
+	// The silence matches the alert's own labels: its host label (not an
+	// instance label it does not have) and its customer, so it silences
+	// this alert and not customer-y's DiskFull.
+	if got := fmt.Sprint(silence["matchers"]); got != "[map[isEqual:true isRegex:false name:alertname value:DiskFull] map[isEqual:true isRegex:false name:customer value:customer-x] map[isEqual:true isRegex:false name:host value:x-prod-apim-1]]" {
+		t.Errorf("silence matchers: %s", got)
+	}
 	pr, err := db.Problem(ctx, 1)
 	if err != nil || pr.AckedBy != "alice" || pr.AckedUntil.Sub(time.Now()) < 3*time.Hour {
 		t.Errorf("problem after ack: %+v, %v", pr, err)
@@ -94,6 +108,19 @@ func TestAckVerb(t *testing.T) {
 	if last := items[len(items)-1]; !strings.Contains(last.Text, "acknowledged") {
 		t.Errorf("no thread reply for the acknowledgement; last message %q", last.Text)
 	}
+
+	// An alert with nothing but its alertname: a silence of it would quiet
+	// it for every customer, so it is refused and nothing is silenced.
+	if err := p.Receive(ctx, []mcloud.Alert{{Source: "alertmanager", Key: "b", Status: mcloud.AlertFiring, Severity: mcloud.SeverityCritical,
+		Name: "Watchdog", At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	silence = nil
+	r = svc.Handle(ctx, caller(t, cfg, "alice", "devops"), "/mcloud ack 2")
+	if r.Error != "Alert #2 has no label but its alertname Watchdog, so a silence would quiet Watchdog for every host and customer: silence it in Alertmanager itself." || silence != nil {
+		t.Errorf("ack of an alertname-only alert: %+v, silence %v", r, silence)
+	}
+
 	log, err := db.AuditLog(ctx, "customer-x", time.Time{}, 50)
 	acked := 0
 	for _, e := range log {

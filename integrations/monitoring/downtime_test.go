@@ -86,3 +86,34 @@ func TestIcinga2DowntimeFilterScopedToCustomer(t *testing.T) {
 		}
 	}
 }
+
+// TestAckMatchers: the acknowledgement's silence matches every label of
+// the alert as received (the label its host came from, its customer), and
+// there is none for an alert with nothing but an alertname.
+func TestAckMatchers(t *testing.T) {
+	alert := map[string]string{"alertname": "DiskFull", "host": "apim-1", "customer": "customer-x"}
+	ms, ok := AckMatchers(alert)
+	if !ok {
+		t.Fatalf("AckMatchers(%v) refused", alert)
+	}
+	cases := []struct {
+		name   string
+		labels map[string]string
+		want   bool
+	}{
+		{"the alert itself", alert, true},
+		{"customer-y's alert of the same name and host", map[string]string{"alertname": "DiskFull", "host": "apim-1", "customer": "customer-y"}, false},
+		{"the same alert on another host", map[string]string{"alertname": "DiskFull", "host": "apim-2", "customer": "customer-x"}, false},
+		{"an alert of the same name without labels", map[string]string{"alertname": "DiskFull"}, false},
+	}
+	for _, c := range cases {
+		if got := silenced(t, [][]Matcher{ms}, c.labels); got != c.want {
+			t.Errorf("%s: silenced = %v, want %v (%+v)", c.name, got, c.want, ms)
+		}
+	}
+	for _, labels := range []map[string]string{{"alertname": "Watchdog"}, {"alertname": "Watchdog", "host": ""}, {"host": "apim-1"}} {
+		if ms, ok := AckMatchers(labels); ok {
+			t.Errorf("AckMatchers(%v) = %+v; want refused", labels, ms)
+		}
+	}
+}
