@@ -35,7 +35,7 @@ func TestAlertsVerbAndStatus(t *testing.T) {
 	alice := caller(t, cfg, "alice", "devops")
 	r := svc.Handle(ctx, alice, "/mcloud alerts")
 	all := strings.Join(r.Lines, "\n")
-	if !strings.Contains(all, "critical DiskFull on x-prod-apim-1 (customer-x)") || !strings.Contains(all, "load on y-prod-is-1 (customer-y)") || strings.Contains(all, "swap") {
+	if !strings.Contains(all, "critical DiskFull on x-prod-apim-1 (customer-x), firing since") || !strings.Contains(all, ", 1 alert from alertmanager") || !strings.Contains(all, "load on y-prod-is-1 (customer-y)") || strings.Contains(all, "swap") {
 		t.Errorf("alerts in the team channel:\n%s", all)
 	}
 	r = svc.Handle(ctx, caller(t, cfg, "alice", "customer-x-shared"), "/mcloud alerts")
@@ -133,5 +133,65 @@ func TestAckVerb(t *testing.T) {
 	}
 	if err != nil || acked != 1 {
 		t.Errorf("%d acknowledgements in customer-x's audit log (%v); want 1", acked, err)
+	}
+}
+
+// TestAckDuration: the word after the alert's number is a duration in
+// minutes, hours or days (as the Acknowledge button offers them), and the
+// silence lasts that long; a word written like a duration that ack cannot
+// read is refused with the usage, never taken as the comment.
+func TestAckDuration(t *testing.T) {
+	for _, tc := range []struct {
+		args    string
+		want    time.Duration // the silence's length; 0: refused
+		comment string
+		err     string
+	}{
+		{"1d", 24 * time.Hour, "acknowledged in Slack", ""},
+		{"1d cleanup running", 24 * time.Hour, "cleanup running", ""},
+		{"4h", 4 * time.Hour, "acknowledged in Slack", ""},
+		{"30m", 30 * time.Minute, "acknowledged in Slack", ""},
+		{"1h30m looking", 90 * time.Minute, "looking", ""},
+		{"disk cleanup", alerts.DefaultSilence, "disk cleanup", ""},
+		{"1w", 0, "", `"1w" is not a duration ack reads: use minutes, hours or days, like 30m, 4h, 1d or 1h30m.`},
+		{"2x broken", 0, "", `"2x" is not a duration ack reads: use minutes, hours or days, like 30m, 4h, 1d or 1h30m.`},
+		{"0h", 0, "", `"0h" is not a duration ack reads: use minutes, hours or days, like 30m, 4h, 1d or 1h30m.`},
+		{"400d", 0, "", "400d is longer than an acknowledgement may last (a year at most)."},
+	} {
+		t.Run(tc.args, func(t *testing.T) {
+			svc, db, cfg := mustService(t)
+			ctx := context.Background()
+			var silence map[string]any
+			am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == "GET" {
+					io.WriteString(w, `[{"fingerprint":"a","labels":{"alertname":"DiskFull","host":"x-prod-apim-1"}}]`)
+					return
+				}
+				json.NewDecoder(r.Body).Decode(&silence)
+				io.WriteString(w, `{"silenceID":"s-1"}`)
+			}))
+			defer am.Close()
+			p := alerts.New(db, cfg, nil)
+			svc.Deps.Alerts = &alerts.Acker{Pipeline: p, Alertmanager: monitoring.NewAlertmanagerAPI(am.URL)}
+			if err := p.Receive(ctx, []mcloud.Alert{{Source: "alertmanager", Key: "a", Status: mcloud.AlertFiring, Severity: mcloud.SeverityCritical,
+				Name: "DiskFull", Host: "x-prod-apim-1", At: time.Now()}}); err != nil {
+				t.Fatal(err)
+			}
+			before := time.Now()
+			r := svc.Handle(ctx, caller(t, cfg, "alice", "devops"), "/mcloud ack 1 "+tc.args)
+			if tc.want == 0 {
+				if r.Error != tc.err || !strings.Contains(r.Usage, "ack <alert>") || silence != nil {
+					t.Errorf("reply %+v, silence %v; want %q with the usage and no silence", r, silence, tc.err)
+				}
+				return
+			}
+			if r.Error != "" || silence == nil {
+				t.Fatalf("reply %+v, silence %v", r, silence)
+			}
+			ends, _ := time.Parse(time.RFC3339, fmt.Sprint(silence["endsAt"]))
+			if got := ends.Sub(before); got < tc.want-time.Minute || got > tc.want+time.Minute || silence["comment"] != tc.comment {
+				t.Errorf("silence for %s with comment %q; want %s, %q", got.Round(time.Minute), silence["comment"], tc.want, tc.comment)
+			}
+		})
 	}
 }
