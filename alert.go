@@ -169,8 +169,10 @@ type AlertView struct {
 // update plus a reply in its thread; a repeat only updates it. A new
 // problem beyond the channel's budget (Slack takes about one message per
 // second per channel) is folded into the interval's summary, as is every
-// later alert of a folded problem. A resolution of a problem never seen
-// is not worth a message.
+// later alert of a folded problem. Only a firing alert opens a message:
+// a resolution, an acknowledgement or a downtime of a problem never seen
+// (a downtime set outside mcloud notifies once per service) is not worth
+// one.
 func DecideAlert(v AlertView, status AlertStatus, postedInInterval, budget int) AlertAction {
 	switch {
 	case v.Folded:
@@ -179,7 +181,7 @@ func DecideAlert(v AlertView, status AlertStatus, postedInInterval, budget int) 
 		return AlertUpdateReply
 	case v.Shown:
 		return AlertUpdate
-	case status == AlertResolved || status == AlertDowntimeEnd:
+	case status != AlertFiring:
 		return AlertIgnore
 	case postedInInterval >= budget:
 		return AlertFold

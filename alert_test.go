@@ -28,6 +28,11 @@ func TestDecideAlert(t *testing.T) {
 		{"downtime start on a shown problem", shown(mcloud.AlertFiring), mcloud.AlertDowntimeStart, 0, 10, mcloud.AlertUpdateReply},
 		{"resolution of a problem never shown: nothing to post", mcloud.AlertView{}, mcloud.AlertResolved, 0, 10, mcloud.AlertIgnore},
 		{"downtime end of a problem never shown", mcloud.AlertView{}, mcloud.AlertDowntimeEnd, 0, 10, mcloud.AlertIgnore},
+		// A downtime or acknowledgement set outside mcloud notifies per
+		// service: none of them is a problem worth a message or a fold.
+		{"downtime start of a problem never shown", mcloud.AlertView{}, mcloud.AlertDowntimeStart, 0, 10, mcloud.AlertIgnore},
+		{"downtime start of a problem never shown, over budget", mcloud.AlertView{}, mcloud.AlertDowntimeStart, 10, 10, mcloud.AlertIgnore},
+		{"acknowledgement of a problem never shown", mcloud.AlertView{}, mcloud.AlertAcknowledged, 0, 10, mcloud.AlertIgnore},
 		{"folded problem repeats: summary updated", folded, mcloud.AlertFiring, 0, 10, mcloud.AlertUpdateSummary},
 		{"folded problem resolves: summary updated, never its own message", folded, mcloud.AlertResolved, 0, 10, mcloud.AlertUpdateSummary},
 	} {

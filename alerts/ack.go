@@ -38,13 +38,26 @@ func (a *Acker) Acknowledge(ctx context.Context, p mcloud.Problem, by, comment s
 		if until.IsZero() {
 			until = now().Add(DefaultSilence)
 		}
-		// The problem keeps its alertname and host (the host or instance
-		// label): the silence matches those.
-		m := map[string]string{"alertname": p.Name}
-		if p.Host != "" {
-			m["instance"] = p.Host
+		// The silence matches the alert's own labels as Alertmanager holds
+		// them (its fingerprint is the problem's key): the problem's host
+		// may have come from either the host or the instance label, and
+		// the customer label, when there is one, keeps the silence off
+		// other customers' alerts of the same name.
+		labels, err := a.Alertmanager.AlertLabels(ctx, p.Key, p.Name)
+		if err != nil {
+			return p, err
 		}
-		if _, err := a.Alertmanager.Silence(ctx, m, until, by, comment); err != nil {
+		if labels == nil {
+			return p, mcloud.Errorf(mcloud.ECONFLICT, "Alertmanager no longer holds alert #%d (it may have resolved meanwhile), so there is nothing to silence.", p.ID)
+		}
+		ms, ok := monitoring.AckMatchers(labels)
+		if !ok {
+			return p, mcloud.Errorf(mcloud.EINVALID, "Alert #%d has no label but its alertname %s, so a silence would quiet %s for every host and customer: silence it in Alertmanager itself.", p.ID, p.Name, p.Name)
+		}
+		if comment == "" {
+			comment = "acknowledged in Slack"
+		}
+		if _, err := a.Alertmanager.SilenceMatching(ctx, ms, until, by, comment); err != nil {
 			return p, err
 		}
 	default:

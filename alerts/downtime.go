@@ -17,6 +17,10 @@ import (
 type Downtimes struct {
 	Icinga2      *monitoring.Icinga2API
 	Alertmanager *monitoring.AlertmanagerAPI
+	// Routes says whether a host name identifies its customer by itself
+	// (as routing decides); without it every name is taken as shared, so
+	// only hosts and alerts carrying the customer's label are quieted.
+	Routes Routes
 }
 
 // Systems names what Schedule sets, for a plan; none when nothing is
@@ -27,26 +31,29 @@ func (d *Downtimes) Systems() []string {
 		s = append(s, "an Icinga2 downtime of the host and its services")
 	}
 	if d.Alertmanager != nil {
-		s = append(s, "an Alertmanager silence of its host and instance labels")
+		s = append(s, "Alertmanager silences of its host and instance labels")
 	}
 	return s
 }
 
-// Schedule quiets the host called name at address until end. It returns
-// what it set, also when a system refused (the error then says which):
-// what was set must be removed all the same.
-func (d *Downtimes) Schedule(ctx context.Context, name, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error) {
+// Schedule quiets customer's host called name at address until end, and
+// no other customer's host of the same address or name. It returns what
+// it set, also when a system refused (the error then says which): what
+// was set must be removed all the same.
+func (d *Downtimes) Schedule(ctx context.Context, customer, name, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error) {
+	c, known := lookupHost(d.Routes.Hosts, name)
+	h := monitoring.HostIdentity{Customer: customer, Name: name, Address: address, Shared: !known || c != customer}
 	var set []mcloud.Downtime
 	var errs []error
 	if d.Icinga2 != nil {
-		names, err := d.Icinga2.ScheduleDowntime(ctx, name, address, end, author, comment)
+		names, err := d.Icinga2.ScheduleDowntime(ctx, h, end, author, comment)
 		for _, n := range names {
 			set = append(set, mcloud.Downtime{Source: "icinga2", ID: n})
 		}
 		errs = append(errs, err)
 	}
 	if d.Alertmanager != nil {
-		for _, ms := range monitoring.HostMatchers(name, address) {
+		for _, ms := range monitoring.HostMatchers(h) {
 			id, err := d.Alertmanager.SilenceMatching(ctx, ms, end, author, comment)
 			if err != nil {
 				errs = append(errs, err)

@@ -22,7 +22,7 @@ import (
 )
 
 // monitoringAPIs are wire-level stand-ins of Alertmanager's API v2
-// (silences) and Icinga2's acknowledge-problem, recording what mcloud
+// (alerts, silences) and Icinga2's acknowledge-problem, recording what mcloud
 // asked of them.
 type monitoringAPIs struct {
 	am, icinga *httptest.Server
@@ -47,7 +47,15 @@ func newMonitoringAPIs(t *testing.T) *monitoringAPIs {
 			io.WriteString(w, answer)
 		}
 	}
-	m.am = httptest.NewServer(record(&m.silences, "/api/v2/silences", `{"silenceID":"s-1"}`))
+	silences := record(&m.silences, "/api/v2/silences", `{"silenceID":"s-1"}`)
+	m.am = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/api/v2/alerts" {
+			// The alert the tests acknowledge, as Alertmanager holds it.
+			io.WriteString(w, `[{"fingerprint":"fp-disk","labels":{"alertname":"DiskFull","host":"x-prod-apim-1","customer":"customer-x"}}]`)
+			return
+		}
+		silences(w, r)
+	}))
 	m.icinga = httptest.NewServer(record(&m.acks, "/v1/actions/acknowledge-problem", `{"results":[{"code":200,"status":"Successfully acknowledged problem"}]}`))
 	t.Cleanup(m.am.Close)
 	t.Cleanup(m.icinga.Close)

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -76,7 +77,7 @@ func alertLine(p mcloud.Problem, showCustomer bool, now time.Time) string {
 		}
 		line += " (" + who + ")"
 	}
-	line += fmt.Sprintf(", %s since %s ago, %d alert(s) from %s", p.Status, humanDuration(now.Sub(p.FirstAt)), p.Count, p.Source)
+	line += fmt.Sprintf(", %s since %s ago, %s from %s", p.Status, humanDuration(now.Sub(p.FirstAt)), mcloud.Count(p.Count, "alert", "alerts"), p.Source)
 	if p.AckedBy != "" {
 		line += ", acknowledged by " + p.AckedBy
 		if !p.AckedUntil.IsZero() {
@@ -102,7 +103,7 @@ func ackVerb() *Verb {
 	return &Verb{
 		Name:    "ack",
 		Summary: "acknowledge an alert in its monitoring system (Icinga2 acknowledgement, Alertmanager silence)",
-		Help: "The duration (like 2h) bounds the acknowledgement; an Alertmanager silence lasts 2h without one. " +
+		Help: "The duration (minutes, hours or days: 30m, 4h, 1d, 1h30m) bounds the acknowledgement; an Alertmanager silence lasts 2h without one. " +
 			"In a customer's channel only that customer's alerts can be acknowledged.",
 		Examples: []string{"/mcloud ack 12", "/mcloud ack 12 4h disk cleanup running"},
 		Spec: Spec{Args: []Arg{
@@ -127,7 +128,11 @@ func ackVerb() *Verb {
 			comment := c.Params["comment"]
 			var until time.Time
 			if first, rest, _ := strings.Cut(comment, " "); first != "" {
-				if d, err := time.ParseDuration(first); err == nil && d > 0 {
+				d, isDuration, err := ackDuration(first)
+				if err != nil {
+					return Reply{}, err
+				}
+				if isDuration {
 					until, comment = c.svc.Now().Add(d), strings.TrimSpace(rest)
 				}
 			}
@@ -152,4 +157,47 @@ func ackVerb() *Verb {
 			return Reply{Title: line + "."}, nil
 		},
 	}
+}
+
+// durationWord is a word written like a duration: numbers each followed
+// by a unit, as "4h", "1d", "1h30m", "1w" or "2x".
+var durationWord = regexp.MustCompile(`^([0-9]+[a-zA-Z]+)+$`)
+
+// ackDuration reads the word after ack's alert number. isDuration is
+// false when the word is the comment's first word; a word written like a
+// duration in units ack does not read ("1w", "2x", "90s") is an error, not
+// a comment, so that an acknowledgement never lasts other than meant.
+// Units: m (minutes), h (hours), d (days), as the Acknowledge button
+// offers them.
+func ackDuration(word string) (d time.Duration, isDuration bool, err error) {
+	if !durationWord.MatchString(word) {
+		return 0, false, nil
+	}
+	unit := map[string]time.Duration{"m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	bad := mcloud.Errorf(mcloud.EINVALID, "%q is not a duration ack reads: use minutes, hours or days, like 30m, 4h, 1d or 1h30m.", word)
+	tooLong := mcloud.Errorf(mcloud.EINVALID, "%s is longer than an acknowledgement may last (a year at most).", word)
+	for rest := word; rest != ""; {
+		i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		j := strings.IndexFunc(rest[i:], func(r rune) bool { return r >= '0' && r <= '9' })
+		if j < 0 {
+			j = len(rest) - i
+		}
+		n, err := strconv.Atoi(rest[:i])
+		u, ok := unit[strings.ToLower(rest[i:i+j])]
+		if err != nil || !ok {
+			return 0, true, bad
+		}
+		if n > 366*24*60 {
+			return 0, true, tooLong
+		}
+		d += time.Duration(n) * u
+		rest = rest[i+j:]
+	}
+	if d <= 0 {
+		return 0, true, bad
+	}
+	if d > 366*24*time.Hour {
+		return 0, true, tooLong
+	}
+	return d, true, nil
 }

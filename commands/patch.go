@@ -100,7 +100,9 @@ type rollout struct {
 type Downtimer interface {
 	// Systems names what Schedule sets, for the plan.
 	Systems() []string
-	Schedule(ctx context.Context, host, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error)
+	// Schedule quiets customer's host, never another customer's host
+	// that reuses its address or name.
+	Schedule(ctx context.Context, customer, host, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error)
 	Remove(ctx context.Context, ds []mcloud.Downtime) error
 	// RemoveCommented removes what author set with a comment starting
 	// with prefix, and says how many: a job's downtimes whose ids were
@@ -641,7 +643,7 @@ func (r *rollout) quietHost(ctx context.Context, i int) (hostQuiet, string, erro
 	comment := fmt.Sprintf("%spatch %s of %s/%s", jobComment(x.Job.ID), r.id, x.Customer.Name, x.Env.Name)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), downtimeCall)
 	defer cancel()
-	set, err := dt.Schedule(cctx, h.Name, h.Address, q.Until, downtimeAuthor, comment)
+	set, err := dt.Schedule(cctx, x.Customer.Name, h.Name, h.Address, q.Until, downtimeAuthor, comment)
 	q.Downtimes = set
 	if err != nil {
 		x.svc.Log.Warn("schedule downtime", "job", x.Job.ID, "host", h.Name, "set", len(set), "err", err)

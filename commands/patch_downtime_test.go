@@ -42,7 +42,7 @@ func newTestDowntimes(w *sshWorld) *testDowntimes {
 
 func (d *testDowntimes) Systems() []string { return []string{"a test downtime"} }
 
-func (d *testDowntimes) Schedule(ctx context.Context, host, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error) {
+func (d *testDowntimes) Schedule(ctx context.Context, customer, host, address string, end time.Time, author, comment string) ([]mcloud.Downtime, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.failSchedule {

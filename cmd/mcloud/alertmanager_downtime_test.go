@@ -14,19 +14,23 @@ import (
 
 // TestAlertmanagerSilenceWhilePatching: the silences a patch sets for a
 // host in Debian's Alertmanager silence its alerts whichever label names
-// it (instance with a port, host as an FQDN), not another host's; removing
-// them expires them.
+// it (instance with a port, host as an FQDN), not another host's, and not
+// another customer's host that reuses the address in its own VPC;
+// removing them expires them.
 func TestAlertmanagerSilenceWhilePatching(t *testing.T) {
 	am := startAlertmanager(t, "http://"+freeAddr(t)+"/alerts/alertmanager")
-	d := &alerts.Downtimes{Alertmanager: monitoring.NewAlertmanagerAPI(am)}
+	d := &alerts.Downtimes{Alertmanager: monitoring.NewAlertmanagerAPI(am),
+		Routes: alerts.Routes{Hosts: map[string]string{"x-prod-apim-1": "customer-x", "10.10.1.11": ""}}}
 	ctx := context.Background()
-	set, err := d.Schedule(ctx, "x-prod-apim-1", "10.10.1.11", time.Now().Add(time.Hour), "mcloud", "mcloud job #7: patch P-1 of customer-x/prod")
-	if err != nil || len(set) != 2 {
+	set, err := d.Schedule(ctx, "customer-x", "x-prod-apim-1", "10.10.1.11", time.Now().Add(time.Hour), "mcloud", "mcloud job #7: patch P-1 of customer-x/prod")
+	if err != nil || len(set) != 3 {
 		t.Fatalf("Schedule = %+v, %v", set, err)
 	}
-	pushAlert(t, am, map[string]string{"alertname": "ServiceDown", "instance": "10.10.1.11:9443"}, time.Time{})
+	pushAlert(t, am, map[string]string{"alertname": "ServiceDown", "instance": "10.10.1.11:9443", "customer": "customer-x"}, time.Time{})
 	pushAlert(t, am, map[string]string{"alertname": "DiskFull", "host": "x-prod-apim-1.prod.example"}, time.Time{})
-	pushAlert(t, am, map[string]string{"alertname": "ServiceDown", "instance": "10.10.1.12:9443"}, time.Time{})
+	pushAlert(t, am, map[string]string{"alertname": "ServiceDown", "instance": "10.10.1.12:9443", "customer": "customer-x"}, time.Time{})
+	pushAlert(t, am, map[string]string{"alertname": "ServiceDown", "instance": "10.10.1.11:9443", "customer": "customer-y"}, time.Time{})
+	pushAlert(t, am, map[string]string{"alertname": "Load", "instance": "10.10.1.11:9100"}, time.Time{})
 
 	type amAlert struct {
 		Labels map[string]string `json:"labels"`
@@ -47,12 +51,15 @@ func TestAlertmanagerSilenceWhilePatching(t *testing.T) {
 		}
 		out := map[string]string{}
 		for _, a := range as {
-			out[a.Labels["alertname"]+" "+a.Labels["instance"]+a.Labels["host"]] = a.Status.State
+			out[a.Labels["alertname"]+" "+a.Labels["instance"]+a.Labels["host"]+" "+a.Labels["customer"]] = a.Status.State
 		}
 		return out
 	}
-	want := map[string]string{"ServiceDown 10.10.1.11:9443": "suppressed", "DiskFull x-prod-apim-1.prod.example": "suppressed",
-		"ServiceDown 10.10.1.12:9443": "active"}
+	want := map[string]string{"ServiceDown 10.10.1.11:9443 customer-x": "suppressed", "DiskFull x-prod-apim-1.prod.example ": "suppressed",
+		"ServiceDown 10.10.1.12:9443 customer-x": "active",
+		// customer-y's host at the same private address, and an address
+		// that names no customer, stay loud.
+		"ServiceDown 10.10.1.11:9443 customer-y": "active", "Load 10.10.1.11:9100 ": "active"}
 	var got map[string]string
 	waitDB(t, time.Minute, "Alertmanager to silence the host's alerts", func() bool {
 		got = states()

@@ -61,7 +61,7 @@ func acker(a *app, p *alerts.Pipeline) *alerts.Acker {
 // downtimes quiets hosts a patch changes in the sources whose API is
 // configured; nil when none is.
 func downtimes(cfg *config.Config, log *slog.Logger) *alerts.Downtimes {
-	d := &alerts.Downtimes{}
+	d := &alerts.Downtimes{Routes: alerts.NewRoutes(cfg)}
 	d.Icinga2, d.Alertmanager = monitoringAPIs(cfg, log)
 	if d.Icinga2 == nil && d.Alertmanager == nil {
 		return nil

@@ -199,6 +199,11 @@ func TestIcinga2DowntimeWhilePatching(t *testing.T) {
 		!strings.Contains(dts, `"author":"mcloud"`) || !strings.Contains(dts, fmt.Sprintf(`mcloud job #%d: patch WSO2-2024-0042 of customer-x/prod`, job.ID)) {
 		t.Fatalf("Icinga2's downtimes during the patch: %s", dts)
 	}
+	// Another customer's host at the same private address, and a host
+	// that names no customer, are not in downtime.
+	if strings.Contains(dts, "y-prod-apim-1") || strings.Contains(dts, "lab-1") {
+		t.Fatalf("Icinga2's downtimes during the patch include another customer's host: %s", dts)
+	}
 	t.Logf("Icinga2's downtimes during the patch: %s", dts)
 
 	// The disk fills while the service is down: Icinga2 holds it back.

@@ -117,6 +117,11 @@ object ApiUser "mcloud" { password = %q; permissions = [ "*" ] }
 object NotificationComponent "notification" {}
 object Host "x-prod-apim-1" { check_command = "dummy"; enable_active_checks = false; address = "10.10.1.11"; vars.customer = "customer-x" }
 object Service "disk" { host_name = "x-prod-apim-1"; check_command = "dummy"; enable_active_checks = false; max_check_attempts = 1 }
+// customer-y's VPC reuses customer-x's private address; a host with no
+// vars at all: a patch of customer-x's host must put neither in downtime.
+object Host "y-prod-apim-1" { check_command = "dummy"; enable_active_checks = false; address = "10.10.1.11"; vars.customer = "customer-y" }
+object Service "disk" { host_name = "y-prod-apim-1"; check_command = "dummy"; enable_active_checks = false; max_check_attempts = 1 }
+object Host "lab-1" { check_command = "dummy"; enable_active_checks = false; address = "10.10.1.11" }
 include %q
 `, receiver, icingaToken, host, port, filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"), filepath.Join(dir, "ca.crt"), icingaAPIPwd, snippet)
 	if err := os.WriteFile(filepath.Join(dir, "icinga2.conf"), []byte(conf), 0o600); err != nil {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -115,6 +117,44 @@ type AlertmanagerAPI struct {
 // NewAlertmanagerAPI is the client for the Alertmanager at url.
 func NewAlertmanagerAPI(url string) *AlertmanagerAPI {
 	return &AlertmanagerAPI{URL: strings.TrimRight(url, "/"), Client: &http.Client{Timeout: 15 * time.Second}}
+}
+
+// AlertLabels are the labels of the alert Alertmanager holds with
+// fingerprint (named alertname), as its webhook sent them; nil when
+// Alertmanager no longer holds it.
+func (c *AlertmanagerAPI) AlertLabels(ctx context.Context, fingerprint, alertname string) (map[string]string, error) {
+	var out []struct {
+		Fingerprint string            `json:"fingerprint"`
+		Labels      map[string]string `json:"labels"`
+	}
+	q := url.Values{"filter": {fmt.Sprintf("alertname=%q", alertname)}}
+	if err := c.send(ctx, http.MethodGet, "/api/v2/alerts?"+q.Encode(), nil, &out); err != nil {
+		return nil, fmt.Errorf("read alert %s from Alertmanager: %w", fingerprint, err)
+	}
+	for _, a := range out {
+		if a.Fingerprint == fingerprint {
+			return a.Labels, nil
+		}
+	}
+	return nil, nil
+}
+
+// AckMatchers are the matchers of the silence that acknowledges the
+// alert with labels: every label equal, which is that alert and no other
+// (Alertmanager's fingerprint is its label set). ok is false when the
+// alert has no label but its alertname: the silence would quiet that
+// alert for every host and customer.
+func AckMatchers(labels map[string]string) (ms []Matcher, ok bool) {
+	for k, v := range labels {
+		if v != "" {
+			ms = append(ms, Matcher{Name: k, Value: v, IsEqual: true})
+		}
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
+	if labels["alertname"] == "" || len(ms) < 2 {
+		return nil, false
+	}
+	return ms, true
 }
 
 // Silence silences the alerts whose labels equal matchers from now until

@@ -12,16 +12,49 @@ import (
 	"time"
 )
 
-// ScheduleDowntime puts the Icinga2 host called name or at address, and
-// all its services, in a fixed downtime from now until end, and returns
-// the names of the downtimes Icinga2 created (the host's first, then its
-// services'), which RemoveDowntime takes. Icinga2 sends no problem
-// notifications for them meanwhile.
-func (c *Icinga2API) ScheduleDowntime(ctx context.Context, name, address string, end time.Time, author, comment string) ([]string, error) {
-	filter, vars := "host.name==n", map[string]string{"n": name}
-	if address != "" {
-		filter, vars["a"] = "host.name==n || host.address==a", address
+// HostIdentity is one configured host as a patch quiets it: whose it is
+// and the names monitoring may give it. Customers' VPCs reuse private
+// addresses and short host names, so a downtime or silence always names
+// the customer, and an address counts only together with the customer.
+type HostIdentity struct {
+	Customer string
+	Name     string
+	Address  string
+	// Shared is set when the name alone does not tell the customer
+	// (another customer configures a host of that name, as routing's
+	// "ambiguous" host): then only a host or alert carrying the
+	// customer's label is matched, as routing would.
+	Shared bool
+}
+
+// Icinga2DowntimeFilter is the schedule-downtime filter for h: the host
+// whose name is h's exactly and whose vars.customer is h's customer (or
+// unset, when the name identifies the customer by itself), or the host at
+// h's address whose vars.customer is h's customer; never a host by its
+// address alone.
+func Icinga2DowntimeFilter(h HostIdentity) (string, map[string]string) {
+	vars := map[string]string{"n": h.Name, "c": h.Customer}
+	filter := "host.name==n && (host.vars.customer==c || !host.vars.customer)"
+	if h.Shared {
+		filter = "host.name==n && host.vars.customer==c"
 	}
+	if h.Address != "" {
+		filter, vars["a"] = "("+filter+") || (host.address==a && host.vars.customer==c)", h.Address
+	}
+	return filter, vars
+}
+
+// ScheduleDowntime puts the Icinga2 host h (see Icinga2DowntimeFilter),
+// and all its services, in a fixed downtime from now until end, and
+// returns the names of the downtimes Icinga2 created (the host's first,
+// then its services'), which RemoveDowntime takes. Icinga2 sends no
+// problem notifications for them meanwhile.
+func (c *Icinga2API) ScheduleDowntime(ctx context.Context, h HostIdentity, end time.Time, author, comment string) ([]string, error) {
+	name := h.Name
+	if h.Customer == "" || h.Name == "" {
+		return nil, fmt.Errorf("schedule a downtime for %s in Icinga2: a downtime needs the host's name and customer", name)
+	}
+	filter, vars := Icinga2DowntimeFilter(h)
 	req := map[string]any{"type": "Host", "filter": filter, "filter_vars": vars, "start_time": time.Now().Unix(), "end_time": end.Unix(),
 		"fixed": true, "all_services": true, "author": author, "comment": comment}
 	var out struct {
@@ -36,7 +69,7 @@ func (c *Icinga2API) ScheduleDowntime(ctx context.Context, name, address string,
 	}
 	if err := c.post(ctx, "/v1/actions/schedule-downtime", req, &out); err != nil {
 		if strings.HasPrefix(err.Error(), "HTTP 404") {
-			return nil, fmt.Errorf("schedule a downtime for %s in Icinga2: Icinga2 has no host of that name or address", name)
+			return nil, fmt.Errorf("schedule a downtime for %s in Icinga2: Icinga2 has no host of that name (or address) with that customer", name)
 		}
 		return nil, fmt.Errorf("schedule a downtime for %s in Icinga2: %w", name, err)
 	}
@@ -51,7 +84,7 @@ func (c *Icinga2API) ScheduleDowntime(ctx context.Context, name, address string,
 		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("schedule a downtime for %s in Icinga2: Icinga2 has no host of that name or address", name)
+		return nil, fmt.Errorf("schedule a downtime for %s in Icinga2: Icinga2 has no host of that name (or address) with that customer", name)
 	}
 	return names, nil
 }
@@ -94,17 +127,28 @@ type Matcher struct {
 	IsEqual bool   `json:"isEqual"`
 }
 
-// HostMatchers are the silences that quiet one host in Alertmanager,
+// HostMatchers are the silences that quiet host h in Alertmanager,
 // whichever label names it: one silence per label (host, instance), each
-// matching the host's name, an FQDN starting with it, or its address,
-// with or without a port.
-func HostMatchers(name, address string) [][]Matcher {
-	alts := []string{regexp.QuoteMeta(name) + `(\.[^:]*)?`}
-	if address != "" {
-		alts = append(alts, regexp.QuoteMeta(address))
+// matching h's name or an FQDN starting with it, with or without a port,
+// and a customer label that is h's customer (or absent, when the name
+// identifies the customer by itself); and, when h has an address, one
+// silence of an instance at that address whose customer label is h's. An
+// address alone, which another customer's VPC may reuse, never matches.
+func HostMatchers(h HostIdentity) [][]Matcher {
+	cust := Matcher{Name: "customer", Value: "(" + regexp.QuoteMeta(h.Customer) + ")?", IsRegex: true, IsEqual: true}
+	if h.Shared {
+		cust = Matcher{Name: "customer", Value: h.Customer, IsEqual: true}
 	}
-	re := "(" + strings.Join(alts, "|") + ")(:[0-9]+)?"
-	return [][]Matcher{{{Name: "host", Value: re, IsRegex: true, IsEqual: true}}, {{Name: "instance", Value: re, IsRegex: true, IsEqual: true}}}
+	name := regexp.QuoteMeta(h.Name) + `(\.[^:]*)?(:[0-9]+)?`
+	out := [][]Matcher{
+		{{Name: "host", Value: name, IsRegex: true, IsEqual: true}, cust},
+		{{Name: "instance", Value: name, IsRegex: true, IsEqual: true}, cust},
+	}
+	if h.Address != "" {
+		out = append(out, []Matcher{{Name: "instance", Value: regexp.QuoteMeta(h.Address) + "(:[0-9]+)?", IsRegex: true, IsEqual: true},
+			{Name: "customer", Value: h.Customer, IsEqual: true}})
+	}
+	return out
 }
 
 // SilenceMatching creates a silence of the alerts matching all of ms

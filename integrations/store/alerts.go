@@ -307,6 +307,9 @@ func (s *DB) flushAlertBatch(ctx context.Context, tx querier, b *alertBatch) err
 
 // upsertProblem counts a under its problem; changed reports whether the
 // problem's status changed (a new problem, a resolution, a recurrence).
+// Only a firing alert makes a new problem: a downtime or acknowledgement
+// of a problem never seen (a downtime set outside mcloud notifies per
+// service) records it without a change worth a mail.
 func (s *DB) upsertProblem(ctx context.Context, tx querier, a mcloud.Alert, customer string, jobID int64, now time.Time) (p mcloud.Problem, changed bool, err error) {
 	row := tx.QueryRowContext(ctx, s.rebind(`SELECT `+problemCols+` FROM alert_problems WHERE fingerprint = ?`), a.Fingerprint())
 	p, err = scanProblem(row)
@@ -357,7 +360,7 @@ func (s *DB) upsertProblem(ctx context.Context, tx querier, a mcloud.Alert, cust
 	if err != nil {
 		return p, false, fmt.Errorf("update problem: %w", err)
 	}
-	return p, p.Status != before, nil
+	return p, p.Status != before && (before != "" || a.Status == mcloud.AlertFiring), nil
 }
 
 // deliverAlert applies DecideAlert for one channel and queues its messages.
