@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -232,4 +233,33 @@ func TestSlackCommandEndingAfterTheTaskTimeoutIsWorkedOnce(t *testing.T) {
 	if n := h.count("requests"); n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
+}
+
+// TestSlackSlowCommitIsNotCalledNothingDone: a slash command whose
+// delivery was being committed when Slack's time ran out (the database
+// held by another writer) is not answered "nothing was done": the commit
+// goes on and the command runs, so the caller is told it may have been
+// taken and to look before asking again.
+func TestSlackSlowCommitIsNotCalledNothingDone(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "mcloud.db")
+	h := newHarness(t, harnessOptions{dsn: dsn})
+	other, err := sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	hold, err := other.BeginTx(ctx, nil) // the write lock, until Rollback
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := h.sendSigned("/slack/commands", h.slashBody(alice, devops, "echo customer-x committed late --steps 1"))
+	hold.Rollback()
+	if status != http.StatusOK || strings.Contains(body, "nothing was done") || !strings.Contains(body, "may have taken this on") {
+		t.Fatalf("answer while the commit was held: %d %s; want one saying it may have been taken", status, body)
+	}
+	h.ws.WaitFor(t, 30*time.Second, "the command to run once its commit went through", func() bool {
+		_, ok := h.planMessage(devops, 1)
+		return ok
+	})
 }
