@@ -2,93 +2,58 @@ package alerts
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/groupcommit"
 )
 
-// groupCommit records the alerts of requests that arrive together in one
-// store transaction (SQLite has one writer, and a commit per alert made
-// a storm crawl), and answers each request only once its alerts are
-// committed: an alert answered 2xx is durable. There is no goroutine of
-// its own: the first request to find no writer writes everything pending,
-// then hands the writing to the next waiting request, if any, so no
-// request waits for more than the batch before its own and its own.
-type groupCommit struct {
-	mu      sync.Mutex
-	writing bool
-	pending []*commitReq
+// The alerts of requests that arrive together are recorded in one store
+// transaction (SQLite has one writer, and a commit per alert made a storm
+// crawl) by internal/groupcommit, and each request is answered only once
+// its alerts are committed: an alert answered 2xx is durable. A panic
+// while writing fails that batch's requests (5xx: the senders retry)
+// and the next batch is written as usual.
+const (
+	// writeTimeout bounds one batch's transaction, whatever its callers'
+	// contexts say.
+	writeTimeout = 30 * time.Second
+	// batchMax is the most requests in one transaction.
+	batchMax = 256
+)
+
+// recorded is one request's outcome in a batch: a request the store
+// refuses fails alone.
+type recorded struct {
+	outs []store.AlertOutcome
+	err  error
 }
 
-type commitReq struct {
-	items []store.AlertItem
-	outs  []store.AlertOutcome
-	err   error
-	// turn says true when the request is done, false when it is to
-	// write the pending batch itself.
-	turn chan bool
-}
-
-// writeTimeout bounds one batch's transaction; the requests in it wait
-// for it whatever their own contexts say (one of them may be writing it).
-const writeTimeout = 30 * time.Second
-
-func (g *groupCommit) record(ctx context.Context, db *store.DB, items []store.AlertItem) ([]store.AlertOutcome, error) {
-	r := &commitReq{items: items, turn: make(chan bool, 1)}
-	g.mu.Lock()
-	g.pending = append(g.pending, r)
-	lead := !g.writing
-	g.writing = true
-	g.mu.Unlock()
-	if !lead {
-		if done := <-r.turn; done {
-			return r.outs, r.err
-		}
-	}
-	g.mu.Lock()
-	batch := g.pending
-	g.pending = nil
-	g.mu.Unlock()
-
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	write(wctx, db, batch)
-	cancel()
-
-	g.mu.Lock()
-	if len(g.pending) > 0 {
-		g.pending[0].turn <- false
-	} else {
-		g.writing = false
-	}
-	g.mu.Unlock()
-	for _, b := range batch {
-		if b != r {
-			b.turn <- true
-		}
-	}
-	return r.outs, r.err
+func (p *Pipeline) newBatcher() *groupcommit.Committer[[]store.AlertItem, recorded] {
+	return groupcommit.New(groupcommit.Options{Max: batchMax, Timeout: writeTimeout, Parallel: 1}, p.write)
 }
 
 // write records batch in one transaction; when that fails, each request
 // on its own, so one bad request fails alone.
-func write(ctx context.Context, db *store.DB, batch []*commitReq) {
+func (p *Pipeline) write(ctx context.Context, batch [][]store.AlertItem) ([]recorded, error) {
+	res := make([]recorded, len(batch))
 	if len(batch) > 1 {
 		var all []store.AlertItem
-		for _, b := range batch {
-			all = append(all, b.items...)
+		for _, items := range batch {
+			all = append(all, items...)
 		}
-		outs, err := db.RecordAlerts(ctx, all)
+		outs, err := p.record(ctx, all)
 		if err == nil {
-			for _, b := range batch {
-				b.outs, outs = outs[:len(b.items)], outs[len(b.items):]
+			for i, items := range batch {
+				res[i].outs, outs = outs[:len(items)], outs[len(items):]
 			}
-			return
+			return res, nil
 		}
 	}
-	for _, b := range batch {
-		b.outs, b.err = db.RecordAlerts(ctx, b.items)
+	for i, items := range batch {
+		res[i].outs, res[i].err = p.record(ctx, items)
 	}
+	return res, nil
 }
 
 // summaryEvery is the least time between two renderings of a storm

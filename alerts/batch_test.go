@@ -98,3 +98,58 @@ func TestStormSummaryShowsTheLastAlerts(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestBatchWriteSurvivesAPanic: a write that panics fails its own request
+// (the sender is answered 5xx and retries), and the alerts that come
+// after it are recorded: the receivers do not wait forever for a writer
+// that is gone.
+func TestBatchWriteSurvivesAPanic(t *testing.T) {
+	cfg, err := config.Load("../examples/mcloud.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, "")
+	p := alerts.New(db, cfg, nil)
+	var once sync.Once
+	p.SetRecord(func(ctx context.Context, items []store.AlertItem) ([]store.AlertOutcome, error) {
+		once.Do(func() { panic("write broke") })
+		return db.RecordAlerts(ctx, items)
+	})
+	alert := func(i int) []mcloud.Alert {
+		return []mcloud.Alert{{Source: "alertmanager", Key: fmt.Sprintf("p%d", i), Status: mcloud.AlertFiring,
+			Severity: mcloud.SeverityCritical, Name: fmt.Sprintf("P%d", i), Customer: "customer-x"}}
+	}
+	// Like net/http, which recovers a handler's panic.
+	receive := func(i int) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("handler panicked: %v", r)
+			}
+		}()
+		return p.Receive(context.Background(), alert(i))
+	}
+	if err := receive(0); err == nil {
+		t.Fatal("the alert whose write panicked was answered as recorded")
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; i <= 3; i++ {
+			if err := receive(i); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("an alert after the panic: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the alerts after a panicked write were never answered")
+	}
+	if got, err := db.AlertCounted(context.Background()); err != nil || got != 3 {
+		t.Fatalf("counted %d (%v), want the 3 alerts after the panic", got, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/mcloud/mcloud"
 	"github.com/mcloud/mcloud/config"
 	"github.com/mcloud/mcloud/integrations/store"
+	"github.com/mcloud/mcloud/internal/groupcommit"
 )
 
 // Pipeline takes decoded alerts to the outbox: route, then record and
@@ -19,7 +20,9 @@ type Pipeline struct {
 	budget   int
 	interval time.Duration
 	mail     bool
-	batch    groupCommit
+	batch    *groupcommit.Committer[[]store.AlertItem, recorded]
+	// record is db.RecordAlerts (a test makes it fail).
+	record   func(context.Context, []store.AlertItem) ([]store.AlertOutcome, error)
 	recover  sync.Once
 	flushMu  sync.Mutex
 	flushing *time.Timer
@@ -34,6 +37,8 @@ type Pipeline struct {
 func New(db *store.DB, cfg *config.Config, log *slog.Logger) *Pipeline {
 	p := &Pipeline{db: db, routes: NewRoutes(cfg), budget: cfg.Alerts.Budget, interval: time.Duration(cfg.Alerts.Interval),
 		mail: cfg.Alerts.Email.Configured(), log: log}
+	p.record = db.RecordAlerts
+	p.batch = p.newBatcher()
 	if p.budget <= 0 {
 		p.budget = 10
 	}
@@ -60,10 +65,14 @@ func (p *Pipeline) Receive(ctx context.Context, as []mcloud.Alert) error {
 		items[i] = store.AlertItem{Alert: a, Customer: d.Customer, Delivery: del}
 	}
 	p.recover.Do(func() { p.flushSummaries(ctx) }) // a summary left unrendered by a process that died
-	outs, err := p.batch.record(ctx, p.db, items)
+	r, err := p.batch.Do(ctx, items)
+	if err == nil {
+		err = r.err
+	}
 	if err != nil {
 		return err
 	}
+	outs := r.outs
 	if len(outs) > 0 && outs[0].Deferred {
 		p.summariesLater()
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/mcloud/mcloud/integrations/store"
 	"github.com/mcloud/mcloud/internal/httpguard"
 )
 
@@ -130,15 +131,30 @@ func (s *Slack) badRequest(w http.ResponseWriter, r *http.Request, why string) {
 
 const busyText = "mcloud cannot take this on right now (too busy, or its database is not answering); nothing was done. Try again in a minute."
 
-// busyEphemeral answers a slash command in its acknowledgement.
-func busyEphemeral(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": busyText})
+// maybeTakenText answers a delivery that was being stored when Slack's
+// time ran out: the store finishes the commit, so it may well run, and
+// asking again would run it twice.
+const maybeTakenText = "mcloud is slow to answer and may have taken this on: it was being saved when Slack's time ran out, and may still run. " +
+	"Look in this channel (and at `/mcloud pending`) in a minute before asking again."
+
+// busyAnswer is what the caller is told when submit failed with err.
+func busyAnswer(err error) string {
+	if errors.Is(err, store.ErrMaybeAccepted) {
+		return maybeTakenText
+	}
+	return busyText
 }
 
-// busyRetry makes Slack retry (events) or show an error (clicks).
-func busyRetry(w http.ResponseWriter) {
-	http.Error(w, busyText, http.StatusServiceUnavailable)
+// busyEphemeral answers a slash command in its acknowledgement.
+func busyEphemeral(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": busyAnswer(err)})
+}
+
+// busyRetry makes Slack retry (events) or show an error (clicks). A retry
+// has the same id, which dedupe recognises if the first was stored after all.
+func busyRetry(w http.ResponseWriter, err error) {
+	http.Error(w, busyAnswer(err), http.StatusServiceUnavailable)
 }
 
 func (s *Slack) handleCommand(w http.ResponseWriter, r *http.Request) {
@@ -215,11 +231,11 @@ func (s *Slack) handleEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 // accept submits a verified HTTP delivery and answers Slack: 200 once it is
-// stored (or was already: a retry or a duplicate click); busy, with
-// nothing stored, when the database does not answer in time.
-func (s *Slack) accept(w http.ResponseWriter, r *http.Request, d delivery, busy func(w http.ResponseWriter)) {
+// stored (or was already: a retry or a duplicate click); busy when the
+// database does not answer in time.
+func (s *Slack) accept(w http.ResponseWriter, r *http.Request, d delivery, busy func(w http.ResponseWriter, err error)) {
 	if err := s.submit(r.Context(), d, r.Header.Get("X-Slack-Retry-Num")); err != nil {
-		busy(w)
+		busy(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -30,9 +30,10 @@ const (
 )
 
 // submit stores d for the workers, once however often Slack delivers it,
-// and tells the transport whether it may acknowledge: an error means
-// nothing was stored (the database did not answer in time), so the
-// transport tells the caller nothing was done. retry is how Slack marked
+// and tells the transport whether it may acknowledge: an error means it
+// was not stored in time, and, with store.ErrMaybeAccepted, that it may
+// still be (its commit was running when time ran out), so the caller must
+// not be told nothing was done. retry is how Slack marked
 // a redelivery, for the log.
 func (s *Slack) submit(ctx context.Context, d delivery, retry string) error {
 	ctx, cancel := context.WithTimeout(ctx, submitTimeout)

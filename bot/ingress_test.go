@@ -2,11 +2,13 @@ package bot
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +197,69 @@ func TestSlackHeaders(t *testing.T) {
 			t.Errorf("%s: %v, want ok=%v", c.name, err, c.ok)
 		}
 	}
+}
+
+// slowToFinish is the store, reached only once a delivery's work has
+// taken longer than the task timeout (its last step was slow).
+type slowToFinish struct {
+	*store.DB
+	after    time.Duration
+	finishes atomic.Int32
+}
+
+func (s *slowToFinish) FinishDelivery(ctx context.Context, key, owner string, msgs []store.OutboxItem) (bool, error) {
+	s.finishes.Add(1)
+	time.Sleep(s.after)
+	return s.DB.FinishDelivery(ctx, key, owner, msgs)
+}
+
+// TestSlackCommandEndingAfterTheTaskTimeoutIsWorkedOnce: a command whose
+// work ends after the task timeout is still marked done, with its plan
+// message: it is not worked again after the lease (repeating what it did).
+func TestSlackCommandEndingAfterTheTaskTimeoutIsWorkedOnce(t *testing.T) {
+	slow := &slowToFinish{after: 300 * time.Millisecond}
+	h := newHarness(t, harnessOptions{lease: 500 * time.Millisecond, taskTimeout: 100 * time.Millisecond,
+		slackStore: func(db *store.DB) SlackStore { slow.DB = db; return slow }})
+	if status, _ := h.sendSigned("/slack/commands", h.slashBody(alice, devops, "echo customer-x slow to end --steps 1")); status != http.StatusOK {
+		t.Fatalf("slash command answered %d", status)
+	}
+	h.ws.WaitFor(t, 30*time.Second, "the plan message of the command that ended after its timeout", func() bool {
+		_, ok := h.planMessage(devops, 1)
+		return ok
+	})
+	if n := slow.finishes.Load(); n != 1 {
+		t.Errorf("the delivery was worked %d times, want once", n)
+	}
+	if n := h.count("requests"); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// TestSlackSlowCommitIsNotCalledNothingDone: a slash command whose
+// delivery was being committed when Slack's time ran out (the database
+// held by another writer) is not answered "nothing was done": the commit
+// goes on and the command runs, so the caller is told it may have been
+// taken and to look before asking again.
+func TestSlackSlowCommitIsNotCalledNothingDone(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "mcloud.db")
+	h := newHarness(t, harnessOptions{dsn: dsn})
+	other, err := sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	hold, err := other.BeginTx(ctx, nil) // the write lock, until Rollback
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := h.sendSigned("/slack/commands", h.slashBody(alice, devops, "echo customer-x committed late --steps 1"))
+	hold.Rollback()
+	if status != http.StatusOK || strings.Contains(body, "nothing was done") || !strings.Contains(body, "may have taken this on") {
+		t.Fatalf("answer while the commit was held: %d %s; want one saying it may have been taken", status, body)
+	}
+	h.ws.WaitFor(t, 30*time.Second, "the command to run once its commit went through", func() bool {
+		_, ok := h.planMessage(devops, 1)
+		return ok
+	})
 }

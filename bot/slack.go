@@ -101,6 +101,8 @@ type Slack struct {
 	now       func() time.Time
 	// taskDone, when set (tests), hears of each delivery worked.
 	taskDone func(key string)
+	// taskTimeout bounds one delivery's work (taskTimeout; tests shorten it).
+	taskTimeout time.Duration
 }
 
 // NewSlack builds the adapter from the service's configuration; the
@@ -127,7 +129,8 @@ func NewSlack(svc *commands.Service, db SlackStore, opts SlackOptions) (*Slack, 
 		return nil, fmt.Errorf("slack.bot_token: environment variable %s is not set", cfg.Slack.BotToken.Ref)
 	}
 	s := &Slack{svc: svc, cfg: cfg, db: db, log: opts.Logger, mode: cfg.SlackMode(), guard: newGuard(opts),
-		workers: opts.Workers, lease: opts.Lease, owner: opts.Owner, wake: make(chan struct{}, 1), now: time.Now}
+		workers: opts.Workers, lease: opts.Lease, owner: opts.Owner, wake: make(chan struct{}, 1), now: time.Now,
+		taskTimeout: taskTimeout}
 	switch s.mode {
 	case config.SlackSocket:
 		if s.appToken, ok = cfg.Slack.AppToken.Value(); !ok {

@@ -90,6 +90,10 @@ type harnessOptions struct {
 	// setup, when set, adjusts the configuration and the service's
 	// dependencies before anything runs.
 	setup func(cfg *config.Config, svc *commands.Service)
+	// slackStore, when set, is the store the adapter uses, around the real one.
+	slackStore func(db *store.DB) SlackStore
+	// taskTimeout, when set, bounds each delivery's work.
+	taskTimeout time.Duration
 }
 
 func newHarness(tb testing.TB, o harnessOptions) *harness {
@@ -140,11 +144,18 @@ func newHarness(tb testing.TB, o harnessOptions) *harness {
 			tb.Fatal(err)
 		}
 	}
-	sl, err := NewSlack(svc, db, SlackOptions{Logger: log, Workers: o.workers, Lease: o.lease, Poster: PosterOptions{Interval: 10 * time.Millisecond, Poll: 50 * time.Millisecond}})
+	var sdb SlackStore = db
+	if o.slackStore != nil {
+		sdb = o.slackStore(db)
+	}
+	sl, err := NewSlack(svc, sdb, SlackOptions{Logger: log, Workers: o.workers, Lease: o.lease, Poster: PosterOptions{Interval: 10 * time.Millisecond, Poll: 50 * time.Millisecond}})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	svc.Deps.DM = sl
+	if o.taskTimeout > 0 {
+		sl.taskTimeout = o.taskTimeout
+	}
 	h := &harness{t: tb, ws: ws, db: db, cfg: cfg, slack: sl, poke: make(chan struct{}, 1)}
 	sl.taskDone = func(string) {
 		h.finished.Add(1)

@@ -163,7 +163,8 @@ func (s *Slack) socketEventsAPI(e socketmode.Event, c *socketmode.Client) {
 // acceptEnvelope is accept for Socket Mode: the delivery is submitted before
 // the envelope is acknowledged. When the database does not answer it is
 // acknowledged anyway (Slack would only show the caller an error) and
-// the caller is told directly that nothing was done.
+// the caller is told directly that nothing was done, or that it may have
+// been taken when it was being stored as time ran out.
 func (s *Slack) acceptEnvelope(e socketmode.Event, c *socketmode.Client, d delivery) {
 	err := s.submit(context.Background(), d, "")
 	s.ack(e, c)
@@ -172,7 +173,7 @@ func (s *Slack) acceptEnvelope(e socketmode.Event, c *socketmode.Client, d deliv
 		defer cancel()
 		in := d.payload.input()
 		s.ephemeral(ctx, s.caller(in.id, in.channel), in, newResponder(in.responseURL, in.at),
-			ReplyMessage(commands.Reply{Error: busyText}, s.cfg, s.now()))
+			ReplyMessage(commands.Reply{Error: busyAnswer(err)}, s.cfg, s.now()))
 	}
 }
 

@@ -22,6 +22,10 @@ const (
 	maxAttempts = 5
 	// taskTimeout bounds one command's work.
 	taskTimeout = 2 * time.Minute
+	// finishTimeout bounds marking a delivery done, after its work and
+	// apart from its time: a command that ended at its timeout must still
+	// be marked done, or it is worked again after the lease.
+	finishTimeout = 30 * time.Second
 )
 
 // dispatch claims stored deliveries and works them, up to s.workers at a
@@ -62,22 +66,26 @@ func (s *Slack) dispatch(ctx context.Context) {
 
 // work does a claimed delivery's work. It runs to the end even if ctx
 // ends (Slack was told it was taken), then marks the delivery done
-// together with the messages it queued.
+// together with the messages it queued. The lease is renewed until then,
+// however long the work took, so no other worker starts it again.
 func (s *Slack) work(ctx context.Context, d *store.Delivery) {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskTimeout)
-	defer cancel()
+	lctx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
 	renewed := make(chan struct{})
-	go func() { defer close(renewed); s.keepLease(wctx, d.Key) }()
+	go func() { defer close(renewed); s.keepLease(lctx, d.Key) }()
 	defer func() {
-		cancel()
+		stopLease()
 		<-renewed
 		if s.taskDone != nil {
 			s.taskDone(d.Key)
 		}
 	}()
 	col := &collector{}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.taskTimeout)
 	s.run(store.WithDelivery(withCollector(wctx, col), d.Key), d)
-	mine, err := s.db.FinishDelivery(wctx, d.Key, s.owner, col.items)
+	cancel()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	mine, err := s.db.FinishDelivery(fctx, d.Key, s.owner, col.items)
 	switch {
 	case err != nil:
 		s.log.Error("finish Slack delivery; it will be worked again", "key", d.Key, "err", err)

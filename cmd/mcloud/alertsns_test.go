@@ -51,11 +51,12 @@ func TestSNSThroughServe(t *testing.T) {
 		}
 		return addr != ""
 	})
-	post := func(body string) int {
+	post := func(typ, body string) int {
 		t.Helper()
 		req, _ := http.NewRequest("POST", "http://"+addr+"/alerts/sns", strings.NewReader(body))
 		req.Header.Set("Content-Type", "text/plain; charset=UTF-8")
-		req.Header.Set("x-amz-sns-message-type", "Notification")
+		req.Header.Set("x-amz-sns-message-type", typ)
+		req.Header.Set("x-amz-sns-topic-arn", topic)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +68,7 @@ func TestSNSThroughServe(t *testing.T) {
 	sub := w.Sign(t, map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "sub-token", "TopicArn": topic, "SigningCertURL": cert,
 		"Message": "You have chosen to subscribe to the topic " + topic, "Timestamp": time.Now().UTC().Format(time.RFC3339),
 		"SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + topic + "&Token=sub-token"}, "1")
-	if code := post(sub); code != http.StatusOK || w.Confirmed.Load() != 1 {
+	if code := post("SubscriptionConfirmation", sub); code != http.StatusOK || w.Confirmed.Load() != 1 {
 		t.Fatalf("subscription confirmation: HTTP %d, SubscribeURL fetched %d times\n%s", code, w.Confirmed.Load(), errb.String())
 	}
 	alarm := `{"AlarmName":"x-prod-db-cpu-high","AWSAccountId":"111111111111","NewStateValue":"ALARM","NewStateReason":"Threshold Crossed: CPU above 90%",` +
@@ -75,7 +76,7 @@ func TestSNSThroughServe(t *testing.T) {
 		`"Trigger":{"Dimensions":[{"name":"DBInstanceIdentifier","value":"x-prod-db"}]}}`
 	note := w.Sign(t, map[string]string{"Type": "Notification", "MessageId": "n-1", "TopicArn": topic, "SigningCertURL": cert, "Subject": "ALARM: \"x-prod-db-cpu-high\" in EU (Ireland)",
 		"Message": alarm, "Timestamp": time.Now().UTC().Format(time.RFC3339)}, "2")
-	if code := post(note); code != http.StatusOK {
+	if code := post("Notification", note); code != http.StatusOK {
 		t.Fatalf("signed alarm notification: HTTP %d\n%s", code, errb.String())
 	}
 	ws.WaitFor(t, 2*time.Minute, "the alarm in customer-x's channel", func() bool { return topMessage(ws, "C0CUSTX", "x-prod-db-cpu-high") != nil })

@@ -71,9 +71,12 @@ type receiver struct {
 	source string
 	auth   func(r *http.Request) bool
 	decode func(ctx context.Context, body []byte) ([]mcloud.Alert, error)
-	sink   Sink
-	slots  chan struct{}
-	log    *slog.Logger
+	// headers, when set, refuses (with a *badRequest) a request whose
+	// headers alone show it is not for us, before its body is read.
+	headers func(h http.Header) error
+	sink    Sink
+	slots   chan struct{}
+	log     *slog.Logger
 }
 
 // Options tune a receiver; zero values take the defaults.
@@ -109,7 +112,8 @@ func (h *receiver) guarded(o Options) http.Handler {
 	if g == nil {
 		g = httpguard.New(httpguard.Options{MaxBody: MaxBody, Logger: h.log})
 	}
-	check := func(http.Header) error { return nil } // SNS: the signature, in the body, is checked when decoding
+	// SNS signs the body: its signature is checked when decoding.
+	check := func(http.Header) error { return nil }
 	if h.auth != nil {
 		check = func(hdr http.Header) error {
 			if !h.auth(&http.Request{Header: hdr}) {
@@ -123,6 +127,14 @@ func (h *receiver) guarded(o Options) http.Handler {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "POST alerts here", http.StatusMethodNotAllowed)
+			return
+		}
+		var bad *badRequest
+		if h.headers != nil && errors.As(h.headers(r.Header), &bad) {
+			h.log.Warn("alert refused", "source", h.source, "remote", r.RemoteAddr, "why", bad.msg)
+			// Closed, so the server does not read the body nobody will use.
+			w.Header().Set("Connection", "close")
+			http.Error(w, bad.msg, bad.code)
 			return
 		}
 		inner.ServeHTTP(w, r)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -153,6 +154,58 @@ func notification(cert string) map[string]string {
 		"Message": alarm, "Timestamp": "2026-12-02T05:00:00.000Z", "SigningCertURL": cert}
 }
 
+// snsHeaders are the headers SNS sends with a message of type typ.
+func snsHeaders(typ string) map[string]string {
+	return map[string]string{"x-amz-sns-message-type": typ, "x-amz-sns-topic-arn": topic}
+}
+
+// readMark is a body that tells whether anyone read it.
+type readMark struct {
+	io.Reader
+	read bool
+}
+
+func (m *readMark) Read(p []byte) (int, error) { m.read = true; return m.Reader.Read(p) }
+
+// TestSNSHeadersCheckedFirst: a request whose headers show it is not an
+// SNS message, or not from an allow-listed topic, is refused without its
+// body being read (so without a certificate fetched for it either).
+func TestSNSHeadersCheckedFirst(t *testing.T) {
+	w := snstest.Start(t)
+	var s sink
+	h := monitoring.NewSNS([]string{topic}, monitoring.Options{Client: w.Client}, s.record)
+	body := w.Sign(t, notification("https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem"), "2")
+	for _, tc := range []struct {
+		name, typ, topic string
+		want             int
+	}{
+		{"topic not allow-listed", "Notification", "arn:aws:sns:eu-west-1:000000000999:other", 403},
+		{"no topic", "Notification", "", 403},
+		{"no message type", "", topic, 400},
+		{"unknown message type", "Bogus", topic, 400},
+	} {
+		b := &readMark{Reader: strings.NewReader(body)}
+		r := httptest.NewRequest(http.MethodPost, "/alerts/sns", b)
+		if tc.typ != "" {
+			r.Header.Set("x-amz-sns-message-type", tc.typ)
+		}
+		if tc.topic != "" {
+			r.Header.Set("x-amz-sns-topic-arn", tc.topic)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != tc.want || b.read {
+			t.Errorf("%s: HTTP %d, body read %v; want %d without reading it", tc.name, rec.Code, b.read, tc.want)
+		}
+	}
+	if s.n() != 0 || w.CertGets.Load() != 0 {
+		t.Errorf("refused requests stored %d alerts and fetched %d certificates", s.n(), w.CertGets.Load())
+	}
+	if got := post(t, h, body, snsHeaders("Notification")); got != 200 || s.n() != 1 {
+		t.Errorf("the same message with SNS's headers: HTTP %d, %d alerts stored", got, s.n())
+	}
+}
+
 func TestSNSReceiver(t *testing.T) {
 	w := snstest.Start(t)
 	var s sink
@@ -160,7 +213,7 @@ func TestSNSReceiver(t *testing.T) {
 	good := "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem"
 
 	for _, v := range []string{"1", "2"} {
-		if got := post(t, h, w.Sign(t, notification(good), v), nil); got != 200 {
+		if got := post(t, h, w.Sign(t, notification(good), v), snsHeaders("Notification")); got != 200 {
 			t.Errorf("valid SignatureVersion %s: HTTP %d", v, got)
 		}
 	}
@@ -190,7 +243,7 @@ func TestSNSReceiver(t *testing.T) {
 		"SignatureVersion 3":     w.Sign(t, notification(good), "3"),
 		"malformed JSON":         `{"Type":`,
 	} {
-		if got := post(t, h, body, nil); got < 400 || got >= 500 {
+		if got := post(t, h, body, snsHeaders("Notification")); got < 400 || got >= 500 {
 			t.Errorf("%s: HTTP %d, want 4xx", name, got)
 		}
 	}
@@ -208,7 +261,7 @@ func TestSNSSubscriptionConfirmation(t *testing.T) {
 		return map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "c-1", "Token": "tok", "TopicArn": topic,
 			"Message": "You have chosen to subscribe", "SubscribeURL": subscribe, "Timestamp": "2026-12-02T05:00:00.000Z", "SigningCertURL": good}
 	}
-	if got := post(t, h, w.Sign(t, conf("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"), "1"), nil); got != 200 {
+	if got := post(t, h, w.Sign(t, conf("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"), "1"), snsHeaders("SubscriptionConfirmation")); got != 200 {
 		t.Fatalf("confirmation: HTTP %d", got)
 	}
 	if w.Confirmed.Load() != 1 {
@@ -216,7 +269,7 @@ func TestSNSSubscriptionConfirmation(t *testing.T) {
 	}
 	for _, u := range []string{"https://evil.example/?Action=ConfirmSubscription", "http://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription",
 		"https://sns.eu-west-1.amazonaws.com.evil.example/?Action=ConfirmSubscription"} {
-		if got := post(t, h, w.Sign(t, conf(u), "2"), nil); got != 403 {
+		if got := post(t, h, w.Sign(t, conf(u), "2"), snsHeaders("SubscriptionConfirmation")); got != 403 {
 			t.Errorf("SubscribeURL %s: HTTP %d, want 403", u, got)
 		}
 	}

@@ -68,11 +68,30 @@ func NewSNS(topics []string, o Options, sink Sink) *SNS {
 	}
 	h := newReceiver("sns", o, sink)
 	h.decode = s.decode
+	h.headers = s.headers
 	s.rcv = h.guarded(o)
 	return s
 }
 
 func (s *SNS) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rcv.ServeHTTP(w, r) }
+
+// headers refuses, before its body is read, a request that SNS did not
+// send (SNS always names the message's type and topic in headers) or
+// that comes from a topic not in alerts.sns.topics. The body, which SNS
+// signs, is checked again when decoding.
+func (s *SNS) headers(h http.Header) error {
+	switch t := h.Get("x-amz-sns-message-type"); t {
+	case "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation":
+	case "":
+		return refuse(http.StatusBadRequest, "not an SNS message: no x-amz-sns-message-type header")
+	default:
+		return refuse(http.StatusBadRequest, "SNS message type %q is not one mcloud knows", t)
+	}
+	if topic := h.Get("x-amz-sns-topic-arn"); !slices.Contains(s.topics, topic) {
+		return refuse(http.StatusForbidden, "topic %q is not in alerts.sns.topics", topic)
+	}
+	return nil
+}
 
 func (s *SNS) decode(ctx context.Context, body []byte) ([]mcloud.Alert, error) {
 	var m snsMessage

@@ -60,6 +60,11 @@ func (s *DB) firstDelivery(ctx context.Context, q querier, key string, ttl time.
 	return n == 1, nil
 }
 
+// ErrMaybeAccepted is in AcceptDelivery's error when the caller's context
+// ended while the delivery's transaction was committing: it may well be
+// stored and worked, so nobody may be told nothing was done.
+var ErrMaybeAccepted = groupcommit.ErrMaybeCommitted
+
 // AcceptDelivery records key as FirstDelivery does and, when it is new,
 // stores payload to be worked, durably: it returns only once the row is
 // committed, so Slack is told "taken" only for what is in the database.

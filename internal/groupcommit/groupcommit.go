@@ -6,6 +6,7 @@
 package groupcommit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,13 @@ import (
 // ErrClosed is returned to calls made after Close began that were not
 // taken into a batch.
 var ErrClosed = errors.New("the database is closing")
+
+// ErrMaybeCommitted is returned (with the context's error) by a Do whose
+// context ended while its item's batch was committing: the commit goes
+// on, so the item may well be written. A caller must not tell anyone
+// nothing was done; a plain context error means the item was never in a
+// batch and will not be written.
+var ErrMaybeCommitted = errors.New("gave up waiting for a commit that may have happened")
 
 // Committer runs batches of items of type T through one commit function,
 // up to Options.Parallel batches at a time, and hands each caller its own
@@ -47,7 +55,18 @@ type call[T, R any] struct {
 	ctx  context.Context
 	item T
 	res  chan result[R]
+	// state is queued until the loop takes the call into a batch
+	// (taken) or its caller gives up first (abandoned), whichever is
+	// first: so a caller that gives up knows whether its item may be
+	// written.
+	state atomic.Int32
 }
+
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
 
 type result[R any] struct {
 	val R
@@ -94,8 +113,9 @@ func New[T, R any](o Options, commit func(ctx context.Context, batch []T) ([]R, 
 
 // Do writes item with whatever else arrives meanwhile and returns its
 // result once the batch holding it has committed. It returns ctx's error
-// if ctx ends first (the item may still be committed), and ErrClosed once
-// Close has begun.
+// if ctx ends before the item was taken into a batch (it will not be
+// written), ErrMaybeCommitted joined with ctx's error if ctx ends while
+// its batch commits, and ErrClosed once Close has begun.
 func (c *Committer[T, R]) Do(ctx context.Context, item T) (R, error) {
 	c.pending.Add(1)
 	defer c.pending.Add(-1)
@@ -117,7 +137,10 @@ func (c *Committer[T, R]) Do(ctx context.Context, item T) (R, error) {
 	case r := <-cl.res:
 		return r.val, r.err
 	case <-ctx.Done():
-		return zero, ctx.Err()
+		if cl.state.CompareAndSwap(queued, abandoned) {
+			return zero, ctx.Err()
+		}
+		return zero, fmt.Errorf("%w: %w", ErrMaybeCommitted, ctx.Err())
 	case <-c.done:
 		// The loop ended; a call that slipped into the buffer after its
 		// last look was never written.
@@ -224,8 +247,8 @@ func (c *Committer[T, R]) gather(first *call[T, R]) []*call[T, R] {
 func (c *Committer[T, R]) run(calls []*call[T, R]) {
 	live := calls[:0]
 	for _, cl := range calls {
-		if err := cl.ctx.Err(); err != nil {
-			cl.res <- result[R]{err: err}
+		if err := cl.ctx.Err(); err != nil || !cl.state.CompareAndSwap(queued, taken) {
+			cl.res <- result[R]{err: cmp.Or(err, context.Canceled)}
 			continue
 		}
 		live = append(live, cl)

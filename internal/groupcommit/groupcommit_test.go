@@ -3,6 +3,7 @@ package groupcommit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,52 @@ func TestContextAndClose(t *testing.T) {
 	}
 	if _, err := c.Do(context.Background(), 3); !errors.Is(err, ErrClosed) {
 		t.Errorf("a call after Close got %v, want ErrClosed", err)
+	}
+}
+
+// A caller whose context ends while its batch commits is told the item
+// may have been committed (it was: the commit goes on), distinctly from
+// a caller that gave up before its item was in a batch (it will not be).
+func TestGivingUpDuringTheCommit(t *testing.T) {
+	var mu sync.Mutex
+	var written []int
+	committing, finish := make(chan struct{}), make(chan struct{})
+	c := New(Options{Max: 10, Timeout: time.Minute}, func(_ context.Context, items []int) ([]int, error) {
+		if items[0] == 1 {
+			close(committing)
+			<-finish
+		}
+		mu.Lock()
+		written = append(written, items...)
+		mu.Unlock()
+		return items, nil
+	})
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { _, err := c.Do(ctx, 1); errc <- err }()
+	<-committing
+	// 2 waits behind the running batch and gives up before its own.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() { _, err := c.Do(ctx2, 2); errc <- err }()
+	for c.Queued() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel2()
+	if err := <-errc; !errors.Is(err, context.Canceled) || errors.Is(err, ErrMaybeCommitted) {
+		t.Errorf("a caller that gave up before its batch got %v, want only context.Canceled", err)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, ErrMaybeCommitted) || !errors.Is(err, context.Canceled) {
+		t.Errorf("a caller that gave up during its commit got %v, want ErrMaybeCommitted", err)
+	}
+	close(finish)
+	if _, err := c.Do(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(written) != "[1 3]" {
+		t.Errorf("written %v, want [1 3]: the item whose caller gave up during its commit, not the one before its batch", written)
 	}
 }

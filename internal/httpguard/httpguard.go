@@ -77,8 +77,8 @@ type Verify func(h http.Header, body []byte) error
 // Body), once check passed, the body was read within the limits, and
 // verify passed. The bound on readers holds until verify is done, so what
 // unauthenticated clients hold in memory at once is bounded too.
-// Refusals: 401 (check or verify failed), 413 (body too large), 503 (too
-// many bodies being read; Retry-After: 1), 408 (body not sent in time).
+// Refusals: 401 (check or verify failed), 413 (body too large), 503 with
+// Retry-After: 1 (too many bodies being read, or a body not read in time).
 func (g *Guard) Wrap(check Check, verify Verify, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := check(r.Header); err != nil {
@@ -102,7 +102,11 @@ func (g *Guard) Wrap(check Check, verify Verify, next http.Handler) http.Handler
 			status := http.StatusRequestEntityTooLarge
 			var tooLarge *http.MaxBytesError
 			if !errors.As(err, &tooLarge) {
-				status = http.StatusRequestTimeout
+				// Mostly a machine too busy to read it in time: senders
+				// that drop an alert on a 4xx (Alertmanager, SNS) retry a
+				// 503.
+				status = http.StatusServiceUnavailable
+				w.Header().Set("Retry-After", "1")
 			}
 			g.refuse(w, r, status, "body unreadable: "+err.Error())
 			return

@@ -101,3 +101,29 @@ func TestGuard(t *testing.T) {
 		t.Fatalf("after the reader was free again: %d", code)
 	}
 }
+
+// A body not read in time (a slow sender, or a machine too busy to read
+// it) is answered 503 with Retry-After, which Alertmanager and SNS retry,
+// not a 4xx they drop; the connection is closed.
+func TestSlowBodyIsRetried(t *testing.T) {
+	g := httpguard.New(httpguard.Options{BodyTimeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ok := func(http.Header) error { return nil }
+	srv := httptest.NewServer(g.Wrap(ok, func(http.Header, []byte) error { return nil }, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the handler ran for a body never sent in full")
+	})))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\nhalf a body")
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failsafe
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Fatalf("a body not sent in time: %d, Retry-After %q, closed %v; want 503 with Retry-After, closed", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
+	}
+}
