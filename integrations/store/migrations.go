@@ -294,6 +294,10 @@ CREATE TABLE host_work (
 );
 CREATE INDEX host_work_customer ON host_work (customer);
 `},
+	{version: 15, name: "alerts: a mail whose problem sits in a summary not yet rendered waits for that summary's message",
+		sqlite: `
+ALTER TABLE alert_mails ADD COLUMN summary_wait BIGINT NOT NULL DEFAULT 0;
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new
