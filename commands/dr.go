@@ -91,6 +91,8 @@ type drStore interface {
 	DRRuns(ctx context.Context, customer string) ([]store.DRRun, error)
 	SetLiveRegion(ctx context.Context, customer string, l store.LiveRegion) error
 	LiveRegions(ctx context.Context, customer string) ([]store.LiveRegion, error)
+	ClaimFailover(ctx context.Context, customer, env string, jobID int64) (int64, error)
+	ReleaseFailover(ctx context.Context, customer, env string, jobID int64) error
 }
 
 func (s *Service) drAccount(cu *config.Customer) (drAccount, error) {
@@ -504,16 +506,7 @@ func runDR(ctx context.Context, x *Exec, failover bool) (string, error) {
 		stack: drStackName(cu.Name, env.Name, x.Job.ID, failover),
 		tags:  map[string]string{TagCustomer: cu.Name, TagEnv: env.Name, TagJob: job}}
 	if failover {
-		// Another failover may have finished since this one was planned.
-		ds, err := x.svc.drStore()
-		if err != nil {
-			return "", err
-		}
-		live, err := ds.LiveRegions(ctx, cu.Name)
-		if err != nil {
-			return "", err
-		}
-		if err := alreadyFailedOver(cu, env, live, x.Job.ID); err != nil {
+		if err := r.claim(ctx); err != nil {
 			return "", err
 		}
 	}
@@ -608,6 +601,53 @@ func (r *drRebuild) chooseCopies(ctx context.Context) (drChoice, string, error) 
 		parts = append(parts, fmt.Sprintf("%s %s (%s old)", p.Kind, p.Snapshot, humanDuration(start.Sub(p.Taken))))
 	}
 	return drChoice{Start: start, Picks: picks, drSpan: drSpan{start, now()}}, "chose " + strings.Join(parts, ", "), nil
+}
+
+// claim makes this job the environment's one failover before anything is
+// built: two approved failovers planned before either ran would otherwise
+// both rebuild and both switch DNS. Another failover may also have
+// finished since this one was planned. The claim is released, after the
+// teardown, when the failover ends before its DNS switch.
+func (r *drRebuild) claim(ctx context.Context) error {
+	x := r.x
+	ds, err := x.svc.drStore()
+	if err != nil {
+		return err
+	}
+	live, err := ds.LiveRegions(ctx, r.cu.Name)
+	if err != nil {
+		return err
+	}
+	if err := alreadyFailedOver(r.cu, r.env, live, x.Job.ID); err != nil {
+		return err
+	}
+	holder, err := ds.ClaimFailover(ctx, r.cu.Name, r.env.Name, x.Job.ID)
+	if err != nil {
+		return err
+	}
+	if holder != x.Job.ID {
+		// The holder may have switched since the read above.
+		if live, err = ds.LiveRegions(ctx, r.cu.Name); err != nil {
+			return err
+		}
+		if err := alreadyFailedOver(r.cu, r.env, live, x.Job.ID); err != nil {
+			return err
+		}
+		return mcloud.Errorf(mcloud.ECONFLICT, "%s/%s is already being failed over by job #%d, so this failover stopped before making anything; "+
+			"follow that job's thread, and ask again only if it fails or is cancelled before its DNS switch.", r.cu.Name, r.env.Name, holder)
+	}
+	// Declared first, so it runs after the teardown (cleanups run newest
+	// first): the next failover then builds a stack of the same name.
+	x.Cleanup("release the failover", func(ctx context.Context, end *jobs.Ending) (string, error) {
+		if r.committed || end.Status == mcloud.JobSucceeded {
+			return "", nil
+		}
+		if err := ds.ReleaseFailover(context.WithoutCancel(ctx), r.cu.Name, r.env.Name, x.Job.ID); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s/%s may be failed over again", r.cu.Name, r.env.Name), nil
+	})
+	return nil
 }
 
 // tearDown is the rebuild's cleanup step.

@@ -349,3 +349,39 @@ func TestDRDrillCancelTearsDown(t *testing.T) {
 		t.Errorf("the cancelled drill left %v", left)
 	}
 }
+
+// Two failovers of one environment, both planned and approved before
+// either switched: the second stops before making anything, naming the
+// first; when the first is cancelled before its switch, the environment
+// may be failed over again.
+func TestDRConcurrentFailoversOnlyOneRebuilds(t *testing.T) {
+	w := failoverWorld(t, awsemu.Options{DBRestoreDelay: time.Hour})
+	alice, bob, erin := w.as("alice", "devops"), w.as("bob", "devops"), w.as("erin", "devops")
+	first := itoa(w.do(alice, "/mcloud dr failover customer-x prod").Request.ID)
+	w.do(bob, "/mcloud approve "+first)
+	a := w.do(erin, "/mcloud approve "+first).Job
+	// Asked while the first runs (an identical request waiting would be
+	// the same one): its plan still makes sense then.
+	second := itoa(w.do(alice, "/mcloud dr failover customer-x prod").Request.ID)
+	w.waitFor("the restore to start", func() bool { return strings.Contains(w.thread(), "restore databases: restoring") })
+	w.do(bob, "/mcloud approve "+second)
+	b := w.do(erin, "/mcloud approve "+second).Job
+	want := "customer-x/prod is already being failed over by job #" + itoa(a.ID) + ", so this failover stopped before making anything; " +
+		"follow that job's thread, and ask again only if it fails or is cancelled before its DNS switch."
+	if bj := w.waitJob(b.ID); bj.Status != mcloud.JobFailed || bj.Error != want {
+		t.Fatalf("the second failover %s: %q\n%s", bj.Status, bj.Error, w.thread())
+	}
+	if n := w.emu.Calls("cloudformation:CreateChangeSet"); n != 1 {
+		t.Errorf("%d change sets, want the first failover's only", n)
+	}
+	w.do(alice, "/mcloud cancel "+first)
+	if aj := w.waitJob(a.ID); aj.Status != mcloud.JobCancelled {
+		t.Fatalf("the first failover %s: %s", aj.Status, aj.Error)
+	}
+	if h, err := w.db.ClaimFailover(context.Background(), "customer-x", "prod", 999); err != nil || h != 999 {
+		t.Errorf("after the first was cancelled before its switch, prod is held by job #%d (%v)", h, err)
+	}
+	if w.emu.Calls("route53:ChangeResourceRecordSets") != 0 {
+		t.Errorf("DNS was changed")
+	}
+}

@@ -64,16 +64,20 @@ func (w *sandboxWorld) addBox(customer string, sb *sshsandbox.Sandbox, tool *san
 // locked, so it never calls the emulator. A machine of an account or
 // region the configuration does not name keeps the emulator's own key.
 func (w *sandboxWorld) launch(m *awsemu.Machine) {
-	// By the stack's customer tag when it has one (accounts may be shared),
-	// else by account and region.
+	// By the customer tag (accounts may be shared), which every stack
+	// mcloud makes in a primary region carries; a DR region's machine
+	// without one (a restored database) goes to the first customer of
+	// its account and region.
 	var cu *config.Customer
 	for i := range w.cfg.Customers {
 		c := &w.cfg.Customers[i]
 		if c.AWS.AccountID != m.AccountID || c.AWS.Region != m.Region && c.AWS.DRRegion != m.Region {
 			continue
 		}
-		if t := m.Tags[provision.TagCustomer]; t == "" || t == c.Name {
+		t := m.Tags[provision.TagCustomer]
+		if t == c.Name || t == "" && m.Region != c.AWS.Region {
 			cu = c
+			break
 		}
 	}
 	if cu == nil {
@@ -106,12 +110,16 @@ func (w *sandboxWorld) launch(m *awsemu.Machine) {
 // reaches it is refused.
 func (w *sandboxWorld) boot(cu *config.Customer, box *sshsandbox.Sandbox, tool *sandboxPatchTool, m *awsemu.Machine, dr bool) {
 	var host *config.Host
+find:
 	for _, env := range cu.Environments {
+		if env.Name != m.Tags[provision.TagEnv] {
+			continue
+		}
 		for i := range env.Hosts {
 			h := &env.Hosts[i]
-			if dr && provision.LogicalID(h.Name) == m.LogicalID ||
-				!dr && env.Name == m.Tags[provision.TagEnv] && h.Name == m.Tags[provision.TagHost] {
+			if dr && provision.LogicalID(h.Name) == m.LogicalID || !dr && h.Name == m.Tags[provision.TagHost] {
 				host = h
+				break find
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,17 +42,40 @@ func (s *DB) queueAlertMails(ctx context.Context, tx querier, p mcloud.Problem, 
 		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COALESCE(MAX(id), 0) FROM outbox WHERE channel_id = ?`), m.ChannelID).Scan(&mark); err != nil {
 			return fmt.Errorf("queue alert mail: %w", err)
 		}
-		if _, err := s.insertID(ctx, tx, `INSERT INTO alert_mails (problem_id, audience, channel_id, outbox_mark, subject, body, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, p.ID, m.Audience, m.ChannelID, mark, m.Subject, m.Body, ms(now)); err != nil {
+		// A problem folded into a summary whose rendering was deferred has
+		// no message in the outbox yet: the mark above covers only older
+		// ones, so the mail waits for the summary's row (see
+		// markSummaryMails) instead of being settled by them.
+		var wait int64
+		err := tx.QueryRowContext(ctx, s.rebind(`SELECT m.summary_id FROM alert_messages m JOIN alert_problems sp ON sp.id = m.summary_id
+			WHERE m.problem_id = ? AND m.channel_id = ? AND sp.dirty = 1`), p.ID, m.ChannelID).Scan(&wait)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("queue alert mail: %w", err)
+		}
+		if _, err := s.insertID(ctx, tx, `INSERT INTO alert_mails (problem_id, audience, channel_id, outbox_mark, summary_wait, subject, body, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, m.Audience, m.ChannelID, mark, wait, m.Subject, m.Body, ms(now)); err != nil {
 			return fmt.Errorf("queue alert mail: %w", err)
 		}
 	}
 	return nil
 }
 
+// markSummaryMails moves the mark of the mails waiting for summary sid
+// in ch to outboxID, the summary's message now queued.
+func (s *DB) markSummaryMails(ctx context.Context, tx querier, ch string, sid, outboxID int64) error {
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE alert_mails SET outbox_mark = ?, summary_wait = 0
+		WHERE summary_wait = ? AND channel_id = ? AND done_at = 0`), outboxID, sid, ch); err != nil {
+		return fmt.Errorf("mark the mails of summary %d: %w", sid, err)
+	}
+	return nil
+}
+
 // undelivered is true for a mail whose channel still has a message, up
-// to the alert's, that Slack has not taken.
-const undelivered = `EXISTS (SELECT 1 FROM outbox o WHERE o.channel_id = alert_mails.channel_id AND o.sent_at = 0 AND o.id <= alert_mails.outbox_mark)`
+// to the alert's, that Slack has not shown: not taken yet, or given up
+// (Abandon keeps its reason in error; Delivered clears it), or a summary
+// not rendered yet.
+const undelivered = `(alert_mails.summary_wait <> 0 OR EXISTS (SELECT 1 FROM outbox o WHERE o.channel_id = alert_mails.channel_id
+	AND (o.sent_at = 0 OR o.error <> '') AND o.id <= alert_mails.outbox_mark))`
 
 // SettleAlertMails closes the mails whose Slack messages went out: they
 // are never sent.

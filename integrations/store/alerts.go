@@ -292,9 +292,15 @@ func (s *DB) flushAlertBatch(ctx context.Context, tx querier, b *alertBatch) err
 				return err
 			}
 		}
-		if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
-			k.channel, k.key, text, ms(s.Now()), u.kind); err != nil {
+		id, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
+			k.channel, k.key, text, ms(s.Now()), u.kind)
+		if err != nil {
 			return fmt.Errorf("queue alert message: %w", err)
+		}
+		if u.summary != 0 {
+			if err := s.markSummaryMails(ctx, tx, k.channel, u.summary, id); err != nil {
+				return err
+			}
 		}
 	}
 	for _, m := range b.mails {
@@ -497,9 +503,13 @@ func (s *DB) FlushSummaries(ctx context.Context, r AlertRenderer) (int, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
-				ch, AlertMessageKey(sid), text, ms(s.Now()), KindUpdate); err != nil {
+			id, err := s.insertID(ctx, tx, `INSERT INTO outbox (channel_id, request_id, job_id, text, created_at, kind) VALUES (?, ?, 0, ?, ?, ?)`,
+				ch, AlertMessageKey(sid), text, ms(s.Now()), KindUpdate)
+			if err != nil {
 				return fmt.Errorf("queue summary %d: %w", sid, err)
+			}
+			if err := s.markSummaryMails(ctx, tx, ch, sid, id); err != nil {
+				return err
 			}
 			n++
 		}

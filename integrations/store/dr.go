@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -94,4 +95,38 @@ func (s *DB) LiveRegions(ctx context.Context, customer string) ([]LiveRegion, er
 		return nil, fmt.Errorf("read the live regions of %s: %w", customer, err)
 	}
 	return out, nil
+}
+
+// ClaimFailover makes jobID the one failover of customer's env, unless
+// another job holds it: it returns the holder, jobID when the claim is
+// this job's (again, for a resumed job). The primary key makes it atomic
+// on both backends: of two jobs claiming at once, one inserts and the
+// other reads the winner. A claim outlives its failover's DNS switch (the
+// environment then runs in the DR region; see SetLiveRegion) and is
+// released only by ReleaseFailover.
+func (s *DB) ClaimFailover(ctx context.Context, customer, env string, jobID int64) (int64, error) {
+	for {
+		if _, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO dr_claims (customer, env, job_id, at) VALUES (?, ?, ?, ?) ON CONFLICT (customer, env) DO NOTHING`),
+			customer, env, jobID, ms(s.Now())); err != nil {
+			return 0, fmt.Errorf("claim the failover of %s/%s: %w", customer, env, err)
+		}
+		var holder int64
+		err := s.db.QueryRowContext(ctx, s.rebind(`SELECT job_id FROM dr_claims WHERE customer = ? AND env = ?`), customer, env).Scan(&holder)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // the holder released it between the two: claim again
+		}
+		if err != nil {
+			return 0, fmt.Errorf("claim the failover of %s/%s: %w", customer, env, err)
+		}
+		return holder, nil
+	}
+}
+
+// ReleaseFailover gives up jobID's claim on customer's env (its failover
+// failed or was cancelled before the DNS switch); another job's is kept.
+func (s *DB) ReleaseFailover(ctx context.Context, customer, env string, jobID int64) error {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM dr_claims WHERE customer = ? AND env = ? AND job_id = ?`), customer, env, jobID); err != nil {
+		return fmt.Errorf("release the failover of %s/%s: %w", customer, env, err)
+	}
+	return nil
 }

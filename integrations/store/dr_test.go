@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,57 @@ func TestDRRunsAndLiveRegion(t *testing.T) {
 		}
 		if other, _ := db.LiveRegions(ctx, "customer-y"); len(other) != 0 {
 			t.Fatalf("customer-y: %+v", other)
+		}
+	})
+}
+
+// On both backends: of failovers claiming one environment at once, exactly
+// one holds it and the others are told which; the holder claims again
+// (resuming); a release by another job keeps it, the holder's frees it.
+func TestDRFailoverClaim(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		holders := make(chan int64, 8)
+		var wg sync.WaitGroup
+		for job := int64(10); job < 18; job++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h, err := db.ClaimFailover(ctx, "customer-x", "prod", job)
+				if err != nil {
+					t.Error(err)
+				}
+				holders <- h
+			}()
+		}
+		wg.Wait()
+		close(holders)
+		var first int64
+		for h := range holders {
+			if first == 0 {
+				first = h
+			}
+			if h != first || h < 10 || h >= 18 {
+				t.Fatalf("claims answered holders %d and %d, want one job", first, h)
+			}
+		}
+		if h, err := db.ClaimFailover(ctx, "customer-x", "prod", first); err != nil || h != first {
+			t.Fatalf("the holder claiming again: %d %v", h, err)
+		}
+		if h, err := db.ClaimFailover(ctx, "customer-x", "staging", 30); err != nil || h != 30 {
+			t.Fatalf("another environment: %d %v", h, err)
+		}
+		if err := db.ReleaseFailover(ctx, "customer-x", "prod", first+100); err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := db.ClaimFailover(ctx, "customer-x", "prod", 99); h != first {
+			t.Fatalf("after another job's release the holder is %d, want %d", h, first)
+		}
+		if err := db.ReleaseFailover(ctx, "customer-x", "prod", first); err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := db.ClaimFailover(ctx, "customer-x", "prod", 99); h != 99 {
+			t.Fatalf("after the holder's release the holder is %d, want 99", h)
 		}
 	})
 }

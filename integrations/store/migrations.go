@@ -294,6 +294,20 @@ CREATE TABLE host_work (
 );
 CREATE INDEX host_work_customer ON host_work (customer);
 `},
+	{version: 15, name: "alerts: a mail whose problem sits in a summary not yet rendered waits for that summary's message",
+		sqlite: `
+ALTER TABLE alert_mails ADD COLUMN summary_wait BIGINT NOT NULL DEFAULT 0;
+`},
+	{version: 16, name: "dr: one failover at a time per environment, claimed before anything is built",
+		sqlite: `
+CREATE TABLE dr_claims (
+	customer TEXT NOT NULL,
+	env TEXT NOT NULL,
+	job_id BIGINT NOT NULL,
+	at BIGINT NOT NULL,
+	PRIMARY KEY (customer, env)
+);
+`},
 }
 
 // renumberJobs gives every existing job its request's number, the rule new

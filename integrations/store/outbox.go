@@ -85,7 +85,7 @@ func (s *DB) PendingPosts(ctx context.Context, limit int) ([]mcloud.Post, error)
 
 // MarkSent records that message id was delivered.
 func (s *DB) MarkSent(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET sent_at = ? WHERE id = ?`), ms(s.Now()), id); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE outbox SET sent_at = ?, error = '' WHERE id = ?`), ms(s.Now()), id); err != nil {
 		return fmt.Errorf("mark message %d sent: %w", id, err)
 	}
 	return nil

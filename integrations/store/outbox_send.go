@@ -65,7 +65,7 @@ func (s *DB) Delivered(ctx context.Context, it OutboxItem, ts string, also ...in
 			for _, id := range also {
 				args = append(args, id)
 			}
-			q := `UPDATE outbox SET sent_at = ?, inflight_at = 0 WHERE sent_at = 0 AND id IN (?` + strings.Repeat(", ?", len(also)-1) + `)`
+			q := `UPDATE outbox SET sent_at = ?, inflight_at = 0, error = '' WHERE sent_at = 0 AND id IN (?` + strings.Repeat(", ?", len(also)-1) + `)`
 			if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
 				return err
 			}
@@ -102,7 +102,8 @@ func (s *DB) Retry(ctx context.Context, l Lease, id int64, next time.Time, uncer
 
 // Abandon gives up on a message Slack will never accept (its blocks are
 // invalid, the message to update is gone). It counts as done, with the
-// reason kept, so it no longer holds up its channel.
+// reason kept, so it no longer holds up its channel; the reason also
+// tells it from a delivered message (an alert mail still goes out).
 // Only l's holder may (ErrLeaseLost otherwise).
 func (s *DB) Abandon(ctx context.Context, l Lease, id int64, reason string) error {
 	return s.fenced(ctx, l, fmt.Sprintf("abandon message %d", id),

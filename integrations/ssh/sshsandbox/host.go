@@ -41,6 +41,8 @@ type Host struct {
 	applied   []string
 	unhealthy bool
 	log       []string
+	conns     map[net.Conn]struct{} // live SSH connections, ended by close
+	closed    bool
 }
 
 type hostFile struct {
@@ -211,13 +213,38 @@ func (h *Host) serveHealth(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
+// close stops the host as a replaced machine stops: its health endpoint
+// and every SSH connection to it end.
 func (h *Host) close() {
 	h.httpSrv.Close()
+	h.mu.Lock()
+	h.closed = true
+	conns := h.conns
+	h.conns = nil
+	h.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
 }
 
 // serveSSH runs the host's SSH server on a channel forwarded by the bastion.
 func (h *Host) serveSSH(nc net.Conn) {
 	defer nc.Close()
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	if h.conns == nil {
+		h.conns = map[net.Conn]struct{}{}
+	}
+	h.conns[nc] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.conns, nc)
+		h.mu.Unlock()
+	}()
 	sc, chans, reqs, err := xssh.NewServerConn(nc, h.sb.serverConfig(h.hostKey()))
 	if err != nil {
 		return

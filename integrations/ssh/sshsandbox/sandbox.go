@@ -165,8 +165,10 @@ func (s *Sandbox) KnownHosts() []string {
 
 // AddHost starts another host behind the running bastion, as a machine
 // built after the sandbox started (by the AWS emulator's stacks). A host
-// already at the same address is replaced, as a rebuilt machine would be:
-// the new one has a new host key.
+// with the same name or at the same address is replaced, as a rebuilt
+// machine would be: the new one has a new host key, a machine
+// re-provisioned at a new IP leaves nothing at the old one, and the old
+// one's SSH sessions end.
 func (s *Sandbox) AddHost(spec HostSpec) (*Host, error) {
 	h, err := newHost(s, spec)
 	if err != nil {
@@ -178,20 +180,23 @@ func (s *Sandbox) AddHost(spec HostSpec) (*Host, error) {
 		h.close()
 		return nil, errors.New("sshsandbox: closed")
 	}
-	old := s.byAddr[h.Address]
-	if old != nil {
-		for i, o := range s.hosts {
-			if o == old {
-				s.hosts = append(s.hosts[:i:i], s.hosts[i+1:]...)
-				break
+	var old []*Host
+	kept := s.hosts[:0:0]
+	for _, o := range s.hosts {
+		if o.Name == h.Name || o.Address == h.Address {
+			old = append(old, o)
+			if s.byAddr[o.Address] == o {
+				delete(s.byAddr, o.Address)
 			}
+			continue
 		}
+		kept = append(kept, o)
 	}
-	s.hosts = append(s.hosts, h)
+	s.hosts = append(kept, h)
 	s.byAddr[h.Address] = h
 	s.mu.Unlock()
-	if old != nil {
-		old.close()
+	for _, o := range old {
+		o.close()
 	}
 	return h, nil
 }
