@@ -108,7 +108,7 @@ func ackVerb() *Verb {
 		Examples: []string{"/mcloud ack 12", "/mcloud ack 12 4h disk cleanup running"},
 		Spec: Spec{Args: []Arg{
 			{Name: "alert", Kind: KindID, About: "the alert's number, shown in its message and by alerts"},
-			{Name: "comment", Kind: KindText, Optional: true},
+			{Name: "comment", Kind: KindText, Optional: true, Shown: "[duration] [comment...]"},
 		}},
 		Access: mcloud.AccessDevOps,
 		Do: func(ctx context.Context, c *Call) (Reply, error) {

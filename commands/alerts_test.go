@@ -180,7 +180,7 @@ func TestAckDuration(t *testing.T) {
 			before := time.Now()
 			r := svc.Handle(ctx, caller(t, cfg, "alice", "devops"), "/mcloud ack 1 "+tc.args)
 			if tc.want == 0 {
-				if r.Error != tc.err || !strings.Contains(r.Usage, "ack <alert>") || silence != nil {
+				if r.Error != tc.err || r.Usage != "/mcloud ack <alert> [duration] [comment...]" || silence != nil {
 					t.Errorf("reply %+v, silence %v; want %q with the usage and no silence", r, silence, tc.err)
 				}
 				return

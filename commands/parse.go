@@ -45,6 +45,9 @@ type Arg struct {
 	// exactly as typed, quotes included, so a remote command's own
 	// options and quoting reach it unchanged.
 	AfterDashes bool
+	// Shown, when set, is how the usage line writes the argument: for a
+	// text whose first word the verb reads itself (ack's duration).
+	Shown string
 }
 
 // Flag is a --flag, with or without a value.
@@ -657,6 +660,10 @@ func (s Spec) usage() string {
 	for _, a := range s.Args {
 		if a.AfterDashes {
 			continue // shown last, after the options
+		}
+		if a.Shown != "" {
+			parts = append(parts, a.Shown)
+			continue
 		}
 		var w string
 		switch a.Kind {
