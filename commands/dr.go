@@ -83,8 +83,6 @@ type drAccount interface {
 	DeleteVolume(ctx context.Context, region, id string) error
 }
 
-var _ drAccount = (*aws.Account)(nil)
-
 // drStore keeps drills and the live region.
 type drStore interface {
 	SaveDRRun(ctx context.Context, r store.DRRun) error

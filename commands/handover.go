@@ -64,8 +64,6 @@ type Secrets interface {
 	RotateSecret(ctx context.Context, secretID string) (string, error)
 }
 
-var _ Secrets = (*aws.Account)(nil)
-
 // URLChecker tells whether a URL answers; the error is a short reason.
 type URLChecker interface {
 	CheckURL(ctx context.Context, url string) error

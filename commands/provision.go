@@ -62,8 +62,6 @@ type cfnAccount interface {
 	ConsoleOutput(ctx context.Context, instanceID string) (string, error)
 }
 
-var _ cfnAccount = (*aws.Account)(nil)
-
 // inventoryStore is where provisioned hosts are recorded.
 type inventoryStore interface {
 	SetInventory(ctx context.Context, customer, env string, hosts []store.InventoryHost) error
